@@ -1,0 +1,14 @@
+# One interface target carries warnings and sanitizer flags to every kwh target.
+add_library(kwh_options INTERFACE)
+target_compile_options(kwh_options INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wcast-align
+  -Wunused -Wno-missing-field-initializers -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough)
+target_compile_definitions(kwh_options INTERFACE
+  KWH_VERSION="${PROJECT_VERSION}"
+  BOOST_ASIO_NO_DEPRECATED)
+
+if(KWH_SANITIZE)
+  target_compile_options(kwh_options INTERFACE
+    -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+  target_link_options(kwh_options INTERFACE -fsanitize=address,undefined)
+endif()

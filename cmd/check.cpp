@@ -1,0 +1,32 @@
+// kwh check: verify the database. Exit 0 when clean, 1 with one line per finding.
+
+#include "context.hpp"
+
+#include <kwh/storage/integrity.hpp>
+
+namespace kwh::cli {
+
+void add_check(CLI::App& app, Context& ctx) {
+  auto* sub = app.add_subcommand("check", "verify the database: integrity, balances, ledger and audit chains");
+  sub->callback([&ctx] {
+    ctx.action = [&ctx] {
+      auto& db = ctx.db();
+      std::vector<std::string> findings = storage::integrity_findings(db);
+      if (ctx.format() == output::Format::json) {
+        output::Json o = output::Json::object();
+        output::Json arr = output::Json::array();
+        for (const auto& f : findings) arr.push(f);
+        o.set("database", db.path());
+        o.set("clean", findings.empty());
+        o.set("findings", std::move(arr));
+        ctx.print(o);
+      } else {
+        for (const auto& f : findings) ctx.out() << f << '\n';
+        if (findings.empty() && !ctx.quiet) ctx.out() << db.path() << ": clean\n";
+      }
+      return findings.empty() ? 0 : 1;
+    };
+  });
+}
+
+} // namespace kwh::cli

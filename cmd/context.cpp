@@ -1,0 +1,82 @@
+#include "context.hpp"
+
+#include <kwh/util/time.hpp>
+
+#include <sstream>
+
+namespace kwh::cli {
+
+const config::Config& Context::config() {
+  if (!m_config) {
+    m_config = config::load(config_option);
+    set_site_timezone(m_config->timezone);
+  }
+  return *m_config;
+}
+
+std::string Context::database_path() { return config::resolve_database_path(db_option, config()); }
+
+storage::Database& Context::db() {
+  if (!m_db) {
+    auto db = storage::Database::open(database_path(), storage::OpenMode::existing);
+    int v = db->user_version();
+    if (v < storage::schema_version_latest())
+      fail(Exit::failed, "database {} has schema version {}; run 'kwh init' to upgrade it to {}", db->path(), v,
+           storage::schema_version_latest());
+    if (v > storage::schema_version_latest())
+      fail(Exit::failed, "database {} has schema version {}, newer than this kwh knows ({}); upgrade kwh",
+           db->path(), v, storage::schema_version_latest());
+    m_db = std::move(db);
+  }
+  return *m_db;
+}
+
+output::Format Context::format() const {
+  if (json) return output::Format::json;
+  auto f = output::parse_format(format_option);
+  if (!f) fail(Exit::usage, "--format must be table, json, csv or xlsx, not '{}'", format_option);
+  return *f;
+}
+
+output::RenderOptions Context::render_options() const {
+  return output::RenderOptions{output::use_color(1), quiet};
+}
+
+void Context::print(const output::Table& t) const { output::render(t, format(), std::cout, render_options()); }
+
+void Context::print(const output::Json& obj) const {
+  output::render_object(obj, format(), std::cout, render_options());
+}
+
+Money Context::parse_money(const std::string& text, bool allow_negative) {
+  auto m = Money::parse(text, minor_units(), allow_negative);
+  if (!m) throw m.error();
+  return *m;
+}
+
+std::vector<std::string> Context::expand_ids(const std::vector<std::string>& ids) {
+  std::vector<std::string> out;
+  for (const auto& id : ids) {
+    if (id != "-") {
+      out.push_back(id);
+      continue;
+    }
+    std::string word;
+    while (std::cin >> word) out.push_back(word);
+  }
+  if (out.empty()) fail(Exit::usage, "no ids given (standard input was empty)");
+  return out;
+}
+
+void add_unbuilt(CLI::App& app, Context& ctx, const std::string& name, const std::string& description) {
+  auto* sub = app.add_subcommand(name, description + " (not built yet)");
+  sub->allow_extras();
+  sub->callback([&ctx, name] {
+    ctx.action = [name] {
+      std::cerr << "kwh: 'kwh " << name << "' is not built yet in this version\n";
+      return 1;
+    };
+  });
+}
+
+} // namespace kwh::cli

@@ -1,0 +1,81 @@
+#pragma once
+// What every subcommand shares: the global options, the configuration and the database
+// (both opened lazily, on first use), and the output settings. Subcommands register their
+// options in add_<group>() and set ctx.action; main runs it once parsing has succeeded.
+
+#include <kwh/config/config.hpp>
+#include <kwh/output/table.hpp>
+#include <kwh/storage/database.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kwh::cli {
+
+class Context {
+public:
+  // Global options (SPEC.md "Command line"); they may stand before or after the subcommand.
+  std::optional<std::string> db_option;
+  std::optional<std::string> config_option;
+  std::string format_option = "table";
+  bool json = false;
+  bool quiet = false;
+  bool yes = false;
+
+  // The command line as typed, for the audit log.
+  std::string command_line;
+  // Set by the chosen subcommand; returns the exit code.
+  std::function<int()> action;
+
+  const config::Config& config();
+  std::string database_path();
+  // The database, migrated to the current schema (a database that needs migrating says to run
+  // `kwh init`). Throws Error(no_input) when there is none.
+  storage::Database& db();
+
+  output::Format format() const;
+  output::RenderOptions render_options() const;
+  void print(const output::Table& t) const;
+  void print(const output::Json& obj) const;
+  std::ostream& out() const { return std::cout; }
+
+  int minor_units() { return config().minor_units; }
+  std::string money(std::int64_t minor) { return Money::from_minor(minor).format(minor_units()); }
+  Money parse_money(const std::string& text, bool allow_negative = false);
+
+  // Expands "-" in a list of ids into the ids read from standard input (one a line or
+  // separated by blanks); fails with usage when the result is empty.
+  static std::vector<std::string> expand_ids(const std::vector<std::string>& ids);
+
+private:
+  std::optional<config::Config> m_config;
+  std::unique_ptr<storage::Database> m_db;
+};
+
+// Registers a subcommand that is in SPEC.md but not built yet: visible in --help, and it says
+// so and exits 1.
+void add_unbuilt(CLI::App& app, Context& ctx, const std::string& name, const std::string& description);
+
+// Each command group registers itself.
+void add_init(CLI::App& app, Context& ctx);
+void add_gateway(CLI::App& app, Context& ctx);
+void add_meter(CLI::App& app, Context& ctx);
+void add_tariff(CLI::App& app, Context& ctx);
+void add_account(CLI::App& app, Context& ctx);
+void add_sell(CLI::App& app, Context& ctx);
+void add_refund(CLI::App& app, Context& ctx);
+void add_relay(CLI::App& app, Context& ctx);
+void add_reading(CLI::App& app, Context& ctx);
+void add_report(CLI::App& app, Context& ctx);
+void add_operator(CLI::App& app, Context& ctx);
+void add_log(CLI::App& app, Context& ctx);
+void add_check(CLI::App& app, Context& ctx);
+void add_sim(CLI::App& app, Context& ctx);
+
+} // namespace kwh::cli

@@ -1,0 +1,55 @@
+// kwh init: create or migrate the database. Safe to run again.
+
+#include "context.hpp"
+
+#include <kwh/storage/database.hpp>
+#include <kwh/util/time.hpp>
+
+#include <filesystem>
+
+namespace kwh::cli {
+
+void add_init(CLI::App& app, Context& ctx) {
+  auto* sub = app.add_subcommand("init", "create or migrate the database");
+  sub->callback([&ctx] {
+    ctx.action = [&ctx] {
+      namespace fs = std::filesystem;
+      const std::string path = ctx.database_path();
+      fs::path folder = fs::path(path).parent_path();
+      std::error_code ec;
+      if (!folder.empty() && !fs::exists(folder, ec)) {
+        fs::create_directories(folder, ec);
+        if (ec) fail(Exit::failed, "cannot create database folder {}: {}", folder.string(), ec.message());
+      }
+      bool existed = fs::exists(path, ec);
+      auto db = storage::Database::open(path, storage::OpenMode::create);
+      int before = db->user_version();
+      int applied = storage::migrate(*db);
+      {
+        // The decimals of money are fixed when the database is made: amounts already stored
+        // would change their meaning otherwise.
+        storage::Transaction tx(*db);
+        db->prepare("INSERT OR IGNORE INTO settings(key, value) VALUES ('minor_units', ?1), ('created', ?2)")
+            .bind_all(std::to_string(ctx.minor_units()), format_time(now()))
+            .run();
+        tx.commit();
+      }
+      int after = db->user_version();
+      output::Json o = output::Json::object();
+      o.set("database", path);
+      o.set("created", !existed);
+      o.set("schema_version", after);
+      o.set("migrations_applied", applied);
+      if (ctx.format() == output::Format::json) {
+        ctx.print(o);
+      } else if (!ctx.quiet) {
+        if (!existed) ctx.out() << "created " << path << " (schema version " << after << ")\n";
+        else if (applied) ctx.out() << "migrated " << path << " from schema version " << before << " to " << after << "\n";
+        else ctx.out() << path << " is up to date (schema version " << after << ")\n";
+      }
+      return 0;
+    };
+  });
+}
+
+} // namespace kwh::cli

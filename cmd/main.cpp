@@ -1,0 +1,101 @@
+// kwh: the command-line tool. Wiring only: options are defined per command group in cmd/,
+// the rules live in libkwh.
+
+#include "context.hpp"
+
+#include <kwh/util/error.hpp>
+
+#include <iostream>
+
+namespace {
+
+std::string join_args(int argc, char** argv) {
+  std::string s;
+  for (int i = 0; i < argc; ++i) {
+    if (i) s += ' ';
+    std::string a = argv[i];
+    bool plain = !a.empty() && a.find_first_of(" \t\"'\\$`") == std::string::npos;
+    s += plain ? a : "'" + a + "'";
+  }
+  return s;
+}
+
+int run(int argc, char** argv) {
+  using namespace kwh;
+  cli::Context ctx;
+  ctx.command_line = join_args(argc, argv);
+
+  CLI::App app{"kwh: prepaid energy management for sub-metered sites", "kwh"};
+  app.set_version_flag("--version", std::string("kwh ") + KWH_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough();
+  app.footer("See kwh(1) and 'kwh COMMAND --help'. Exit codes: 0 done, 1 failed, 64 usage, 65 bad data,\n"
+             "66 no such object, 69 unreachable, 75 try again, 77 not permitted, 78 bad configuration.");
+
+  app.add_option("--db", ctx.db_option, "SQLite database (default: $KWH_DB, config, /var/lib/kwh/kwh.db)")
+      ->type_name("PATH");
+  app.add_option("--config", ctx.config_option, "configuration file (default: $KWH_CONFIG, /etc/kwh/kwh.toml)")
+      ->type_name("PATH");
+  app.add_option("--format", ctx.format_option, "output format: table, json, csv (reports also xlsx)")
+      ->type_name("FORMAT");
+  app.add_flag("--json", ctx.json, "same as --format json");
+  app.add_flag("-q,--quiet", ctx.quiet, "ids only, one a line, for pipes");
+  app.add_flag("--yes", ctx.yes, "no confirmation for batch actions");
+
+  cli::add_init(app, ctx);
+  cli::add_gateway(app, ctx);
+  cli::add_meter(app, ctx);
+  cli::add_tariff(app, ctx);
+  cli::add_account(app, ctx);
+  cli::add_sell(app, ctx);
+  cli::add_refund(app, ctx);
+  cli::add_relay(app, ctx);
+  cli::add_reading(app, ctx);
+  cli::add_report(app, ctx);
+  cli::add_operator(app, ctx);
+  cli::add_log(app, ctx);
+  cli::add_check(app, ctx);
+  cli::add_sim(app, ctx);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::string msg = e.what();
+    if (msg.empty()) msg = "bad usage";
+    std::cerr << "kwh: " << msg << " (see kwh --help)\n";
+    return static_cast<int>(Exit::usage);
+  }
+  if (!ctx.action) {
+    std::cerr << "kwh: nothing to do (see kwh --help)\n";
+    return static_cast<int>(Exit::usage);
+  }
+  ctx.format(); // reject a bad --format before doing anything
+  return ctx.action();
+}
+
+} // namespace
+
+// Every error is one line on stderr.
+std::string one_line(std::string s) {
+  for (auto& c : s)
+    if (c == '\n' || c == '\r') c = ' ';
+  return s;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const kwh::Error& e) {
+    std::cerr << "kwh: " << one_line(e.what()) << '\n';
+    return static_cast<int>(e.code());
+  } catch (const std::exception& e) {
+    std::cerr << "kwh: " << one_line(e.what()) << '\n';
+    return 1;
+  }
+}

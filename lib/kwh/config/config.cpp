@@ -1,0 +1,242 @@
+#include <kwh/config/config.hpp>
+
+#include <kwh/util/time.hpp>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <set>
+
+namespace kwh::config {
+
+namespace {
+
+[[noreturn]] void bad_value(const std::string& file, const toml::node& node, const std::string& key,
+                            const std::string& why) {
+  fail(Exit::config, "{}:{}: {}: {}", file, node.source().begin.line, key, why);
+}
+
+std::string as_string(const std::string& file, const toml::node& n, const std::string& key) {
+  if (auto v = n.value<std::string>()) return *v;
+  bad_value(file, n, key, "expected a string");
+}
+
+std::int64_t as_int(const std::string& file, const toml::node& n, const std::string& key, std::int64_t lo,
+                    std::int64_t hi) {
+  auto v = n.value<std::int64_t>();
+  if (!v || !n.is_integer()) bad_value(file, n, key, "expected an integer");
+  if (*v < lo || *v > hi) bad_value(file, n, key, fmt::format("must be between {} and {}", lo, hi));
+  return *v;
+}
+
+std::chrono::milliseconds as_duration(const std::string& file, const toml::node& n, const std::string& key,
+                                      std::chrono::milliseconds lo, std::chrono::milliseconds hi) {
+  auto d = parse_duration(as_string(file, n, key));
+  if (!d) bad_value(file, n, key, d.error().what());
+  if (*d < lo || *d > hi)
+    bad_value(file, n, key, fmt::format("must be between {} and {}", format_duration(lo), format_duration(hi)));
+  return *d;
+}
+
+std::vector<std::string> as_string_array(const std::string& file, const toml::node& n, const std::string& key) {
+  const auto* arr = n.as_array();
+  if (!arr) bad_value(file, n, key, "expected an array of strings");
+  std::vector<std::string> out;
+  for (const auto& e : *arr) out.push_back(as_string(file, e, key));
+  return out;
+}
+
+int parse_hhmm(std::string_view s) {
+  if (s.size() != 5 || s[2] != ':' || !isdigit(s[0]) || !isdigit(s[1]) || !isdigit(s[3]) || !isdigit(s[4]))
+    return -1;
+  int h = (s[0] - '0') * 10 + (s[1] - '0'), m = (s[3] - '0') * 10 + (s[4] - '0');
+  if (h > 24 || m > 59 || (h == 24 && m != 0)) return -1;
+  return h * 60 + m;
+}
+
+int parse_weekday(std::string_view s) {
+  static constexpr const char* k_days[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+  for (int i = 0; i < 7; ++i)
+    if (s == k_days[i]) return i;
+  return -1;
+}
+
+using Setter = std::function<void(Config&, const toml::node&, const std::string& file)>;
+
+struct Key {
+  KeyInfo info;
+  Setter set;
+};
+
+// The one table of known keys. Order matters where one value is read in terms of another:
+// minor_units comes before the money keys.
+const std::vector<Key>& keys() {
+  static const std::vector<Key> k_keys = {
+      {{"database", "/var/lib/kwh/kwh.db", "the SQLite database"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         c.database = as_string(f, n, "database");
+         if (c.database.empty()) bad_value(f, n, "database", "must not be empty");
+         c.database_set = true;
+       }},
+      {{"timezone", "(the system's)", "site time zone, an IANA name such as Asia/Shanghai"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         c.timezone = as_string(f, n, "timezone");
+         std::error_code ec;
+         if (c.timezone.empty() || c.timezone.find("..") != std::string::npos || c.timezone[0] == '/' ||
+             !std::filesystem::is_regular_file("/usr/share/zoneinfo/" + c.timezone, ec))
+           bad_value(f, n, "timezone", fmt::format("unknown time zone '{}'", c.timezone));
+       }},
+      {{"currency", "CNY", "currency shown on receipts and reports"},
+       [](Config& c, const toml::node& n, const std::string& f) { c.currency = as_string(f, n, "currency"); }},
+      {{"minor_units", "2", "decimals of money (0..6)"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         c.minor_units = static_cast<int>(as_int(f, n, "minor_units", 0, Money::k_max_minor_units));
+       }},
+      {{"profiles", "[\"/etc/kwh/profiles\"]", "folders searched for profiles after the built-ins"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         c.profiles = as_string_array(f, n, "profiles");
+       }},
+      {{"poll.interval", "30m", "poll interval, 1s .. 24h"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         c.poll.interval = as_duration(f, n, "poll.interval", std::chrono::seconds(1), std::chrono::hours(24));
+       }},
+      {{"poll.timeout", "500ms", "default response timeout; a gateway may override"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         c.poll.timeout =
+             as_duration(f, n, "poll.timeout", std::chrono::milliseconds(10), std::chrono::seconds(60));
+       }},
+      {{"poll.retries", "1", "extra tries of a failed request within one poll"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         c.poll.retries = static_cast<int>(as_int(f, n, "poll.retries", 0, 10));
+       }},
+      {{"poll.offline_after", "3", "failed polls in a row before a meter is offline"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         c.poll.offline_after = static_cast<int>(as_int(f, n, "poll.offline_after", 1, 1000));
+       }},
+      {{"billing.reconnect_above", "0", "balance above which relays opened for arrears close again"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         auto m = Money::parse(as_string(f, n, "billing.reconnect_above"), c.minor_units, true);
+         if (!m) bad_value(f, n, "billing.reconnect_above", m.error().what());
+         c.billing.reconnect_above = *m;
+       }},
+      {{"billing.friendly_hours", "[]", "no automatic disconnection inside, e.g. [\"18:00-08:00\"]"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         c.billing.friendly_hours.clear();
+         for (const auto& s : as_string_array(f, n, "billing.friendly_hours")) {
+           auto dash = s.find('-');
+           int a = dash == std::string::npos ? -1 : parse_hhmm(std::string_view(s).substr(0, dash));
+           int b = dash == std::string::npos ? -1 : parse_hhmm(std::string_view(s).substr(dash + 1));
+           if (a < 0 || b < 0 || a == b)
+             bad_value(f, n, "billing.friendly_hours", fmt::format("'{}' is not a window like \"18:00-08:00\"", s));
+           c.billing.friendly_hours.push_back({a, b});
+         }
+       }},
+      {{"billing.friendly_days", "[]", "no automatic disconnection on these days, e.g. [\"sat\", \"sun\"]"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         c.billing.friendly_days.clear();
+         for (const auto& s : as_string_array(f, n, "billing.friendly_days")) {
+           int d = parse_weekday(s);
+           if (d < 0) bad_value(f, n, "billing.friendly_days", fmt::format("'{}' is not a day (mon .. sun)", s));
+           c.billing.friendly_days.push_back(d);
+         }
+       }},
+      {{"billing.overload_action", "event", "event | trip"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         auto s = as_string(f, n, "billing.overload_action");
+         if (s == "event") c.billing.overload_action = OverloadAction::event;
+         else if (s == "trip") c.billing.overload_action = OverloadAction::trip;
+         else bad_value(f, n, "billing.overload_action", "must be \"event\" or \"trip\"");
+       }},
+      {{"billing.max_power_w", "100000", "most a meter can draw, for the implausible-reading rule"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         c.billing.max_power_w = as_int(f, n, "billing.max_power_w", 1, 100'000'000);
+       }},
+      {{"metrics.listen", "\"\"", "Prometheus metrics address, e.g. 127.0.0.1:9464; empty: off"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         c.metrics.listen = as_string(f, n, "metrics.listen");
+         if (!c.metrics.listen.empty() && c.metrics.listen.rfind(':') == std::string::npos)
+           bad_value(f, n, "metrics.listen", "expected host:port");
+       }},
+  };
+  return k_keys;
+}
+
+const std::set<std::string>& table_names() {
+  static const std::set<std::string> k_tables = {"poll", "billing", "metrics"};
+  return k_tables;
+}
+
+void reject_unknown(const toml::table& root, const std::string& file) {
+  std::set<std::string> known;
+  for (const auto& k : keys()) known.insert(k.info.key);
+  for (const auto& [name, node] : root) {
+    std::string key(name.str());
+    if (table_names().count(key)) {
+      const auto* t = node.as_table();
+      if (!t) bad_value(file, node, key, "expected a table");
+      for (const auto& [sub, subnode] : *t) {
+        std::string full = key + "." + std::string(sub.str());
+        if (!known.count(full)) fail(Exit::config, "{}:{}: unknown key '{}'", file, subnode.source().begin.line, full);
+      }
+    } else if (!known.count(key)) {
+      fail(Exit::config, "{}:{}: unknown key '{}'", file, node.source().begin.line, key);
+    }
+  }
+}
+
+} // namespace
+
+bool DailyWindow::contains(int m) const {
+  return from_minute < to_minute ? (m >= from_minute && m < to_minute) : (m >= from_minute || m < to_minute);
+}
+
+std::optional<std::string> resolve_config_path(const std::optional<std::string>& cli_option) {
+  if (cli_option) return cli_option;
+  if (const char* env = std::getenv("KWH_CONFIG"); env && *env) return std::string(env);
+  std::error_code ec;
+  if (std::filesystem::exists("/etc/kwh/kwh.toml", ec)) return std::string("/etc/kwh/kwh.toml");
+  return std::nullopt;
+}
+
+Config load_file(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) fail(Exit::config, "{}: no such configuration file", path);
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    fail(Exit::config, "{}:{}: {}", path, e.source().begin.line, e.description());
+  }
+  reject_unknown(root, path);
+  Config c;
+  c.source = path;
+  for (const auto& k : keys()) {
+    if (const toml::node* n = root.at_path(k.info.key).node()) k.set(c, *n, path);
+  }
+  return c;
+}
+
+Config load(const std::optional<std::string>& cli_option) {
+  auto path = resolve_config_path(cli_option);
+  return path ? load_file(*path) : Config{};
+}
+
+std::string resolve_database_path(const std::optional<std::string>& cli_option, const Config& config) {
+  if (cli_option) return *cli_option;
+  if (const char* env = std::getenv("KWH_DB"); env && *env) return env;
+  return config.database;
+}
+
+const std::vector<KeyInfo>& known_keys() {
+  static const std::vector<KeyInfo> k_infos = [] {
+    std::vector<KeyInfo> v;
+    for (const auto& k : keys()) v.push_back(k.info);
+    return v;
+  }();
+  return k_infos;
+}
+
+} // namespace kwh::config

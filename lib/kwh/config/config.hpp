@@ -1,0 +1,76 @@
+#pragma once
+// kwh.toml: the site's configuration. Every key is optional; the known keys and their
+// defaults live in one table (config.cpp). Unknown keys and bad values are Exit::config errors
+// naming file:line and the key.
+
+#include <kwh/util/money.hpp>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kwh::config {
+
+// A daily window in site-local minutes since midnight; from > to crosses midnight.
+struct DailyWindow {
+  int from_minute = 0;
+  int to_minute = 0;
+  bool contains(int minute_of_day) const;
+};
+
+enum class OverloadAction { event, trip };
+
+struct Poll {
+  std::chrono::milliseconds interval{30 * 60 * 1000};
+  std::chrono::milliseconds timeout{500};
+  int retries = 1;
+  int offline_after = 3;
+};
+
+struct Billing {
+  Money reconnect_above;
+  std::vector<DailyWindow> friendly_hours;
+  std::vector<int> friendly_days; // 0 = Sunday .. 6 = Saturday
+  OverloadAction overload_action = OverloadAction::event;
+  std::int64_t max_power_w = 100'000;
+};
+
+struct Metrics {
+  std::string listen; // "host:port"; empty: off
+};
+
+struct Config {
+  std::string database = "/var/lib/kwh/kwh.db";
+  bool database_set = false; // whether the file named a database
+  std::string timezone;      // IANA name; empty: the system's
+  std::string currency = "CNY";
+  int minor_units = Money::k_default_minor_units;
+  std::vector<std::string> profiles{"/etc/kwh/profiles"};
+  Poll poll;
+  Billing billing;
+  Metrics metrics;
+  std::string source; // the file it came from; empty for built-in defaults
+};
+
+// Where the configuration comes from: --config, else $KWH_CONFIG, else /etc/kwh/kwh.toml if it
+// exists, else none (all defaults). An explicitly named file that is missing is an error.
+std::optional<std::string> resolve_config_path(const std::optional<std::string>& cli_option);
+
+// Loads and checks a file; throws Error(Exit::config) naming file:line and the key.
+Config load_file(const std::string& path);
+// Loads the resolved file, or returns defaults when there is none.
+Config load(const std::optional<std::string>& cli_option);
+
+// The database: --db, else $KWH_DB, else `database` in the config, else the default.
+std::string resolve_database_path(const std::optional<std::string>& cli_option, const Config& config);
+
+// The table of known keys, for `kwhd --check-config` output and the man page test.
+struct KeyInfo {
+  const char* key;
+  const char* default_text;
+  const char* help;
+};
+const std::vector<KeyInfo>& known_keys();
+
+} // namespace kwh::config

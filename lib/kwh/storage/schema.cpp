@@ -1,0 +1,286 @@
+// The schema, as numbered migrations. A migration is never edited once released: later
+// changes are new entries at the end. Each runs in one transaction with its user_version.
+//
+// Conventions: times are INTEGER UTC seconds; money is INTEGER minor units; energy INTEGER Wh;
+// volume INTEGER litres. Ledger and audit rows carry a SHA-256 chain (hash over the previous
+// row's hash and the row's own fields), checked by `kwh check`.
+
+#include <kwh/storage/database.hpp>
+
+#include <fmt/format.h>
+
+#include <vector>
+
+namespace kwh::storage {
+
+namespace {
+
+const std::vector<const char*>& migrations() {
+  static const std::vector<const char*> k_migrations = {
+      // 1: the whole data model of SPEC.md.
+      R"sql(
+CREATE TABLE settings (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- Named counters, such as the receipt number.
+CREATE TABLE sequences (
+  name  TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE gateways (
+  id           INTEGER PRIMARY KEY,
+  name         TEXT NOT NULL UNIQUE,
+  transport    TEXT NOT NULL CHECK (transport IN ('tcp', 'rtu-over-tcp', 'rtu')),
+  address      TEXT NOT NULL,                 -- host:port, or the serial device
+  baud         INTEGER,
+  parity       TEXT CHECK (parity IN ('N', 'E', 'O')),
+  stop_bits    INTEGER CHECK (stop_bits IN (1, 2)),
+  timeout_ms   INTEGER,                       -- NULL: [poll] timeout
+  gap_ms       INTEGER NOT NULL DEFAULT 0,    -- silence between requests on the bus
+  status       TEXT NOT NULL DEFAULT 'unknown' CHECK (status IN ('unknown', 'online', 'offline')),
+  status_since INTEGER,
+  created      INTEGER NOT NULL
+);
+
+-- The register map each meter was added with, kept so that stored values stay explainable.
+CREATE TABLE profiles (
+  name    TEXT PRIMARY KEY,
+  source  TEXT NOT NULL,                      -- 'builtin' or the file's path
+  body    TEXT NOT NULL,                      -- the TOML text
+  updated INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE meters (
+  id            INTEGER PRIMARY KEY,
+  name          TEXT NOT NULL UNIQUE,         -- the operator's meter ID
+  gateway_id    INTEGER NOT NULL REFERENCES gateways(id),
+  unit          INTEGER NOT NULL CHECK (unit BETWEEN 1 AND 247),
+  profile       TEXT NOT NULL,                -- profile name or file path
+  kind          TEXT NOT NULL CHECK (kind IN ('electricity', 'water')),
+  building      TEXT,
+  room          TEXT,
+  relay_mode    TEXT NOT NULL DEFAULT 'auto' CHECK (relay_mode IN ('auto', 'protect', 'off')),
+  relay_state   TEXT NOT NULL DEFAULT 'unknown' CHECK (relay_state IN ('on', 'off', 'unknown')),
+  relay_reason  TEXT,                         -- why kwh last opened it: arrears, overload, operator
+  overload_w    INTEGER,
+  max_power_w   INTEGER,                      -- NULL: [billing] max_power_w
+  status        TEXT NOT NULL DEFAULT 'unknown' CHECK (status IN ('unknown', 'online', 'offline')),
+  status_since  INTEGER,
+  failed_polls  INTEGER NOT NULL DEFAULT 0,
+  removed       INTEGER,                      -- when it was removed; NULL while in service
+  created       INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX meters_bus_unit ON meters(gateway_id, unit) WHERE removed IS NULL;
+CREATE INDEX meters_building ON meters(building);
+
+CREATE TABLE tariffs (
+  id      INTEGER PRIMARY KEY,
+  name    TEXT NOT NULL UNIQUE,
+  created INTEGER NOT NULL
+);
+
+-- A tariff's versions; a charge uses the version in force at the reading's time.
+CREATE TABLE tariff_versions (
+  id        INTEGER PRIMARY KEY,
+  tariff_id INTEGER NOT NULL REFERENCES tariffs(id),
+  effective INTEGER NOT NULL,                 -- UTC time of the site-local start date
+  unit      TEXT NOT NULL CHECK (unit IN ('kWh', 'm3')),
+  kind      TEXT NOT NULL CHECK (kind IN ('flat', 'tou', 'tiers')),
+  body      TEXT NOT NULL,                    -- the tariff file's TOML
+  created   INTEGER NOT NULL,
+  UNIQUE (tariff_id, effective)
+);
+
+CREATE TABLE accounts (
+  id           INTEGER PRIMARY KEY,
+  name         TEXT NOT NULL UNIQUE,          -- the account ID
+  holder       TEXT NOT NULL,                 -- the customer's name
+  phone        TEXT,
+  building     TEXT,
+  tariff_id    INTEGER NOT NULL REFERENCES tariffs(id),
+  alarm1       INTEGER,                       -- balance alarm levels, minor units
+  alarm2       INTEGER,
+  credit_limit INTEGER NOT NULL DEFAULT 0 CHECK (credit_limit >= 0),
+  balance      INTEGER NOT NULL DEFAULT 0,    -- cache of SUM(ledger.amount); kwh check proves it
+  carry        INTEGER NOT NULL DEFAULT 0,    -- rounding remainder of charges, in 1e-9 minor units
+  status       TEXT NOT NULL DEFAULT 'ok'
+               CHECK (status IN ('ok', 'alarm1', 'alarm2', 'arrears', 'closed')),
+  opened       INTEGER NOT NULL,
+  closed       INTEGER
+);
+
+-- Which account a meter belongs to, and when: [valid_from, valid_to).
+CREATE TABLE assignments (
+  id         INTEGER PRIMARY KEY,
+  account_id INTEGER NOT NULL REFERENCES accounts(id),
+  meter_id   INTEGER NOT NULL REFERENCES meters(id),
+  valid_from INTEGER NOT NULL,
+  valid_to   INTEGER,
+  CHECK (valid_to IS NULL OR valid_to >= valid_from)
+);
+CREATE UNIQUE INDEX assignments_open ON assignments(meter_id) WHERE valid_to IS NULL;
+CREATE INDEX assignments_account ON assignments(account_id);
+CREATE INDEX assignments_meter ON assignments(meter_id, valid_from);
+
+-- The append-only ledger. The balance is the sum of amounts.
+CREATE TABLE ledger (
+  id         INTEGER PRIMARY KEY,
+  account_id INTEGER NOT NULL REFERENCES accounts(id),
+  time       INTEGER NOT NULL,
+  kind       TEXT NOT NULL
+             CHECK (kind IN ('sale', 'refund', 'charge', 'standing', 'adjustment', 'transfer')),
+  amount     INTEGER NOT NULL,                -- signed: + credit, - debit
+  balance    INTEGER NOT NULL,                -- the account's balance after this entry
+  receipt    INTEGER UNIQUE,                  -- sales and refunds
+  method     TEXT CHECK (method IN ('cash', 'card', 'transfer', 'online')),
+  ref        TEXT UNIQUE,                     -- the --ref idempotency key
+  operator   TEXT,
+  meter_id   INTEGER REFERENCES meters(id),   -- charges: the meter, interval and quantity
+  t0         INTEGER,
+  t1         INTEGER,
+  quantity   INTEGER,                         -- Wh or litres
+  band       TEXT,
+  reverses   INTEGER REFERENCES ledger(id),
+  note       TEXT,
+  hash       BLOB NOT NULL
+);
+CREATE INDEX ledger_account_time ON ledger(account_id, time);
+CREATE INDEX ledger_kind_time ON ledger(kind, time);
+CREATE TRIGGER ledger_no_update BEFORE UPDATE ON ledger
+  BEGIN SELECT RAISE(ABORT, 'the ledger is append-only; correct with a reversing entry'); END;
+CREATE TRIGGER ledger_no_delete BEFORE DELETE ON ledger
+  BEGIN SELECT RAISE(ABORT, 'the ledger is append-only; correct with a reversing entry'); END;
+
+-- Readings: compact rows, clustered by meter and time for range scans.
+CREATE TABLE readings (
+  meter_id INTEGER NOT NULL,
+  t        INTEGER NOT NULL,
+  value    INTEGER NOT NULL,                  -- energy_total (Wh) or volume_total (L)
+  sharp    INTEGER,                           -- per-band registers (Wh) where the profile has them
+  peak     INTEGER,
+  flat     INTEGER,
+  valley   INTEGER,
+  power    INTEGER,                           -- power_total (W) when read
+  flags    INTEGER NOT NULL DEFAULT 0,        -- 1 imported, 2 baseline after reset or swap
+  PRIMARY KEY (meter_id, t)
+) WITHOUT ROWID;
+
+-- The latest complete reading of each meter, with every value of its profile.
+CREATE TABLE meter_values (
+  meter_id INTEGER PRIMARY KEY REFERENCES meters(id),
+  t        INTEGER NOT NULL,
+  "values" TEXT NOT NULL                      -- JSON object: name -> canonical value
+);
+
+-- Readings held as implausible until an operator accepts or rejects them.
+CREATE TABLE held_readings (
+  id       INTEGER PRIMARY KEY,
+  meter_id INTEGER NOT NULL REFERENCES meters(id),
+  t        INTEGER NOT NULL,
+  value    INTEGER NOT NULL,
+  sharp    INTEGER,
+  peak     INTEGER,
+  flat     INTEGER,
+  valley   INTEGER,
+  power    INTEGER,
+  reason   TEXT NOT NULL,
+  state    TEXT NOT NULL DEFAULT 'held' CHECK (state IN ('held', 'accepted', 'rejected')),
+  decided  INTEGER,
+  operator TEXT
+);
+CREATE INDEX held_readings_meter ON held_readings(meter_id, t);
+
+-- Daily rollups kept by the billing path, so that reports never scan raw readings.
+CREATE TABLE daily_usage (
+  day        INTEGER NOT NULL,                -- UTC time of the site-local midnight
+  meter_id   INTEGER NOT NULL,
+  account_id INTEGER NOT NULL DEFAULT 0,      -- 0: consumption that belonged to no account
+  quantity   INTEGER NOT NULL DEFAULT 0,      -- Wh or litres
+  cost       INTEGER NOT NULL DEFAULT 0,      -- minor units charged
+  PRIMARY KEY (day, meter_id, account_id)
+) WITHOUT ROWID;
+
+-- Commands for meters, queued for kwhd or carried out at once with --direct.
+CREATE TABLE commands (
+  id          INTEGER PRIMARY KEY,
+  meter_id    INTEGER NOT NULL REFERENCES meters(id),
+  action      TEXT NOT NULL CHECK (action IN ('relay_on', 'relay_off', 'set', 'sync_time')),
+  argument    TEXT,                           -- for set: name=value
+  reason      TEXT,                           -- operator, arrears, topup, overload
+  state       TEXT NOT NULL DEFAULT 'pending'
+              CHECK (state IN ('pending', 'running', 'done', 'failed', 'cancelled')),
+  created     INTEGER NOT NULL,
+  not_before  INTEGER NOT NULL,               -- postponed (friendly hours) or backing off
+  attempts    INTEGER NOT NULL DEFAULT 0,
+  last_error  TEXT,
+  readback    TEXT,                           -- the state read back after the write
+  finished    INTEGER,
+  operator    TEXT
+);
+CREATE INDEX commands_open ON commands(state, not_before) WHERE state IN ('pending', 'running');
+CREATE INDEX commands_meter ON commands(meter_id, created);
+
+CREATE TABLE events (
+  id         INTEGER PRIMARY KEY,
+  time       INTEGER NOT NULL,
+  kind       TEXT NOT NULL,                   -- alarm1, alarm2, arrears, overload, meter_offline, ...
+  gateway_id INTEGER REFERENCES gateways(id),
+  meter_id   INTEGER REFERENCES meters(id),
+  account_id INTEGER REFERENCES accounts(id),
+  detail     TEXT,
+  ended      INTEGER                          -- when the condition cleared; NULL while active
+);
+CREATE INDEX events_time ON events(time);
+CREATE INDEX events_kind_time ON events(kind, time);
+
+CREATE TABLE operators (
+  name    TEXT PRIMARY KEY,
+  role    TEXT NOT NULL CHECK (role IN ('viewer', 'cashier', 'admin')),
+  created INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- The audit log: every change, hash-chained like the ledger.
+CREATE TABLE audit (
+  id       INTEGER PRIMARY KEY,
+  time     INTEGER NOT NULL,
+  operator TEXT NOT NULL,
+  action   TEXT NOT NULL,
+  subject  TEXT,
+  command  TEXT,                              -- the command line
+  detail   TEXT,
+  hash     BLOB NOT NULL
+);
+CREATE INDEX audit_time ON audit(time);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+)sql",
+  };
+  return k_migrations;
+}
+
+} // namespace
+
+int schema_version_latest() { return static_cast<int>(migrations().size()); }
+
+int migrate(Database& db) {
+  int applied = 0;
+  for (;;) {
+    Transaction tx(db);
+    int current = db.user_version();
+    if (current > schema_version_latest())
+      fail(Exit::failed, "database {} has schema version {}, newer than this kwh knows ({}); upgrade kwh",
+           db.path(), current, schema_version_latest());
+    if (current == schema_version_latest()) return applied;
+    db.exec(migrations()[static_cast<std::size_t>(current)]);
+    db.exec(fmt::format("PRAGMA user_version = {}", current + 1));
+    tx.commit();
+    ++applied;
+  }
+}
+
+} // namespace kwh::storage

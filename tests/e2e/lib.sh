@@ -1,0 +1,66 @@
+# Shared helpers for end-to-end tests. Each test sources this, gets its own temporary
+# directory ($T) and database ($KWH_DB), and runs the real binaries ($KWH, $KWHD).
+set -euo pipefail
+
+: "${KWH:?KWH must name the kwh binary}"
+: "${KWHD:?KWHD must name the kwhd binary}"
+T=$(mktemp -d "${TMPDIR:-/tmp}/kwh-e2e.XXXXXX")
+export KWH_DB="$T/kwh.db"
+unset KWH_CONFIG
+export NO_COLOR=1
+_kwh_pids=()
+cleanup() {
+  local rc=$?
+  for p in "${_kwh_pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$T"
+  exit $rc
+}
+trap cleanup EXIT
+
+kwh() { "$KWH" "$@"; }
+kwhd() { "$KWHD" "$@"; }
+
+# Remember a background process so that it is stopped when the test ends.
+track() { _kwh_pids+=("$1"); }
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+skip() { echo "SKIP: $*" >&2; exit 125; }
+
+# expect_exit CODE CMD...: runs CMD, checks its exit code; stdout in $OUT, stderr in $ERR.
+expect_exit() {
+  local want=$1; shift
+  local rc=0
+  "$@" >"$T/.out" 2>"$T/.err" || rc=$?
+  OUT=$(cat "$T/.out"); ERR=$(cat "$T/.err")
+  if [ "$rc" != "$want" ]; then
+    echo "command: $*" >&2; echo "stdout: $OUT" >&2; echo "stderr: $ERR" >&2
+    fail "expected exit $want, got $rc"
+  fi
+}
+
+# The error must be exactly one line on stderr.
+expect_one_line_error() {
+  [ -n "$ERR" ] || fail "expected an error message on stderr"
+  [ "$(printf '%s\n' "$ERR" | wc -l)" = 1 ] || fail "expected one line on stderr, got: $ERR"
+}
+
+contains() { case "$1" in *"$2"*) ;; *) fail "expected '$2' in: $1" ;; esac; }
+not_contains() { case "$1" in *"$2"*) fail "did not expect '$2' in: $1" ;; *) ;; esac; }
+equals() { [ "$1" = "$2" ] || fail "expected '$2', got '$1'"; }
+
+# A free TCP port on loopback.
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# wait_for SECONDS CMD...: retries CMD until it succeeds or time runs out.
+wait_for() {
+  local secs=$1; shift
+  local end=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -lt $end ] || return 1
+    sleep 0.1
+  done
+}
+
+# json FIELD-EXPRESSION: reads JSON on stdin and prints a Python expression over it as `d`.
+json() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); v=($1); print(v if not isinstance(v,(dict,list)) else json.dumps(v))"; }

@@ -1,0 +1,120 @@
+#include <doctest/doctest.h>
+
+#include "temp_dir.hpp"
+
+#include <kwh/config/config.hpp>
+
+#include <fstream>
+
+using namespace kwh;
+
+namespace {
+std::string write(const test::TempDir& d, const std::string& text) {
+  auto p = d.file("kwh.toml");
+  std::ofstream(p) << text;
+  return p;
+}
+std::string error_of(const std::string& path) {
+  try {
+    config::load_file(path);
+  } catch (const Error& e) {
+    CHECK(e.code() == Exit::config);
+    return e.what();
+  }
+  return "";
+}
+} // namespace
+
+TEST_CASE("Config: every key has a default") {
+  config::Config c;
+  CHECK(c.database == "/var/lib/kwh/kwh.db");
+  CHECK(c.minor_units == 2);
+  CHECK(c.poll.interval == std::chrono::minutes(30));
+  CHECK(c.poll.timeout == std::chrono::milliseconds(500));
+  CHECK(c.poll.retries == 1);
+  CHECK(c.poll.offline_after == 3);
+  CHECK(c.billing.max_power_w == 100000);
+  CHECK(c.billing.overload_action == config::OverloadAction::event);
+  CHECK(c.metrics.listen.empty());
+  CHECK(config::known_keys().size() == 15);
+}
+
+TEST_CASE("Config: a full file is read") {
+  test::TempDir d;
+  auto c = config::load_file(write(d, R"(
+database = "/tmp/x.db"
+timezone = "Asia/Shanghai"
+currency = "EUR"
+minor_units = 3
+profiles = ["/a", "/b"]
+[poll]
+interval = "1s"
+timeout = "200ms"
+retries = 2
+offline_after = 5
+[billing]
+reconnect_above = "10.125"
+friendly_hours = ["18:00-08:00"]
+friendly_days = ["sat", "sun"]
+overload_action = "trip"
+max_power_w = 50000
+[metrics]
+listen = "127.0.0.1:9464"
+)"));
+  CHECK(c.database == "/tmp/x.db");
+  CHECK(c.database_set);
+  CHECK(c.timezone == "Asia/Shanghai");
+  CHECK(c.minor_units == 3);
+  CHECK(c.profiles.size() == 2);
+  CHECK(c.poll.interval == std::chrono::seconds(1));
+  CHECK(c.billing.reconnect_above.minor() == 10125);
+  REQUIRE(c.billing.friendly_hours.size() == 1);
+  CHECK(c.billing.friendly_hours[0].contains(19 * 60));
+  CHECK(c.billing.friendly_hours[0].contains(7 * 60 + 59));
+  CHECK_FALSE(c.billing.friendly_hours[0].contains(8 * 60));
+  CHECK(c.billing.friendly_days == std::vector<int>{6, 0});
+  CHECK(c.billing.overload_action == config::OverloadAction::trip);
+  CHECK(c.metrics.listen == "127.0.0.1:9464");
+}
+
+TEST_CASE("Config: an unknown key names file, line and key") {
+  test::TempDir d;
+  auto p = write(d, "currency = \"CNY\"\n\n[poll]\nintervall = \"1s\"\n");
+  auto e = error_of(p);
+  CHECK(e.find(p + ":4") != std::string::npos);
+  CHECK(e.find("poll.intervall") != std::string::npos);
+  CHECK(error_of(write(d, "colour = 1\n")).find("colour") != std::string::npos);
+  CHECK(error_of(write(d, "[alarms]\nx = 1\n")).find("alarms") != std::string::npos);
+}
+
+TEST_CASE("Config: bad values name the key") {
+  test::TempDir d;
+  CHECK(error_of(write(d, "minor_units = 9\n")).find(":1: minor_units") != std::string::npos);
+  CHECK(error_of(write(d, "minor_units = \"2\"\n")).find("minor_units") != std::string::npos);
+  CHECK(error_of(write(d, "[poll]\ninterval = \"0s\"\n")).find(":2: poll.interval") != std::string::npos);
+  CHECK(error_of(write(d, "[poll]\ninterval = \"25h\"\n")).find("poll.interval") != std::string::npos);
+  CHECK(error_of(write(d, "timezone = \"Nowhere/City\"\n")).find("timezone") != std::string::npos);
+  CHECK(error_of(write(d, "[billing]\nreconnect_above = \"1.001\"\n")).find("reconnect_above") != std::string::npos);
+  CHECK(error_of(write(d, "[billing]\nfriendly_hours = [\"18-8\"]\n")).find("friendly_hours") != std::string::npos);
+  CHECK(error_of(write(d, "[billing]\nfriendly_days = [\"someday\"]\n")).find("friendly_days") != std::string::npos);
+  CHECK(error_of(write(d, "[billing]\noverload_action = \"explode\"\n")).find("overload_action") != std::string::npos);
+  CHECK(error_of(write(d, "poll = 3\n")).find("poll") != std::string::npos);
+}
+
+TEST_CASE("Config: a TOML syntax error names file and line") {
+  test::TempDir d;
+  auto p = write(d, "currency = \"CNY\"\nminor_units = = 2\n");
+  CHECK(error_of(p).find(p + ":2") != std::string::npos);
+}
+
+TEST_CASE("Config: database path resolution order") {
+  config::Config c;
+  ::unsetenv("KWH_DB");
+  CHECK(config::resolve_database_path(std::nullopt, c) == "/var/lib/kwh/kwh.db");
+  c.database = "/from/config.db";
+  CHECK(config::resolve_database_path(std::nullopt, c) == "/from/config.db");
+  ::setenv("KWH_DB", "/from/env.db", 1);
+  CHECK(config::resolve_database_path(std::nullopt, c) == "/from/env.db");
+  CHECK(config::resolve_database_path(std::string("/from/cli.db"), c) == "/from/cli.db");
+  ::unsetenv("KWH_DB");
+}
