@@ -1,0 +1,4 @@
+target_sources(kwh_unit PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/test_transport_frame.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/test_transport_bus.cpp
+)
