@@ -1,0 +1,105 @@
+#pragma once
+// Profiles: a meter model's register map (SPEC.md "Profiles"). A profile says where each value
+// lives (table, zero-based address), how its registers are read (type, word order) and how the
+// raw number becomes the canonical unit (scale), how the relay is switched, and which settings
+// can be written. Built-in profiles are TOML files (examples/profiles/) embedded at build time
+// and loaded by the same parser as users' files.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kwh::modbus {
+
+// The four Modbus data tables. coil and discrete hold bits; holding and input hold 16-bit words.
+enum class Table { coil, discrete, holding, input };
+enum class ValueType { u16, i16, u32, i32, u64, i64, f32, f64 };
+// For 32/64-bit values: big = high word first (Modbus convention), little = low word first.
+// Bytes within a word are always big-endian, as Modbus sends them.
+enum class WordOrder { big, little };
+
+std::string_view to_string(Table table);
+std::string_view to_string(ValueType type);
+std::string_view to_string(WordOrder order);
+std::optional<Table> parse_table(std::string_view text);
+std::optional<ValueType> parse_value_type(std::string_view text);
+
+// Registers (or bits, for coil/discrete) one value of this type occupies: 1, 2 or 4.
+int words(ValueType type);
+bool is_bit_table(Table table);
+
+// One value (or setting) of a profile. For coil/discrete tables the type is u16 and the value
+// is the bit, 0 or 1.
+struct ValueSpec {
+  std::string name;
+  Table table = Table::holding;
+  std::uint16_t address = 0;
+  ValueType type = ValueType::u16;
+  // canonical value = raw × scale (e.g. 10 turns 0.01 kWh into Wh). Never zero.
+  double scale = 1;
+  // Write with function 6 (single register) instead of 16; coils are always written with 5.
+  bool single_write = false;
+
+  int words() const { return modbus::words(type); }
+  // One past the last register (or bit) this value occupies.
+  std::uint32_t end() const { return std::uint32_t(address) + std::uint32_t(words()); }
+};
+
+// How a meter's relay is switched: the words written to close it (on: power flows) and to
+// open it (off). For a coil, on/off hold one element, 0 or 1. For holding registers they hold
+// the register words written from `address` on (function 16, or 6 when single_write and one word).
+struct RelaySpec {
+  Table table = Table::holding; // coil | holding
+  std::uint16_t address = 0;
+  std::vector<std::uint16_t> on;
+  std::vector<std::uint16_t> off;
+  bool single_write = false;
+};
+
+struct Profile {
+  std::string name;
+  std::string kind; // "electricity" | "water"
+  // Where it came from: the file path, or "builtin:<name>". Error messages name it.
+  std::string source;
+  // The TOML text it was parsed from (stored in the database with the meter, shown by the CLI).
+  std::string text;
+  WordOrder word_order = WordOrder::big;
+  std::vector<ValueSpec> values;   // in the order of the file
+  std::optional<RelaySpec> relay;
+  std::vector<ValueSpec> settings; // writable; table holding or coil
+
+  const ValueSpec* find(std::string_view value_name) const;
+  const ValueSpec* find_setting(std::string_view setting_name) const;
+  // The value that carries the meter's cumulative total: energy_total or volume_total.
+  const ValueSpec* total() const;
+};
+
+// Parses and checks a profile. Throws Error(Exit::config) with one line naming the source, the
+// line where known, and the key: "profile foo.toml:7: values.energy_total.type: unknown type 'u33'".
+Profile parse_profile(std::string_view toml_text, const std::string& source);
+
+// Reads and parses a file. A missing file is Error(Exit::no_input); a bad one Exit::config.
+Profile load_profile_file(const std::string& path);
+
+// The names of the built-in profiles, sorted.
+std::vector<std::string> builtin_profile_names();
+// A built-in profile by name, or nullopt.
+std::optional<Profile> builtin_profile(std::string_view name);
+// The TOML text of a built-in profile, or nullopt (for `kwh profile show` and the simulator).
+std::optional<std::string_view> builtin_profile_text(std::string_view name);
+
+// Finds a profile the way --profile does: a path (contains '/' or ends in ".toml") is loaded as
+// a file; otherwise the built-ins first, then <folder>/<name>.toml in each configured folder
+// (config `profiles`), in order. Not found: Error(Exit::no_input) naming it.
+Profile find_profile(std::string_view name_or_path, const std::vector<std::string>& folders);
+
+// Canonical units of the well-known value names (SPEC.md): "Wh", "L", "W", "V", "A", "Hz", ""
+// (power factor), "minor" (meter_balance); nullopt for names that are not well known.
+std::optional<std::string_view> well_known_unit(std::string_view value_name);
+// Whether a value is an integer quantity (energy in Wh, volume in L, money in minor units):
+// its canonical value is stored as an exact integer.
+bool is_integer_quantity(std::string_view value_name);
+
+} // namespace kwh::modbus
