@@ -1,9 +1,92 @@
-// kwh sim: serve simulated meters over Modbus TCP.
+// kwh sim: serve simulated meters over Modbus TCP (SPEC.md "Simulator"). Wiring only: the
+// meters are kwh::sim::Fleet, the sockets kwh::sim::Server.
 
 #include "context.hpp"
 
+#include <kwh/sim/server.hpp>
+#include <kwh/transport/bus.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <iostream>
+
 namespace kwh::cli {
 
-void add_sim(CLI::App& app, Context& ctx) { add_unbuilt(app, ctx, "sim", "serve simulated meters over Modbus TCP"); }
+namespace {
+
+struct SimArgs {
+  int meters = 20;
+  int gateways = 1;
+  std::string listen = "127.0.0.1:15020";
+  std::string profile = "acrel-ddsy1352";
+  double speed = 1;
+  double load_w = 2000;
+  std::string faults;
+  bool rtu_over_tcp = false;
+  unsigned seed = 1;
+};
+
+int run_sim(Context& ctx, const SimArgs& a) {
+  sim::Options o;
+  o.meters = a.meters;
+  o.gateways = a.gateways;
+  auto hp = transport::parse_host_port(a.listen);
+  if (!hp.ok()) fail(Exit::usage, "--listen: {}", hp.error().what());
+  o.host = hp->first;
+  o.port = hp->second;
+  o.profile = modbus::find_profile(a.profile, ctx.config().profiles);
+  o.speed = a.speed;
+  o.load_w = a.load_w;
+  auto faults = sim::parse_faults(a.faults);
+  if (!faults.ok()) throw faults.error();
+  o.faults = *faults;
+  o.rtu_over_tcp = a.rtu_over_tcp;
+  o.seed = a.seed;
+
+  boost::asio::io_context io(1);
+  sim::Server server(io, std::move(o));
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    server.stop();
+    io.stop();
+  });
+  // One line, flushed, so that scripts and tests can wait for it (and read the ports).
+  std::cout << server.banner() << std::endl;
+  io.run();
+  return 0;
+}
+
+} // namespace
+
+void add_sim(CLI::App& app, Context& ctx) {
+  auto a = std::make_shared<SimArgs>();
+  auto* sub = app.add_subcommand("sim", "serve simulated meters over Modbus TCP");
+  sub->add_option("--meters", a->meters, "number of meters (default 20)")->type_name("N")->check(CLI::Range(1, 100000));
+  sub->add_option("--gateways", a->gateways,
+                  "gateways on consecutive ports from --listen's; meters are dealt in blocks of ceil(N/K),\n"
+                  "units 1..ceil(N/K) on each port (meter m is unit (m-1)%B+1 on port P+(m-1)/B)")
+      ->type_name("K")
+      ->check(CLI::Range(1, 1000));
+  sub->add_option("--listen", a->listen, "HOST:PORT of the first gateway (default 127.0.0.1:15020); port 0 picks\n"
+                                         "free consecutive ports, printed on the first line")
+      ->type_name("HOST:PORT");
+  sub->add_option("--profile", a->profile, "register map: a profile name or a TOML file (default acrel-ddsy1352)")
+      ->type_name("NAME|FILE");
+  sub->add_option("--speed", a->speed, "simulated time runs X times faster (default 1)")->type_name("X");
+  sub->add_option("--load-w", a->load_w, "load of each meter in W, varied by up to 20% per meter (default 2000);\n"
+                                         "water meters flow W/10 litres per hour")
+      ->type_name("W");
+  sub->add_option("--faults", a->faults, "faults to inject, see below")->type_name("SPEC");
+  sub->add_flag("--rtu-over-tcp", a->rtu_over_tcp, "frame as Modbus RTU (CRC, no MBAP) on the TCP ports");
+  sub->add_option("--seed", a->seed, "seed of the random faults (default 1)")->type_name("N");
+  sub->footer(std::string(sim::k_faults_help) +
+              "\n\nEnergy grows with the load while a meter's relay is closed and stops while it is open; relay\n"
+              "and settings writes are kept and read back. Band registers (sharp/peak/flat/valley) grow by\n"
+              "the simulated UTC time of day: valley 23-07, peak 08-11 and 17-19, sharp 19-21, flat otherwise;\n"
+              "the total is their sum. Stops on SIGINT or SIGTERM.");
+  sub->callback([&ctx, a] { ctx.action = [&ctx, a] { return run_sim(ctx, *a); }; });
+}
 
 } // namespace kwh::cli

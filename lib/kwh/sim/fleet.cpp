@@ -1,0 +1,237 @@
+#include <kwh/modbus/value.hpp>
+#include <kwh/sim/fleet.hpp>
+
+#include <algorithm>
+#include <cmath>
+
+namespace kwh::sim {
+
+namespace {
+
+using transport::Failure;
+using transport::Function;
+using transport::Outcome;
+using transport::Request;
+using transport::Response;
+
+// The band of each hour of the day (UTC of the simulated clock).
+constexpr std::array<Band, 24> k_band_of_hour = {
+    Band::valley, Band::valley, Band::valley, Band::valley, Band::valley, Band::valley, // 00-06
+    Band::valley, Band::flat,   Band::peak,   Band::peak,   Band::peak,   Band::flat,   // 06-12
+    Band::flat,   Band::flat,   Band::flat,   Band::flat,   Band::flat,   Band::peak,   // 12-18
+    Band::peak,   Band::sharp,  Band::sharp,  Band::flat,   Band::flat,   Band::valley, // 18-24
+};
+
+// Seconds spent in band b from the epoch to t: whole days, then the hours of the last day.
+double seconds_in_band(Band b, double t) {
+  constexpr double day = 86400;
+  double days = std::floor(t / day);
+  double rest = t - days * day;
+  int per_day = 0;
+  double partial = 0;
+  for (int h = 0; h < 24; ++h) {
+    if (k_band_of_hour[static_cast<std::size_t>(h)] != b) continue;
+    ++per_day;
+    partial += std::clamp(rest - h * 3600.0, 0.0, 3600.0);
+  }
+  return days * per_day * 3600.0 + partial;
+}
+
+std::uint32_t key(modbus::Table table, std::uint32_t address) { return static_cast<std::uint32_t>(table) << 16 | address; }
+
+Failure exception(std::uint8_t code) { return Failure::exception(code); }
+
+modbus::Table table_of(Function f) {
+  switch (f) {
+  case Function::read_coils:
+  case Function::write_single_coil: return modbus::Table::coil;
+  case Function::read_discrete: return modbus::Table::discrete;
+  case Function::read_input: return modbus::Table::input;
+  default: return modbus::Table::holding;
+  }
+}
+
+// x rounded down to a whole number of the register's units, so that the total a meter shows is
+// exactly the sum of the bands it shows.
+double floor_to(double x, const modbus::ValueSpec* v) {
+  if (!v || v->type == modbus::ValueType::f32 || v->type == modbus::ValueType::f64) return x;
+  return std::floor(x / v->scale) * v->scale;
+}
+
+// A small fixed variation per meter, from its index (no random state to keep).
+double spread(int i, int salt) {
+  std::uint32_t h = static_cast<std::uint32_t>(i) * 2654435761u + static_cast<std::uint32_t>(salt) * 40503u;
+  h ^= h >> 15;
+  h *= 2246822519u;
+  h ^= h >> 13;
+  return (h % 10000) / 10000.0; // 0..1
+}
+
+constexpr std::array<const char*, 4> k_band_names = {"energy_sharp", "energy_peak", "energy_flat", "energy_valley"};
+
+} // namespace
+
+Band band_at(double t) {
+  double rest = t - std::floor(t / 86400) * 86400;
+  return k_band_of_hour[static_cast<std::size_t>(std::clamp(static_cast<int>(rest / 3600), 0, 23))];
+}
+
+Fleet::Fleet(modbus::Profile profile, int meters, double load_w, double speed, UnixTime start, Clock::time_point origin)
+    : m_profile(std::move(profile)), m_speed(speed), m_start(start), m_origin(origin) {
+  double t0 = sim_time(origin);
+  m_meters.resize(static_cast<std::size_t>(std::max(0, meters)));
+  for (int i = 0; i < size(); ++i) {
+    Meter& m = m_meters[static_cast<std::size_t>(i)];
+    m.load_w = load_w * (0.8 + 0.4 * spread(i, 1));
+    m.since = t0;
+    double base = 100000 + std::floor(spread(i, 2) * 900000); // 100..1000 kWh already on the meter
+    m.energy = {base * 0.1, base * 0.3, base * 0.4, base * 0.2};
+  }
+  for (auto& s : m_span) s = {0xFFFFFFFFu, 0};
+  auto cover = [&](modbus::Table t, std::uint32_t from, std::uint32_t to) {
+    auto& s = m_span[static_cast<std::size_t>(t)];
+    s.first = std::min(s.first, from);
+    s.second = std::max(s.second, to);
+  };
+  for (const auto& v : m_profile.values) cover(v.table, v.address, v.end());
+  for (const auto& v : m_profile.settings) cover(v.table, v.address, v.end());
+  if (m_profile.relay)
+    cover(m_profile.relay->table, m_profile.relay->address,
+          m_profile.relay->address + static_cast<std::uint32_t>(std::max<std::size_t>(1, m_profile.relay->on.size())));
+}
+
+double Fleet::sim_time(Clock::time_point at) const {
+  return static_cast<double>(m_start) + std::chrono::duration<double>(at - m_origin).count() * m_speed;
+}
+
+void Fleet::fold(Meter& m, double t) const {
+  if (t <= m.since) return;
+  if (m.closed) {
+    // Water flows in no band; keep it all in "flat".
+    if (m_profile.kind == "water") {
+      m.energy[static_cast<std::size_t>(Band::flat)] += m.load_w / 10.0 * (t - m.since) / 3600.0;
+    } else {
+      for (int b = 0; b < 4; ++b)
+        m.energy[static_cast<std::size_t>(b)] +=
+            m.load_w * (seconds_in_band(Band(b), t) - seconds_in_band(Band(b), m.since)) / 3600.0;
+    }
+  }
+  m.since = t;
+}
+
+std::array<double, 4> Fleet::bands(int index, Clock::time_point at) const {
+  Meter m = m_meters.at(static_cast<std::size_t>(index));
+  fold(m, sim_time(at));
+  return m.energy;
+}
+
+double Fleet::total(int index, Clock::time_point at) const {
+  auto b = bands(index, at);
+  return b[0] + b[1] + b[2] + b[3];
+}
+
+void Fleet::reset(int index, Clock::time_point at) {
+  Meter& m = m_meters.at(static_cast<std::size_t>(index));
+  fold(m, sim_time(at));
+  m.energy = {};
+}
+
+double Fleet::canonical(const Meter& folded, const modbus::ValueSpec& v, double t) const {
+  const std::string& n = v.name;
+  const bool three_phase = m_profile.find("voltage_b") || m_profile.find("power_b") || m_profile.find("current_b");
+  const double power = folded.closed ? folded.load_w * (1 + 0.01 * std::sin(t / 300)) : 0;
+  auto voltage = [&](int phase) { return 230 + 2 * std::sin(t / 600 + phase * 2.1); };
+  auto phase_of = [&](char c) { return c == 'a' ? 0 : c == 'b' ? 1 : 2; };
+
+  if (n == "energy_total" || n == "volume_total" || n == "energy_sum") {
+    double sum = 0;
+    for (int b = 0; b < 4; ++b) {
+      const modbus::ValueSpec* band = m_profile.find(k_band_names[static_cast<std::size_t>(b)]);
+      sum += floor_to(folded.energy[static_cast<std::size_t>(b)], band ? band : &v);
+    }
+    return sum;
+  }
+  for (int b = 0; b < 4; ++b)
+    if (n == k_band_names[static_cast<std::size_t>(b)]) return floor_to(folded.energy[static_cast<std::size_t>(b)], &v);
+  if (n == "power_total") return std::round(power);
+  if (n.size() == 7 && n.starts_with("power_")) return std::round(three_phase ? power / 3 : power);
+  if (n.size() == 9 && n.starts_with("voltage_")) return voltage(phase_of(n.back()));
+  if (n.size() == 9 && n.starts_with("current_")) {
+    int p = phase_of(n.back());
+    return (three_phase ? power / 3 : power) / voltage(p);
+  }
+  if (n == "frequency") return 50 + 0.02 * std::sin(t / 97);
+  if (n == "power_factor") return folded.closed ? 0.98 : 1.0;
+  return 0; // energy_export, meter_balance and names the simulator does not know
+}
+
+std::optional<std::vector<std::uint16_t>> Fleet::read_words(const Meter& m, modbus::Table table, std::uint16_t address,
+                                                            std::uint16_t count, double t) const {
+  auto span = m_span[static_cast<std::size_t>(table)];
+  if (address < span.first || std::uint32_t(address) + count > span.second) return std::nullopt;
+  std::vector<std::uint16_t> words(count, 0);
+  std::uint32_t end = std::uint32_t(address) + count;
+  auto place = [&](std::uint32_t at, const std::vector<std::uint16_t>& w) {
+    for (std::size_t i = 0; i < w.size(); ++i)
+      if (at + i >= address && at + i < end) words[at + i - address] = w[i];
+  };
+  for (const auto& v : m_profile.values) {
+    if (v.table != table || v.end() <= address || v.address >= end) continue;
+    double c = canonical(m, v, t);
+    if (modbus::is_bit_table(table))
+      place(v.address, {static_cast<std::uint16_t>(c != 0)});
+    else
+      place(v.address, modbus::encode(v, c, m_profile.word_order)); // throws when it does not fit: exception 4
+  }
+  if (m_profile.relay && m_profile.relay->table == table) place(m_profile.relay->address, m.closed ? m_profile.relay->on : m_profile.relay->off);
+  for (std::uint32_t a = address; a < end; ++a) {
+    auto it = m.written.find(key(table, a));
+    if (it != m.written.end()) words[a - address] = it->second;
+  }
+  return words;
+}
+
+Outcome<Response> Fleet::write(Meter& m, const Request& req, double t) {
+  const auto& relay = m_profile.relay;
+  modbus::Table table = table_of(req.function);
+  if (relay && relay->table == table && req.address == relay->address) {
+    bool on = req.values == relay->on, off = req.values == relay->off;
+    if (!on && !off) return exception(3);
+    fold(m, t);
+    m.closed = on;
+    return Response{};
+  }
+  // Every register written must belong to a setting.
+  for (std::size_t i = 0; i < req.values.size(); ++i) {
+    std::uint32_t a = std::uint32_t(req.address) + i;
+    bool known = std::any_of(m_profile.settings.begin(), m_profile.settings.end(), [&](const modbus::ValueSpec& s) {
+      return s.table == table && a >= s.address && a < s.end();
+    });
+    if (!known) return exception(2);
+  }
+  for (std::size_t i = 0; i < req.values.size(); ++i) m.written[key(table, req.address + static_cast<std::uint32_t>(i))] = req.values[i];
+  return Response{};
+}
+
+Outcome<Response> Fleet::handle(int index, const Request& req, Clock::time_point at) {
+  if (index < 0 || index >= size()) return exception(11);
+  Meter& m = m_meters[static_cast<std::size_t>(index)];
+  double t = sim_time(at);
+  if (!transport::is_read(req.function)) return write(m, req, t);
+  fold(m, t);
+  std::optional<std::vector<std::uint16_t>> words;
+  try {
+    words = read_words(m, table_of(req.function), req.address, req.count, t);
+  } catch (const Error&) {
+    return exception(4); // a value the register type cannot hold (e.g. --load-w beyond an i16)
+  }
+  if (!words) return exception(2);
+  Response r;
+  if (req.function == Function::read_coils || req.function == Function::read_discrete)
+    for (auto w : *words) r.bits.push_back(w != 0);
+  else
+    r.words = std::move(*words);
+  return r;
+}
+
+} // namespace kwh::sim

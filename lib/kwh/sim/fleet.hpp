@@ -1,0 +1,81 @@
+#pragma once
+// The simulated meters behind `kwh sim`: their state and how they answer Modbus requests, with
+// the register map of a profile (encoded by modbus::encode, so every profile can be simulated).
+//
+// Nothing ticks: a meter keeps its counters at the last time something changed (a relay write, a
+// reset) and computes them for the moment it is read, so thousands of meters cost nothing while
+// idle. Simulated time runs `speed` times faster than the wall clock from the start.
+//
+// Electricity: energy grows at the meter's load (the --load-w of the fleet, varied per meter by
+// up to ±20 %) while the relay is closed, not at all while it is open. Per-band registers grow
+// by the simulated time of day (valley 23:00-07:00, peak 08:00-11:00 and 17:00-19:00, sharp
+// 19:00-21:00, flat otherwise, UTC), and energy_total is exactly their sum. Water: volume grows
+// at load-w / 10 litres per hour (200 L/h for the default).
+
+#include <kwh/modbus/profile.hpp>
+#include <kwh/transport/frame.hpp>
+#include <kwh/util/time.hpp>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <vector>
+
+namespace kwh::sim {
+
+enum class Band { sharp = 0, peak = 1, flat = 2, valley = 3 };
+Band band_at(double sim_unix_seconds);
+
+class Fleet {
+public:
+  using Clock = std::chrono::steady_clock;
+
+  // `start` is the simulated (and real) Unix time at the steady-clock instant `origin`.
+  Fleet(modbus::Profile profile, int meters, double load_w, double speed, UnixTime start, Clock::time_point origin);
+
+  int size() const { return static_cast<int>(m_meters.size()); }
+  const modbus::Profile& profile() const { return m_profile; }
+  double sim_time(Clock::time_point at) const;
+
+  // Answers one request to meter `index` (0-based) at `at`: the response, or a Failure whose
+  // exception_code is the Modbus exception to reply with (1 illegal function, 2 illegal data
+  // address, 3 illegal data value, 4 device failure).
+  transport::Outcome<transport::Response> handle(int index, const transport::Request& req, Clock::time_point at);
+
+  // Counters back to 0 (the reset fault, a meter swap).
+  void reset(int index, Clock::time_point at);
+
+  // For tests and diagnostics.
+  bool relay_closed(int index) const { return m_meters.at(static_cast<std::size_t>(index)).closed; }
+  // Energy in Wh (volume in L) per band, and their sum, at `at`.
+  std::array<double, 4> bands(int index, Clock::time_point at) const;
+  double total(int index, Clock::time_point at) const;
+  double load_w(int index) const { return m_meters.at(static_cast<std::size_t>(index)).load_w; }
+
+private:
+  struct Meter {
+    double load_w = 0;
+    bool closed = true;
+    double since = 0;                 // simulated time the counters below were taken at
+    std::array<double, 4> energy{};   // Wh (or L) per band at `since`
+    std::map<std::uint32_t, std::uint16_t> written; // (table << 16 | address) -> word, for settings and relay readback
+  };
+
+  void fold(Meter& m, double t) const;
+  double canonical(const Meter& m, const modbus::ValueSpec& v, double t) const;
+  // The words of `table` from `address`, count long, or nullopt when outside the map.
+  std::optional<std::vector<std::uint16_t>> read_words(const Meter& m, modbus::Table table, std::uint16_t address,
+                                                       std::uint16_t count, double t) const;
+  transport::Outcome<transport::Response> write(Meter& m, const transport::Request& req, double t);
+
+  modbus::Profile m_profile;
+  double m_speed;
+  UnixTime m_start;
+  Clock::time_point m_origin;
+  std::vector<Meter> m_meters;
+  // Per table: the span of addresses the profile maps; reads inside it are answered (gaps as 0).
+  std::array<std::pair<std::uint32_t, std::uint32_t>, 4> m_span{};
+};
+
+} // namespace kwh::sim
