@@ -295,7 +295,7 @@ Profile parse_profile(std::string_view toml_text, const std::string& source) {
   if (const toml::node* r = root.get("relay")) p.relay = parse_relay(ck, *r);
 
   const char* total = p.kind == "water" ? "volume_total" : "energy_total";
-  if (!p.find(total)) ck.bad(nullptr, fmt::format("values.{}", total), fmt::format("missing: a {} meter needs it", p.kind));
+  if (!p.find(total)) ck.bad(nullptr, fmt::format("values.{}", total), fmt::format("missing: every {} meter needs it", p.kind));
   return p;
 }
 
