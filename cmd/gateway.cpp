@@ -2,8 +2,237 @@
 
 #include "context.hpp"
 
+#include <kwh/site/gateway.hpp>
+#include <kwh/site/live.hpp>
+#include <kwh/site/meter.hpp>
+#include <kwh/transport/client.hpp>
+#include <kwh/util/time.hpp>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <chrono>
+
 namespace kwh::cli {
 
-void add_gateway(CLI::App& app, Context& ctx) { add_unbuilt(app, ctx, "gateway", "manage gateways: the paths to buses of meters"); }
+namespace {
+
+std::string serial_text(const site::Gateway& g) {
+  if (g.transport != site::Transport::rtu_serial) return "";
+  return fmt::format("{} 8{}{}", g.baud.value_or(9600), g.parity.value_or('N'), g.stop_bits.value_or(1));
+}
+
+output::Json opt_json(const std::optional<int>& v) { return v ? output::Json(*v) : output::Json(); }
+
+output::Json gateway_json(storage::Database& db, const site::Gateway& g) {
+  auto meters = output::Json::array();
+  for (const auto& name : site::meters_on_gateway(db, g.id)) meters.push(name);
+  auto o = output::Json::object();
+  o.set("name", g.name);
+  o.set("transport", std::string(transport::kind_name(g.transport)));
+  o.set("address", g.address);
+  o.set("baud", opt_json(g.baud));
+  o.set("parity", g.parity ? output::Json(std::string(1, *g.parity)) : output::Json());
+  o.set("stop_bits", opt_json(g.stop_bits));
+  o.set("timeout_ms", opt_json(g.timeout_ms));
+  o.set("gap_ms", g.gap_ms);
+  o.set("status", g.status);
+  o.set("status_since", g.status_since ? output::Json(format_time(*g.status_since)) : output::Json());
+  o.set("created", format_time(g.created));
+  o.set("meters", std::move(meters));
+  return o;
+}
+
+struct AddOptions {
+  std::string name;
+  std::optional<std::string> tcp, rtu_over_tcp, rtu;
+  std::optional<int> baud, stop_bits, timeout_ms;
+  std::optional<std::string> parity;
+  int gap_ms = 0;
+};
+
+site::Gateway gateway_from(const AddOptions& o) {
+  int given = int(o.tcp.has_value()) + int(o.rtu_over_tcp.has_value()) + int(o.rtu.has_value());
+  if (given != 1) fail(Exit::usage, "gateway add {}: give exactly one of --tcp, --rtu-over-tcp or --rtu", o.name);
+  site::Gateway g;
+  g.name = o.name;
+  if (o.tcp) {
+    g.transport = site::Transport::tcp;
+    g.address = *o.tcp;
+  } else if (o.rtu_over_tcp) {
+    g.transport = site::Transport::rtu_over_tcp;
+    g.address = *o.rtu_over_tcp;
+  } else {
+    g.transport = site::Transport::rtu_serial;
+    g.address = *o.rtu;
+  }
+  g.baud = o.baud;
+  if (o.parity) {
+    if (o.parity->size() != 1) fail(Exit::usage, "--parity must be N, E or O, not '{}'", *o.parity);
+    g.parity = static_cast<char>(std::toupper(static_cast<unsigned char>((*o.parity)[0])));
+  }
+  g.stop_bits = o.stop_bits;
+  g.timeout_ms = o.timeout_ms;
+  g.gap_ms = o.gap_ms;
+  return g;
+}
+
+void add_add(CLI::App* parent, Context& ctx) {
+  auto o = std::make_shared<AddOptions>();
+  auto* sub = parent->add_subcommand("add", "add a gateway");
+  sub->add_option("name", o->name, "the gateway's name")->required()->type_name("NAME");
+  auto* tcp = sub->add_option("--tcp", o->tcp, "Modbus TCP gateway")->type_name("HOST:PORT");
+  auto* rot = sub->add_option("--rtu-over-tcp", o->rtu_over_tcp, "Modbus RTU framed over a raw TCP socket")
+                  ->type_name("HOST:PORT");
+  auto* rtu = sub->add_option("--rtu", o->rtu, "Modbus RTU on a local serial port")->type_name("DEVICE");
+  tcp->excludes(rot)->excludes(rtu);
+  rot->excludes(rtu);
+  sub->add_option("--baud", o->baud, "serial speed (--rtu; default 9600)")->type_name("N");
+  sub->add_option("--parity", o->parity, "serial parity N, E or O (--rtu; default N)")->type_name("N|E|O");
+  sub->add_option("--stop-bits", o->stop_bits, "serial stop bits 1 or 2 (--rtu; default 1)")->type_name("1|2");
+  sub->add_option("--timeout-ms", o->timeout_ms, "response timeout (default: [poll] timeout)")->type_name("N");
+  sub->add_option("--gap-ms", o->gap_ms, "silence between requests on the bus (default 0)")->type_name("N");
+  sub->callback([&ctx, o] {
+    ctx.action = [&ctx, o] {
+      site::Gateway g = gateway_from(*o);
+      auto& db = ctx.db();
+      g = site::add_gateway(db, g);
+      if (ctx.format() == output::Format::json) ctx.print(gateway_json(db, g));
+      else if (ctx.quiet) ctx.out() << g.name << '\n';
+      else ctx.out() << "added gateway " << g.name << " (" << g.spec(ctx.config().poll.timeout).describe() << ")\n";
+      return 0;
+    };
+  });
+}
+
+void add_list(CLI::App* parent, Context& ctx) {
+  auto* sub = parent->add_subcommand("list", "list gateways");
+  sub->callback([&ctx] {
+    ctx.action = [&ctx] {
+      auto& db = ctx.db();
+      output::Table t;
+      t.columns = {{"gateway"},
+                   {"transport"},
+                   {"address"},
+                   {"serial"},
+                   {"timeout_ms", output::Kind::integer},
+                   {"gap_ms", output::Kind::integer},
+                   {"status", output::Kind::status},
+                   {"meters", output::Kind::integer}};
+      for (const auto& g : site::list_gateways(db)) {
+        t.add({g.name, std::string(transport::kind_name(g.transport)), g.address, serial_text(g), opt_json(g.timeout_ms),
+               g.gap_ms, g.status, static_cast<std::int64_t>(site::meters_on_gateway(db, g.id).size())});
+      }
+      ctx.print(t);
+      return 0;
+    };
+  });
+}
+
+void add_show(CLI::App* parent, Context& ctx) {
+  auto name = std::make_shared<std::string>();
+  auto* sub = parent->add_subcommand("show", "show one gateway");
+  sub->add_option("name", *name, "the gateway")->required()->type_name("NAME");
+  sub->callback([&ctx, name] {
+    ctx.action = [&ctx, name] {
+      auto& db = ctx.db();
+      ctx.print(gateway_json(db, site::get_gateway(db, *name)));
+      return 0;
+    };
+  });
+}
+
+void add_remove(CLI::App* parent, Context& ctx) {
+  auto name = std::make_shared<std::string>();
+  auto* sub = parent->add_subcommand("remove", "remove a gateway that has no meters");
+  sub->add_option("name", *name, "the gateway")->required()->type_name("NAME");
+  sub->callback([&ctx, name] {
+    ctx.action = [&ctx, name] {
+      site::remove_gateway(ctx.db(), *name);
+      if (ctx.format() == output::Format::json)
+        ctx.print(output::Json::object().set("name", *name).set("removed", true));
+      else if (ctx.quiet) ctx.out() << *name << '\n';
+      else ctx.out() << "removed gateway " << *name << '\n';
+      return 0;
+    };
+  });
+}
+
+// Asks each meter on the gateway for the first value of its profile: cheap, and it proves the
+// whole path (connection, framing, unit address). A gateway with no meters is asked for one
+// register of unit 1; any answer, even an exception reply, shows that it is there.
+void add_test(CLI::App* parent, Context& ctx) {
+  auto name = std::make_shared<std::string>();
+  auto* sub = parent->add_subcommand("test", "check that a gateway and its meters answer");
+  sub->add_option("name", *name, "the gateway")->required()->type_name("NAME");
+  sub->callback([&ctx, name] {
+    ctx.action = [&ctx, name] {
+      auto& db = ctx.db();
+      site::Gateway g = site::get_gateway(db, *name);
+      transport::Client client(g.spec(ctx.config().poll.timeout));
+      output::Table t;
+      t.columns = {{"meter"}, {"unit", output::Kind::integer}, {"result", output::Kind::status},
+                   {"ms", output::Kind::integer}, {"detail"}};
+      std::vector<std::string> unreachable;
+      std::string first_error;
+      auto meters = site::list_meters(db, site::MeterFilter{.gateway = g.name});
+      for (const auto& m : meters) {
+        auto start = std::chrono::steady_clock::now();
+        std::string result = "ok", detail;
+        try {
+          auto profile = site::meter_profile(db, m, ctx.config().profiles);
+          if (profile.values.empty()) fail(Exit::config, "profile {} has no values", profile.name);
+          const auto& v = profile.values.front();
+          auto r = v.table == modbus::Table::input
+                       ? client.read_input(static_cast<std::uint8_t>(m.unit), v.address, static_cast<std::uint16_t>(v.words()))
+                       : client.read_holding(static_cast<std::uint8_t>(m.unit), v.address,
+                                             static_cast<std::uint16_t>(v.words()));
+          if (!r) throw transport::to_error(r.failure(), site::bus_name(m));
+          detail = fmt::format("read {}", v.name);
+        } catch (const Error& e) {
+          result = e.code() == Exit::unavailable ? "offline" : "failed";
+          detail = e.what();
+          if (e.code() == Exit::unavailable) {
+            unreachable.push_back(fmt::format("{} (unit {})", m.name, m.unit));
+            if (first_error.empty()) first_error = e.what();
+          }
+        }
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+        t.add({m.name, m.unit, result, static_cast<std::int64_t>(ms.count()), detail});
+      }
+      if (meters.empty()) {
+        auto start = std::chrono::steady_clock::now();
+        auto r = client.read_holding(1, 0, 1);
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+        bool answered = r || r.failure().kind == transport::Failure::Kind::exception;
+        std::string detail = r ? "unit 1 answered" : r.failure().describe();
+        if (!answered) {
+          first_error = fmt::format("gateway {} ({}): {}", g.name, g.address, r.failure().describe());
+          unreachable.push_back(g.name);
+        }
+        t.add({"", 1, answered ? "ok" : "offline", static_cast<std::int64_t>(ms.count()), detail});
+      }
+      ctx.print(t);
+      if (!unreachable.empty()) {
+        if (meters.empty()) fail(Exit::unavailable, "{}", first_error);
+        fail(Exit::unavailable, "gateway {} ({}): {} of {} meters did not answer: {}; first: {}", g.name, g.address,
+             unreachable.size(), meters.size(), fmt::join(unreachable, ", "), first_error);
+      }
+      return 0;
+    };
+  });
+}
+
+} // namespace
+
+void add_gateway(CLI::App& app, Context& ctx) {
+  auto* sub = app.add_subcommand("gateway", "manage gateways: the paths to buses of meters");
+  sub->require_subcommand(1);
+  add_add(sub, ctx);
+  add_list(sub, ctx);
+  add_show(sub, ctx);
+  add_remove(sub, ctx);
+  add_test(sub, ctx);
+}
 
 } // namespace kwh::cli

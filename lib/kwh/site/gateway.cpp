@@ -1,0 +1,195 @@
+#include <kwh/site/gateway.hpp>
+
+#include <fmt/format.h>
+
+
+namespace kwh::site {
+
+namespace {
+
+constexpr const char* k_columns =
+    "id, name, transport, address, baud, parity, stop_bits, timeout_ms, gap_ms, status, status_since, created";
+
+Gateway row_to_gateway(const storage::Statement& st) {
+  Gateway g;
+  g.id = st.get_int(0);
+  g.name = st.get_text(1);
+  if (auto k = transport::parse_kind(st.get_text(2))) g.transport = *k;
+  g.address = st.get_text(3);
+  if (auto v = st.get_opt_int(4)) g.baud = static_cast<int>(*v);
+  if (auto v = st.get_opt_text(5); v && !v->empty()) g.parity = (*v)[0];
+  if (auto v = st.get_opt_int(6)) g.stop_bits = static_cast<int>(*v);
+  if (auto v = st.get_opt_int(7)) g.timeout_ms = static_cast<int>(*v);
+  g.gap_ms = static_cast<int>(st.get_int(8));
+  g.status = st.get_text(9);
+  g.status_since = st.get_opt_int(10);
+  g.created = st.get_int(11);
+  return g;
+}
+
+std::optional<std::string> opt_parity(const Gateway& g) {
+  if (!g.parity) return std::nullopt;
+  return std::string(1, *g.parity);
+}
+
+} // namespace
+
+transport::GatewaySpec Gateway::spec(std::chrono::milliseconds default_timeout) const {
+  transport::GatewaySpec s;
+  s.name = name;
+  s.kind = transport;
+  s.address = address;
+  if (baud) s.baud = static_cast<unsigned>(*baud);
+  if (parity) s.parity = *transport::parse_parity(std::string(1, *parity));
+  if (stop_bits) s.stop_bits = static_cast<unsigned>(*stop_bits);
+  s.timeout = timeout_ms ? std::chrono::milliseconds(*timeout_ms) : default_timeout;
+  s.gap = std::chrono::milliseconds(gap_ms);
+  return s;
+}
+
+void check_name(std::string_view what, std::string_view name) {
+  if (name.empty()) fail(Exit::usage, "{} name is empty", what);
+  if (name.size() > 64) fail(Exit::usage, "{} name '{}' is longer than 64 characters", what, name);
+  if (name.front() == '-') fail(Exit::usage, "{} name '{}' must not start with '-'", what, name);
+  for (unsigned char c : name)
+    if (c <= ' ' || c == 0x7f) fail(Exit::usage, "{} name '{}' must not contain blanks or control characters", what, name);
+}
+
+void validate(Gateway& g) {
+  check_name("gateway", g.name);
+  if (g.transport == Transport::rtu_serial) {
+    if (g.address.empty()) fail(Exit::usage, "gateway {}: the serial device is empty", g.name);
+    if (!g.baud) g.baud = 9600;
+    if (!g.parity) g.parity = 'N';
+    if (!g.stop_bits) g.stop_bits = 1;
+    if (*g.baud < 50 || *g.baud > 4'000'000) fail(Exit::usage, "gateway {}: baud {} is out of range", g.name, *g.baud);
+    if (*g.parity != 'N' && *g.parity != 'E' && *g.parity != 'O')
+      fail(Exit::usage, "gateway {}: parity must be N, E or O, not '{}'", g.name, *g.parity);
+    if (*g.stop_bits != 1 && *g.stop_bits != 2)
+      fail(Exit::usage, "gateway {}: stop bits must be 1 or 2, not {}", g.name, *g.stop_bits);
+  } else {
+    if (g.baud || g.parity || g.stop_bits)
+      fail(Exit::usage, "gateway {}: baud, parity and stop bits are for --rtu gateways only", g.name);
+    auto hp = transport::parse_host_port(g.address);
+    if (!hp) fail(Exit::usage, "gateway {}: {}", g.name, hp.error().what());
+    if (hp->second == 0) fail(Exit::usage, "gateway {}: port 0 in '{}' cannot be connected to", g.name, g.address);
+  }
+  if (g.timeout_ms && (*g.timeout_ms < 1 || *g.timeout_ms > 60'000))
+    fail(Exit::usage, "gateway {}: timeout {} ms is out of range (1..60000)", g.name, *g.timeout_ms);
+  if (g.gap_ms < 0 || g.gap_ms > 10'000)
+    fail(Exit::usage, "gateway {}: gap {} ms is out of range (0..10000)", g.name, g.gap_ms);
+}
+
+Gateway add_gateway(storage::Database& db, Gateway g) {
+  validate(g);
+  storage::Transaction tx(db);
+  if (find_gateway(db, g.name)) fail(Exit::data, "gateway {} already exists", g.name);
+  g.created = now();
+  g.status = "unknown";
+  g.status_since.reset();
+  db.prepare("INSERT INTO gateways(name, transport, address, baud, parity, stop_bits, timeout_ms, gap_ms, created) "
+             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")
+      .bind_all(g.name, std::string(transport::kind_name(g.transport)), g.address, g.baud, opt_parity(g), g.stop_bits, g.timeout_ms, g.gap_ms,
+                g.created)
+      .run();
+  g.id = db.last_insert_rowid();
+  tx.commit();
+  return g;
+}
+
+std::optional<Gateway> find_gateway(storage::Database& db, std::string_view name) {
+  auto st = db.prepare(fmt::format("SELECT {} FROM gateways WHERE name = ?1", k_columns));
+  st.bind(1, name);
+  if (!st.step()) return std::nullopt;
+  return row_to_gateway(st);
+}
+
+std::optional<Gateway> find_gateway(storage::Database& db, std::int64_t id) {
+  auto st = db.prepare(fmt::format("SELECT {} FROM gateways WHERE id = ?1", k_columns));
+  st.bind(1, id);
+  if (!st.step()) return std::nullopt;
+  return row_to_gateway(st);
+}
+
+Gateway get_gateway(storage::Database& db, std::string_view name) {
+  auto g = find_gateway(db, name);
+  if (!g) fail(Exit::no_input, "no gateway {}", name);
+  return *g;
+}
+
+Gateway get_gateway(storage::Database& db, std::int64_t id) {
+  auto g = find_gateway(db, id);
+  if (!g) fail(Exit::no_input, "no gateway with id {}", id);
+  return *g;
+}
+
+std::vector<Gateway> list_gateways(storage::Database& db) {
+  std::vector<Gateway> out;
+  auto st = db.prepare(fmt::format("SELECT {} FROM gateways ORDER BY name", k_columns));
+  while (st.step()) out.push_back(row_to_gateway(st));
+  return out;
+}
+
+void update_gateway(storage::Database& db, Gateway g) {
+  validate(g);
+  storage::Transaction tx(db);
+  auto other = find_gateway(db, g.name);
+  if (other && other->id != g.id) fail(Exit::data, "gateway {} already exists", g.name);
+  db.prepare("UPDATE gateways SET name = ?2, transport = ?3, address = ?4, baud = ?5, parity = ?6, stop_bits = ?7, "
+             "timeout_ms = ?8, gap_ms = ?9 WHERE id = ?1")
+      .bind_all(g.id, g.name, std::string(transport::kind_name(g.transport)), g.address, g.baud, opt_parity(g), g.stop_bits, g.timeout_ms,
+                g.gap_ms)
+      .run();
+  if (db.changes() == 0) fail(Exit::no_input, "no gateway {}", g.name);
+  tx.commit();
+}
+
+std::vector<std::string> meters_on_gateway(storage::Database& db, std::int64_t gateway_id) {
+  std::vector<std::string> names;
+  auto st = db.prepare("SELECT name FROM meters WHERE gateway_id = ?1 AND removed IS NULL ORDER BY name");
+  st.bind(1, gateway_id);
+  while (st.step()) names.push_back(st.get_text(0));
+  return names;
+}
+
+namespace {
+
+std::string join_limited(const std::vector<std::string>& names, std::size_t limit = 10) {
+  std::string s;
+  for (std::size_t i = 0; i < names.size() && i < limit; ++i) {
+    if (i) s += ", ";
+    s += names[i];
+  }
+  if (names.size() > limit) s += fmt::format(" and {} more", names.size() - limit);
+  return s;
+}
+
+} // namespace
+
+void remove_gateway(storage::Database& db, std::string_view name) {
+  storage::Transaction tx(db);
+  Gateway g = get_gateway(db, name);
+  auto in_service = meters_on_gateway(db, g.id);
+  if (!in_service.empty())
+    fail(Exit::data, "gateway {} still has {} meter{}: {}; remove or move them first", g.name, in_service.size(),
+         in_service.size() == 1 ? "" : "s", join_limited(in_service));
+  // Removed meters and events keep their gateway for history; such a gateway stays, unused.
+  std::vector<std::string> removed;
+  {
+    auto st = db.prepare("SELECT name FROM meters WHERE gateway_id = ?1 ORDER BY name");
+    st.bind(1, g.id);
+    while (st.step()) removed.push_back(st.get_text(0));
+  }
+  if (!removed.empty())
+    fail(Exit::data, "gateway {} keeps the history of removed meter{} {}; it stays, with no meters", g.name,
+         removed.size() == 1 ? "" : "s", join_limited(removed));
+  auto ev = db.prepare("SELECT count(*) FROM events WHERE gateway_id = ?1");
+  ev.bind(1, g.id);
+  ev.step();
+  if (auto n = ev.get_int(0); n > 0)
+    fail(Exit::data, "gateway {} has {} event{} in its history; it stays, with no meters", g.name, n, n == 1 ? "" : "s");
+  db.prepare("DELETE FROM gateways WHERE id = ?1").bind(1, g.id).run();
+  tx.commit();
+}
+
+} // namespace kwh::site

@@ -1,0 +1,214 @@
+#include <kwh/site/live.hpp>
+
+#include <fmt/format.h>
+
+namespace kwh::site {
+
+namespace {
+
+std::uint8_t unit_of(const Meter& m) { return static_cast<std::uint8_t>(m.unit); }
+
+std::vector<std::uint16_t> bits_to_words(const std::vector<bool>& bits) {
+  std::vector<std::uint16_t> words;
+  words.reserve(bits.size());
+  for (bool b : bits) words.push_back(b ? 1 : 0);
+  return words;
+}
+
+// One planned read over the bus; throws the transport's Error naming the meter.
+std::vector<std::uint16_t> run_read(transport::Client& client, const Meter& m, const modbus::ReadRequest& r) {
+  using modbus::Table;
+  auto check = [&](const auto& outcome) {
+    if (!outcome) throw transport::to_error(outcome.failure(), bus_name(m));
+  };
+  switch (r.table) {
+  case Table::holding: {
+    auto o = client.read_holding(unit_of(m), r.address, r.count);
+    check(o);
+    return std::move(*o);
+  }
+  case Table::input: {
+    auto o = client.read_input(unit_of(m), r.address, r.count);
+    check(o);
+    return std::move(*o);
+  }
+  case Table::coil: {
+    auto o = client.read_coils(unit_of(m), r.address, r.count);
+    check(o);
+    return bits_to_words(*o);
+  }
+  case Table::discrete: {
+    auto o = client.read_discrete(unit_of(m), r.address, r.count);
+    check(o);
+    return bits_to_words(*o);
+  }
+  }
+  return {};
+}
+
+std::string words_text(const std::vector<std::uint16_t>& words) {
+  std::string s;
+  for (auto w : words) {
+    if (!s.empty()) s += ' ';
+    s += fmt::format("0x{:04X}", w);
+  }
+  return s;
+}
+
+} // namespace
+
+const modbus::Value* LiveReading::find(std::string_view name) const {
+  for (const auto& v : values)
+    if (v.name == name) return &v;
+  return nullptr;
+}
+
+output::Json value_json(const modbus::Value& v) {
+  if (modbus::is_integer_quantity(v.name) && v.integer) return output::Json(*v.integer);
+  return output::Json(v.real);
+}
+
+output::Json values_json(const LiveReading& r) {
+  auto o = output::Json::object();
+  for (const auto& v : r.values) o.set(v.name, value_json(v));
+  return o;
+}
+
+std::string bus_name(const Meter& m) { return fmt::format("meter {} (gateway {}, unit {})", m.name, m.gateway, m.unit); }
+
+LiveReading read_live(transport::Client& client, const Meter& m, const modbus::Profile& p) {
+  LiveReading out;
+  std::vector<std::optional<modbus::Value>> decoded(p.values.size());
+  for (const auto& request : modbus::plan_reads(p)) {
+    auto data = run_read(client, m, request);
+    for (std::size_t i : request.values)
+      decoded[i] = modbus::decode_from(request, data, p.values[i], p.word_order);
+  }
+  out.time = now();
+  for (std::size_t i = 0; i < decoded.size(); ++i) {
+    if (!decoded[i]) continue;
+    modbus::Value v = std::move(*decoded[i]);
+    v.name = p.values[i].name;
+    out.values.push_back(std::move(v));
+  }
+  if (const auto* total = p.total(); total && !out.find(total->name))
+    fail(Exit::failed, "{}: {} could not be decoded from what the meter sent", bus_name(m), total->name);
+  return out;
+}
+
+void store_values(storage::Database& db, const Meter& m, const LiveReading& r) {
+  db.prepare("INSERT INTO meter_values(meter_id, t, \"values\") VALUES (?1, ?2, ?3) "
+             "ON CONFLICT(meter_id) DO UPDATE SET t = excluded.t, \"values\" = excluded.\"values\"")
+      .bind_all(m.id, r.time, values_json(r).dump(-1))
+      .run();
+}
+
+std::optional<LiveReading> stored_values(storage::Database& db, std::int64_t meter_id) {
+  auto st = db.prepare("SELECT v.t, j.key, j.value, j.type FROM meter_values v, json_each(v.\"values\") j "
+                       "WHERE v.meter_id = ?1 ORDER BY j.id");
+  st.bind(1, meter_id);
+  std::optional<LiveReading> out;
+  while (st.step()) {
+    if (!out) {
+      out.emplace();
+      out->time = st.get_int(0);
+    }
+    modbus::Value v;
+    v.name = st.get_text(1);
+    std::string type = st.get_text(3);
+    if (type == "integer") {
+      v.integer = st.get_int(2);
+      v.real = static_cast<double>(*v.integer);
+    } else if (type == "real") {
+      v.real = st.get_double(2);
+    } else {
+      continue; // null or text: not a value
+    }
+    out->values.push_back(std::move(v));
+  }
+  if (!out) {
+    // Read once with no values at all: still a time.
+    auto t = db.prepare("SELECT t FROM meter_values WHERE meter_id = ?1");
+    t.bind(1, meter_id);
+    if (t.step()) {
+      out.emplace();
+      out->time = t.get_int(0);
+    }
+  }
+  return out;
+}
+
+const modbus::RelaySpec& relay_of(const Meter& m, const modbus::Profile& p) {
+  if (!p.relay) fail(Exit::data, "meter {} has no relay: its profile {} has no [relay] section", m.name, p.name);
+  return *p.relay;
+}
+
+RelaySwitch switch_relay(transport::Client& client, const Meter& m, const modbus::Profile& p, bool on) {
+  const auto& relay = relay_of(m, p);
+  const auto& words = on ? relay.on : relay.off;
+  const auto& other = on ? relay.off : relay.on;
+  if (words.empty()) fail(Exit::config, "profile {}: [relay] {} is empty", p.name, on ? "on" : "off");
+
+  transport::Outcome<transport::Response> written = transport::Failure::bad_frame("not written");
+  if (relay.table == modbus::Table::coil)
+    written = client.write_coil(unit_of(m), relay.address, words[0] != 0);
+  else if (relay.single_write && words.size() == 1)
+    written = client.write_register(unit_of(m), relay.address, words[0]);
+  else
+    written = client.write_registers(unit_of(m), relay.address, words);
+  if (!written) throw transport::to_error(written.failure(), bus_name(m));
+
+  RelaySwitch result;
+  result.on = on;
+  std::vector<std::uint16_t> back;
+  bool readable = false;
+  if (relay.table == modbus::Table::coil) {
+    auto o = client.read_coils(unit_of(m), relay.address, 1);
+    if (o) {
+      back = bits_to_words(*o);
+      readable = true;
+    }
+  } else {
+    auto o = client.read_holding(unit_of(m), relay.address, static_cast<std::uint16_t>(words.size()));
+    if (o) {
+      back = std::move(*o);
+      readable = true;
+    }
+  }
+  // A coil's bit is compared as a bit; registers word for word.
+  auto same = [&](const std::vector<std::uint16_t>& want) {
+    if (relay.table == modbus::Table::coil) return !back.empty() && (back[0] != 0) == (want[0] != 0);
+    return back == want;
+  };
+  if (!readable) {
+    result.readback = "unreadable";
+  } else if (same(words)) {
+    result.readback = on ? "on" : "off";
+  } else if (!other.empty() && same(other)) {
+    fail(Exit::failed, "{}: the relay still reads {} after switching it {} (read back {})", bus_name(m),
+         on ? "off" : "on", on ? "on" : "off", words_text(back));
+  } else {
+    result.readback = "unknown";
+  }
+  result.readback_words = readable ? words_text(back) : std::string();
+  return result;
+}
+
+void record_relay(storage::Database& db, const Meter& m, bool on, const std::string& reason) {
+  const char* state = on ? "on" : "off";
+  db.prepare("UPDATE meters SET relay_state = ?2, relay_reason = ?3 WHERE id = ?1")
+      .bind_all(m.id, state, on ? std::optional<std::string>() : std::optional<std::string>(reason))
+      .run();
+  std::optional<std::int64_t> account_id;
+  {
+    auto st = db.prepare("SELECT account_id FROM assignments WHERE meter_id = ?1 AND valid_to IS NULL");
+    st.bind(1, m.id);
+    if (st.step()) account_id = st.get_int(0);
+  }
+  db.prepare("INSERT INTO events(time, kind, gateway_id, meter_id, account_id, detail) "
+             "VALUES (?1, 'relay_changed', ?2, ?3, ?4, ?5)")
+      .bind_all(now(), m.gateway_id, m.id, account_id, fmt::format("{} -> {} ({})", m.relay_state, state, reason))
+      .run();
+}
+
+} // namespace kwh::site

@@ -1,0 +1,72 @@
+#pragma once
+// Talking to a meter now, over its gateway: reading every value of its profile, and switching
+// its relay. The CLI's --direct paths use these with the transport's synchronous Client; the
+// daemon carries out queued commands with the same relay words.
+
+#include <kwh/modbus/planner.hpp>
+#include <kwh/modbus/profile.hpp>
+#include <kwh/modbus/value.hpp>
+#include <kwh/output/json.hpp>
+#include <kwh/site/meter.hpp>
+#include <kwh/storage/database.hpp>
+#include <kwh/transport/client.hpp>
+#include <kwh/util/time.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kwh::site {
+
+// A meter's values at one time, canonical units (SPEC.md "Profiles"), in profile order.
+// Values that could not be decoded are absent, never zero.
+struct LiveReading {
+  UnixTime time = 0;
+  std::vector<modbus::Value> values;
+
+  const modbus::Value* find(std::string_view name) const;
+};
+
+// The JSON a value is shown and stored as: an exact integer for energy, volume and money,
+// a real otherwise.
+output::Json value_json(const modbus::Value& v);
+// {"energy_total": 123456, "voltage_a": 229.8, ...}
+output::Json values_json(const LiveReading& r);
+
+// What names a meter on the bus in errors: "meter M1 (gateway G1, unit 3)".
+std::string bus_name(const Meter& m);
+
+// Reads all values of the meter's profile with the planned requests. Any failed request is an
+// Error (transport::to_error: 69 when unreachable) naming the meter, its gateway and unit; a
+// profile total (energy_total or volume_total) that does not decode is Error(failed).
+LiveReading read_live(transport::Client& client, const Meter& m, const modbus::Profile& p);
+
+// Stores a live reading as the meter's latest values (meter_values). Charging readings is
+// the billing path's work; this keeps only the latest values for `meter show` and `meter read`.
+void store_values(storage::Database& db, const Meter& m, const LiveReading& r);
+
+// The meter's latest stored values (meter_values), if it was ever read.
+std::optional<LiveReading> stored_values(storage::Database& db, std::int64_t meter_id);
+
+// The outcome of switching a relay over the bus.
+struct RelaySwitch {
+  bool on = false;
+  // What reading the relay back said: "on", "off", or "unreadable" (a write-only register).
+  std::string readback;
+  // Words or bit read back, for the commands table: "0x0001 0x0000".
+  std::string readback_words;
+};
+
+// The profile's [relay], or Error(data) naming the meter and profile when it has none.
+const modbus::RelaySpec& relay_of(const Meter& m, const modbus::Profile& p);
+
+// Writes the profile's [relay] words (function 16, or 6 with write = "single"; function 5 for a
+// coil) and reads them back where the meter allows. A failed write is the transport's Error
+// naming the meter, gateway and unit; a read-back that shows the opposite state is Error(failed).
+RelaySwitch switch_relay(transport::Client& client, const Meter& m, const modbus::Profile& p, bool on);
+
+// Records a relay switched by kwh: meters.relay_state (and relay_reason when opened), and a
+// `relay_changed` event for the meter, its gateway and its open account.
+void record_relay(storage::Database& db, const Meter& m, bool on, const std::string& reason);
+
+} // namespace kwh::site

@@ -1,0 +1,317 @@
+#include <kwh/site/meter.hpp>
+
+#include <fmt/format.h>
+
+#include <filesystem>
+
+namespace kwh::site {
+
+namespace {
+
+constexpr const char* k_select =
+    "SELECT m.id, m.name, m.gateway_id, g.name, m.unit, m.profile, m.kind, m.building, m.room, m.relay_mode, "
+    "m.relay_state, m.relay_reason, m.overload_w, m.max_power_w, m.status, m.status_since, m.failed_polls, "
+    "m.removed, m.created FROM meters m JOIN gateways g ON g.id = m.gateway_id";
+
+Meter row_to_meter(const storage::Statement& st) {
+  Meter m;
+  m.id = st.get_int(0);
+  m.name = st.get_text(1);
+  m.gateway_id = st.get_int(2);
+  m.gateway = st.get_text(3);
+  m.unit = static_cast<int>(st.get_int(4));
+  m.profile = st.get_text(5);
+  m.kind = st.get_text(6);
+  m.building = st.get_opt_text(7);
+  m.room = st.get_opt_text(8);
+  m.relay_mode = parse_relay_mode(st.get_text(9)).value_or(RelayMode::automatic);
+  m.relay_state = st.get_text(10);
+  m.relay_reason = st.get_opt_text(11);
+  m.overload_w = st.get_opt_int(12);
+  m.max_power_w = st.get_opt_int(13);
+  m.status = st.get_text(14);
+  m.status_since = st.get_opt_int(15);
+  m.failed_polls = static_cast<int>(st.get_int(16));
+  m.removed = st.get_opt_int(17);
+  m.created = st.get_int(18);
+  return m;
+}
+
+bool is_path(std::string_view s) {
+  return s.find('/') != std::string_view::npos || (s.size() > 5 && s.substr(s.size() - 5) == ".toml");
+}
+
+void check_unit(int unit) {
+  if (unit < 1 || unit > 247) fail(Exit::usage, "unit {} is out of range (1..247)", unit);
+}
+
+void check_kind(const std::string& kind) {
+  if (kind != "electricity" && kind != "water")
+    fail(Exit::usage, "kind must be electricity or water, not '{}'", kind);
+}
+
+void check_text(std::string_view what, const std::optional<std::string>& v) {
+  if (!v) return;
+  if (v->size() > 200) fail(Exit::usage, "{} is longer than 200 characters", what);
+  for (unsigned char c : *v)
+    if (c < ' ' || c == 0x7f) fail(Exit::usage, "{} must not contain control characters", what);
+}
+
+void check_overload(const std::optional<std::int64_t>& w, bool allow_zero) {
+  if (w && (*w < (allow_zero ? 0 : 1) || *w > 100'000'000))
+    fail(Exit::usage, "overload {} W is out of range (1..100000000)", *w);
+}
+
+// Another in-service meter on the same bus and unit address, by name.
+std::optional<std::string> unit_taken(storage::Database& db, std::int64_t gateway_id, int unit, std::int64_t except_id) {
+  auto st = db.prepare("SELECT name FROM meters WHERE gateway_id = ?1 AND unit = ?2 AND removed IS NULL AND id <> ?3");
+  st.bind_all(gateway_id, unit, except_id);
+  if (!st.step()) return std::nullopt;
+  return st.get_text(0);
+}
+
+// What meters.profile records: the name for built-ins and profiles found in the folders; the
+// absolute path for a file named on the command line, so that later runs find it from anywhere.
+std::string profile_reference(std::string_view name_or_path, const modbus::Profile& p) {
+  if (!is_path(name_or_path)) return p.name;
+  std::error_code ec;
+  auto abs = std::filesystem::absolute(std::filesystem::path(name_or_path), ec);
+  return ec ? std::string(name_or_path) : abs.lexically_normal().string();
+}
+
+// Keeps the profile's text with the meters that use it.
+void store_profile(storage::Database& db, const modbus::Profile& p) {
+  std::string source = p.source.rfind("builtin:", 0) == 0 ? "builtin" : p.source;
+  db.prepare("INSERT INTO profiles(name, source, body, updated) VALUES (?1, ?2, ?3, ?4) "
+             "ON CONFLICT(name) DO UPDATE SET source = excluded.source, body = excluded.body, "
+             "updated = excluded.updated WHERE body <> excluded.body OR source <> excluded.source")
+      .bind_all(p.name, source, p.text, now())
+      .run();
+}
+
+std::string kind_for(const modbus::Profile& p, const std::optional<std::string>& kind, std::string_view profile_name) {
+  if (!kind) return p.kind;
+  check_kind(*kind);
+  if (*kind != p.kind)
+    fail(Exit::data, "profile {} is for {} meters, not {}", profile_name, p.kind, *kind);
+  return *kind;
+}
+
+std::optional<std::string> blank_to_null(const std::optional<std::string>& v) {
+  if (v && v->empty()) return std::nullopt;
+  return v;
+}
+
+} // namespace
+
+std::string_view to_string(RelayMode m) {
+  switch (m) {
+  case RelayMode::automatic: return "auto";
+  case RelayMode::protect: return "protect";
+  case RelayMode::off: return "off";
+  }
+  return "auto";
+}
+
+std::optional<RelayMode> parse_relay_mode(std::string_view s) {
+  if (s == "auto") return RelayMode::automatic;
+  if (s == "protect") return RelayMode::protect;
+  if (s == "off") return RelayMode::off;
+  return std::nullopt;
+}
+
+modbus::Profile load_profile(std::string_view name_or_path, const std::vector<std::string>& folders) {
+  if (name_or_path.empty()) fail(Exit::usage, "the profile name is empty");
+  return modbus::find_profile(name_or_path, folders);
+}
+
+modbus::Profile meter_profile(storage::Database& db, const Meter& m, const std::vector<std::string>& folders) {
+  try {
+    return load_profile(m.profile, folders);
+  } catch (const Error& e) {
+    if (e.code() != Exit::no_input) throw;
+    auto st = db.prepare("SELECT body, source FROM profiles WHERE name = ?1 OR source = ?1 ORDER BY name = ?1 DESC");
+    st.bind(1, m.profile);
+    if (!st.step()) throw;
+    return modbus::parse_profile(st.get_text(0), fmt::format("{} (stored copy)", m.profile));
+  }
+}
+
+Meter add_meter(storage::Database& db, const MeterSpec& spec, const std::vector<std::string>& profile_folders) {
+  check_name("meter", spec.name);
+  check_unit(spec.unit);
+  check_text("building", spec.building);
+  check_text("room", spec.room);
+  check_overload(spec.overload_w, false);
+  if (spec.kind) check_kind(*spec.kind);
+  modbus::Profile profile = load_profile(spec.profile, profile_folders);
+
+  storage::Transaction tx(db);
+  Gateway g = get_gateway(db, spec.gateway);
+  if (auto existing = find_meter(db, spec.name)) {
+    if (existing->removed)
+      fail(Exit::data, "meter {} was removed on {}; its ID stays with its history, choose another", spec.name,
+           format_time(*existing->removed));
+    fail(Exit::data, "meter {} already exists", spec.name);
+  }
+  if (auto other = unit_taken(db, g.id, spec.unit, 0))
+    fail(Exit::data, "unit {} on gateway {} is already meter {}", spec.unit, g.name, *other);
+
+  Meter m;
+  m.name = spec.name;
+  m.gateway_id = g.id;
+  m.gateway = g.name;
+  m.unit = spec.unit;
+  m.profile = profile_reference(spec.profile, profile);
+  m.kind = kind_for(profile, spec.kind, spec.profile);
+  m.building = blank_to_null(spec.building);
+  m.room = blank_to_null(spec.room);
+  m.relay_mode = spec.relay_mode;
+  m.overload_w = spec.overload_w;
+  m.created = now();
+  store_profile(db, profile);
+  db.prepare("INSERT INTO meters(name, gateway_id, unit, profile, kind, building, room, relay_mode, overload_w, created) "
+             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
+      .bind_all(m.name, m.gateway_id, m.unit, m.profile, m.kind, m.building, m.room, to_string(m.relay_mode),
+                m.overload_w, m.created)
+      .run();
+  m.id = db.last_insert_rowid();
+  tx.commit();
+  return m;
+}
+
+std::optional<Meter> find_meter(storage::Database& db, std::string_view name) {
+  auto st = db.prepare(fmt::format("{} WHERE m.name = ?1", k_select));
+  st.bind(1, name);
+  if (!st.step()) return std::nullopt;
+  return row_to_meter(st);
+}
+
+std::optional<Meter> find_meter(storage::Database& db, std::int64_t id) {
+  auto st = db.prepare(fmt::format("{} WHERE m.id = ?1", k_select));
+  st.bind(1, id);
+  if (!st.step()) return std::nullopt;
+  return row_to_meter(st);
+}
+
+Meter get_meter(storage::Database& db, std::string_view name) {
+  auto m = find_meter(db, name);
+  if (!m) fail(Exit::no_input, "no meter {}", name);
+  return *m;
+}
+
+Meter get_meter_in_service(storage::Database& db, std::string_view name) {
+  Meter m = get_meter(db, name);
+  if (m.removed) fail(Exit::data, "meter {} was removed on {}", m.name, format_time(*m.removed));
+  return m;
+}
+
+std::vector<Meter> list_meters(storage::Database& db, const MeterFilter& f) {
+  std::optional<std::int64_t> gateway_id;
+  if (f.gateway) gateway_id = get_gateway(db, *f.gateway).id;
+  if (f.status && *f.status != "online" && *f.status != "offline" && *f.status != "unknown")
+    fail(Exit::usage, "status must be online, offline or unknown, not '{}'", *f.status);
+  std::string sql = fmt::format(
+      "{} WHERE (?1 IS NULL OR m.status = ?1) AND (?2 IS NULL OR m.gateway_id = ?2) AND (?3 IS NULL OR m.building = ?3) "
+      "AND (?4 OR m.removed IS NULL) AND (?5 IS NULL OR m.id IN (SELECT s.meter_id FROM assignments s JOIN accounts a "
+      "ON a.id = s.account_id WHERE a.name = ?5 AND s.valid_to IS NULL)) ORDER BY m.name",
+      k_select);
+  auto st = db.prepare(sql);
+  st.bind_all(f.status, gateway_id, f.building, f.include_removed ? 1 : 0, f.account);
+  std::vector<Meter> out;
+  while (st.step()) out.push_back(row_to_meter(st));
+  return out;
+}
+
+Meter update_meter(storage::Database& db, std::string_view name, const MeterChange& c,
+                   const std::vector<std::string>& profile_folders) {
+  if (c.unit) check_unit(*c.unit);
+  if (c.kind) check_kind(*c.kind);
+  check_text("building", c.building);
+  check_text("room", c.room);
+  check_overload(c.overload_w, true);
+  std::optional<modbus::Profile> profile;
+  if (c.profile) profile = load_profile(*c.profile, profile_folders);
+
+  storage::Transaction tx(db);
+  Meter m = get_meter_in_service(db, name);
+  if (c.gateway) {
+    Gateway g = get_gateway(db, *c.gateway);
+    m.gateway_id = g.id;
+    m.gateway = g.name;
+  }
+  if (c.unit) m.unit = *c.unit;
+  if (auto other = unit_taken(db, m.gateway_id, m.unit, m.id))
+    fail(Exit::data, "unit {} on gateway {} is already meter {}", m.unit, m.gateway, *other);
+  if (profile) {
+    m.profile = profile_reference(*c.profile, *profile);
+    m.kind = kind_for(*profile, c.kind, *c.profile);
+    store_profile(db, *profile);
+  } else if (c.kind && *c.kind != m.kind) {
+    fail(Exit::data, "meter {} has profile {} for {} meters; give a --profile for {}", m.name, m.profile, m.kind, *c.kind);
+  }
+  if (c.building) m.building = blank_to_null(c.building);
+  if (c.room) m.room = blank_to_null(c.room);
+  if (c.relay_mode) m.relay_mode = *c.relay_mode;
+  if (c.overload_w) m.overload_w = *c.overload_w == 0 ? std::nullopt : c.overload_w;
+  db.prepare("UPDATE meters SET gateway_id = ?2, unit = ?3, profile = ?4, kind = ?5, building = ?6, room = ?7, "
+             "relay_mode = ?8, overload_w = ?9 WHERE id = ?1")
+      .bind_all(m.id, m.gateway_id, m.unit, m.profile, m.kind, m.building, m.room, to_string(m.relay_mode),
+                m.overload_w)
+      .run();
+  tx.commit();
+  return m;
+}
+
+void set_relay_mode(storage::Database& db, const std::vector<std::int64_t>& meter_ids, RelayMode mode) {
+  storage::Transaction tx(db);
+  auto st = db.prepare("UPDATE meters SET relay_mode = ?2 WHERE id = ?1 AND removed IS NULL");
+  for (auto id : meter_ids) {
+    st.reset();
+    st.bind_all(id, to_string(mode));
+    st.run();
+    if (db.changes() == 0) fail(Exit::data, "meter with id {} is removed or missing", id);
+  }
+  tx.commit();
+}
+
+std::optional<std::string> open_account(storage::Database& db, std::int64_t meter_id) {
+  auto st = db.prepare("SELECT a.name FROM assignments s JOIN accounts a ON a.id = s.account_id "
+                       "WHERE s.meter_id = ?1 AND s.valid_to IS NULL");
+  st.bind(1, meter_id);
+  if (!st.step()) return std::nullopt;
+  return st.get_text(0);
+}
+
+Removal remove_meter(storage::Database& db, std::string_view name) {
+  storage::Transaction tx(db);
+  Meter m = get_meter_in_service(db, name);
+  if (auto account = open_account(db, m.id))
+    fail(Exit::data, "meter {} belongs to open account {}; detach it first (kwh account detach {} {})", m.name,
+         *account, *account, m.name);
+  // Everything that refers to a meter is its history.
+  auto st = db.prepare(
+      "SELECT EXISTS(SELECT 1 FROM readings WHERE meter_id = ?1) OR EXISTS(SELECT 1 FROM held_readings WHERE meter_id = ?1) "
+      "OR EXISTS(SELECT 1 FROM assignments WHERE meter_id = ?1) OR EXISTS(SELECT 1 FROM ledger WHERE meter_id = ?1) "
+      "OR EXISTS(SELECT 1 FROM daily_usage WHERE meter_id = ?1) OR EXISTS(SELECT 1 FROM events WHERE meter_id = ?1) "
+      "OR EXISTS(SELECT 1 FROM commands WHERE meter_id = ?1) OR EXISTS(SELECT 1 FROM meter_values WHERE meter_id = ?1)");
+  st.bind(1, m.id);
+  st.step();
+  Removal result;
+  if (st.get_int(0)) {
+    db.prepare("UPDATE meters SET removed = ?2 WHERE id = ?1").bind_all(m.id, now()).run();
+    // A removed meter is switched by nobody.
+    db.prepare("UPDATE commands SET state = 'cancelled', finished = ?2, last_error = 'meter removed' "
+               "WHERE meter_id = ?1 AND state = 'pending'")
+        .bind_all(m.id, now())
+        .run();
+    result = Removal::marked_removed;
+  } else {
+    db.prepare("DELETE FROM meters WHERE id = ?1").bind(1, m.id).run();
+    result = Removal::deleted;
+  }
+  tx.commit();
+  return result;
+}
+
+} // namespace kwh::site

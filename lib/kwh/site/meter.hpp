@@ -1,0 +1,116 @@
+#pragma once
+// Meters: devices at a unit address behind a gateway, read through a profile (SPEC.md "Words").
+// A meter that has history (readings, charges, events, commands, assignments) is never deleted:
+// removing it marks it removed, so that statements and reports stay explainable.
+
+#include <kwh/modbus/profile.hpp>
+#include <kwh/site/gateway.hpp>
+#include <kwh/storage/database.hpp>
+#include <kwh/util/time.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kwh::site {
+
+// auto: prepaid, opened on arrears; protect: never opened automatically; off: held open.
+enum class RelayMode { automatic, protect, off };
+std::string_view to_string(RelayMode m);
+std::optional<RelayMode> parse_relay_mode(std::string_view s);
+
+struct Meter {
+  std::int64_t id = 0; // 0 until stored
+  std::string name;    // the operator's meter ID
+  std::int64_t gateway_id = 0;
+  std::string gateway; // the gateway's name (filled in by the functions below)
+  int unit = 1;        // 1..247
+  std::string profile; // the profile's name, or the path of its file
+  std::string kind = "electricity"; // electricity | water
+  std::optional<std::string> building;
+  std::optional<std::string> room;
+  RelayMode relay_mode = RelayMode::automatic;
+  std::string relay_state = "unknown"; // on | off | unknown
+  std::optional<std::string> relay_reason;
+  std::optional<std::int64_t> overload_w;
+  std::optional<std::int64_t> max_power_w;
+  std::string status = "unknown"; // unknown | online | offline (kept by kwhd)
+  std::optional<UnixTime> status_since;
+  int failed_polls = 0;
+  std::optional<UnixTime> removed; // set once removed
+  UnixTime created = 0;
+
+  bool in_service() const { return !removed.has_value(); }
+};
+
+// What `meter add` takes: everything but the profile is checked against the database.
+struct MeterSpec {
+  std::string name;
+  std::string gateway;
+  int unit = 0;
+  std::string profile;                // a profile name or a FILE.toml path
+  std::optional<std::string> kind;    // default: the profile's
+  std::optional<std::string> building;
+  std::optional<std::string> room;
+  RelayMode relay_mode = RelayMode::automatic;
+  std::optional<std::int64_t> overload_w;
+};
+
+// What `meter set` may change; unset fields stay. An empty building or room clears it.
+struct MeterChange {
+  std::optional<std::string> gateway;
+  std::optional<int> unit;
+  std::optional<std::string> profile;
+  std::optional<std::string> kind;
+  std::optional<std::string> building;
+  std::optional<std::string> room;
+  std::optional<RelayMode> relay_mode;
+  std::optional<std::int64_t> overload_w; // 0 clears it
+};
+
+// Loads the profile a meter names (built-ins, then `folders`; or a file path). Error(no_input)
+// when it cannot be found, Error(config) when it is bad.
+modbus::Profile load_profile(std::string_view name_or_path, const std::vector<std::string>& folders);
+// The profile of a stored meter: as load_profile, falling back to the text stored with the
+// meter in the profiles table when the file has since gone.
+modbus::Profile meter_profile(storage::Database& db, const Meter& m, const std::vector<std::string>& folders);
+
+// Adds a meter. Nothing is read from the bus: a meter can be added before it is installed.
+// Errors: usage for a bad field; no_input for an unknown gateway or profile; config for a bad
+// profile; data when the ID is taken or another in-service meter has the gateway and unit.
+Meter add_meter(storage::Database& db, const MeterSpec& spec, const std::vector<std::string>& profile_folders);
+
+std::optional<Meter> find_meter(storage::Database& db, std::string_view name);
+std::optional<Meter> find_meter(storage::Database& db, std::int64_t id);
+// As find_meter, but Error(no_input) "no meter NAME" when there is none.
+Meter get_meter(storage::Database& db, std::string_view name);
+// As get_meter, and Error(data) when the meter has been removed.
+Meter get_meter_in_service(storage::Database& db, std::string_view name);
+
+struct MeterFilter {
+  std::optional<std::string> status; // online | offline | unknown
+  std::optional<std::string> gateway;
+  std::optional<std::string> building;
+  std::optional<std::string> account; // meters with an open assignment to this account
+  bool include_removed = false;
+};
+// In name order. An unknown gateway in the filter is Error(no_input).
+std::vector<Meter> list_meters(storage::Database& db, const MeterFilter& filter = {});
+
+// Applies a change to an in-service meter, with add_meter's checks; returns the stored meter.
+Meter update_meter(storage::Database& db, std::string_view name, const MeterChange& change,
+                   const std::vector<std::string>& profile_folders);
+
+// Sets the relay mode of in-service meters, all in one transaction (`kwh relay auto|protect`).
+void set_relay_mode(storage::Database& db, const std::vector<std::int64_t>& meter_ids, RelayMode mode);
+
+enum class Removal { deleted, marked_removed };
+// Removes a meter: deleted when it has no history, else marked removed (its ID stays taken).
+// Refused with Error(data) while an account has it open (naming the account).
+Removal remove_meter(storage::Database& db, std::string_view name);
+
+// The account (its name) that has the meter open now, if any.
+std::optional<std::string> open_account(storage::Database& db, std::int64_t meter_id);
+
+} // namespace kwh::site
