@@ -253,9 +253,11 @@ void add_remove(CLI::App* parent, Context& ctx) {
 
 // `meter replace` moves an account to a new meter: billing's work, wired in later.
 void add_replace(CLI::App* parent, Context& ctx) {
+  auto ids = std::make_shared<std::vector<std::string>>();
   auto* sub = parent->add_subcommand("replace", "move a meter's account to a new meter (not built yet)");
+  sub->add_option("meters", *ids, "OLD NEW")->type_name("OLD NEW");
   sub->allow_extras();
-  sub->callback([&ctx] {
+  sub->callback([&ctx, ids] {
     ctx.action = [] {
       std::cerr << "kwh: 'kwh meter replace' is not built yet in this version\n";
       return 1;

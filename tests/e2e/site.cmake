@@ -1,0 +1,5 @@
+# Site: gateways, meters and relays through the real kwh, against kwh sim and peers we did not write.
+kwh_e2e(site_crud TIMEOUT 60)
+kwh_e2e(site_sim TIMEOUT 60)
+kwh_e2e(site_rtu TIMEOUT 90)
+kwh_e2e(site_relay_queue TIMEOUT 60)
