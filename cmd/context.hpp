@@ -32,6 +32,12 @@ public:
   std::string command_line;
   // Set by the chosen subcommand; returns the exit code.
   std::function<int()> action;
+  // The operator running the command (a login name), set by authorize() before the action
+  // runs; for the ledger's operator column and audit entries.
+  std::string operator_name;
+  // A command that writes its own audit entry with audit::append inside its transaction sets
+  // this, so that record_audit() does not write a second one.
+  bool audit_written = false;
 
   const config::Config& config();
   std::string database_path();
@@ -61,6 +67,19 @@ private:
 // Registers a subcommand that is in SPEC.md but not built yet: visible in --help, and it says
 // so and exits 1.
 void add_unbuilt(CLI::App& app, Context& ctx, const std::string& name, const std::string& description);
+
+// The subcommand that parsing chose: its path ("relay off") and its positional arguments (the
+// subject of its audit entry). Implemented with authorize() and record_audit() in operator.cpp.
+struct ChosenCommand {
+  std::string path;
+  std::string subject;
+};
+ChosenCommand chosen_command(const CLI::App& app);
+// Before the action: refuses a world-writable configuration (78), sets ctx.operator_name and
+// checks the operator's role for the command (77), as the table in kwh/auth/commands.hpp says.
+void authorize(Context& ctx, const ChosenCommand& chosen);
+// After an action that returned 0: one audit entry for a command that changes the database.
+void record_audit(Context& ctx, const ChosenCommand& chosen);
 
 // Each command group registers itself.
 void add_init(CLI::App& app, Context& ctx);

@@ -2,10 +2,13 @@
 
 #include "context.hpp"
 
+#include <kwh/auth/file_mode.hpp>
 #include <kwh/storage/database.hpp>
 #include <kwh/util/time.hpp>
 
 #include <filesystem>
+
+#include <sys/stat.h>
 
 namespace kwh::cli {
 
@@ -20,9 +23,17 @@ void add_init(CLI::App& app, Context& ctx) {
       if (!folder.empty() && !fs::exists(folder, ec)) {
         fs::create_directories(folder, ec);
         if (ec) fail(Exit::failed, "cannot create database folder {}: {}", folder.string(), ec.message());
+        auth::secure_new_folder(folder.string());
       }
       bool existed = fs::exists(path, ec);
+      // Files SQLite creates for a new database (it, -wal, -shm) are never readable by others,
+      // not even for a moment; secure_database_files() then sets group kwh and mode 0660.
+      struct RestoreUmask {
+        mode_t mask;
+        ~RestoreUmask() { ::umask(mask); }
+      } restore{::umask(007)};
       auto db = storage::Database::open(path, storage::OpenMode::create);
+      if (!existed) auth::secure_database_files(path);
       int before = db->user_version();
       int applied = storage::migrate(*db);
       {
@@ -34,6 +45,7 @@ void add_init(CLI::App& app, Context& ctx) {
             .run();
         tx.commit();
       }
+      if (!existed) auth::secure_database_files(path); // the -wal and -shm files exist by now
       int after = db->user_version();
       output::Json o = output::Json::object();
       o.set("database", path);

@@ -76,7 +76,11 @@ int run(int argc, char** argv) {
     return static_cast<int>(Exit::usage);
   }
   ctx.format(); // reject a bad --format before doing anything
-  return ctx.action();
+  const cli::ChosenCommand chosen = cli::chosen_command(app);
+  cli::authorize(ctx, chosen);
+  const int rc = ctx.action();
+  if (rc == 0) cli::record_audit(ctx, chosen);
+  return rc;
 }
 
 } // namespace

@@ -116,6 +116,9 @@ std::unique_ptr<Database> Database::open(const std::string& path, OpenMode mode)
     fail(Exit::no_input, "no database at {} (create it with 'kwh init', or name another with --db or KWH_DB)",
          path);
   if (exists && fs::is_directory(path, ec)) fail(Exit::failed, "cannot open database {}: it is a directory", path);
+  // Operators, roles and the audit log mean nothing in a file that anyone may write.
+  if (exists && (fs::status(path, ec).permissions() & fs::perms::others_write) != fs::perms::none)
+    fail(Exit::failed, "{} is world-writable; fix with chmod o-w {}", path, path);
 
   int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
   flags |= mode == OpenMode::read_only ? SQLITE_OPEN_READONLY
