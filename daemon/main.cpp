@@ -1,5 +1,6 @@
 // kwhd: the polling daemon. Wiring only; the poller, scheduler and billing live in libkwh.
 
+#include <kwh/auth/file_mode.hpp>
 #include <kwh/config/config.hpp>
 #include <kwh/storage/database.hpp>
 #include <kwh/util/error.hpp>
@@ -36,6 +37,9 @@ int run(int argc, char** argv) {
     return static_cast<int>(Exit::usage);
   }
 
+  // A configuration anyone may write could point kwhd at any database or meter.
+  if (auto config_path = config::resolve_config_path(config_option))
+    auth::refuse_world_writable(*config_path, Exit::config);
   auto cfg = config::load(config_option);
   set_site_timezone(cfg.timezone);
   if (check_config) {
