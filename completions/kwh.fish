@@ -1,0 +1,271 @@
+# fish completion for kwh(1).
+#
+# Installed as /usr/share/fish/vendor_completions.d/kwh.fish. Written from the command line of
+# SPEC.md and kwh-*(1); tests/e2e/ship_completions.sh checks it against `kwh --help` so that the
+# two cannot drift. Ids (meters, accounts, gateways, tariffs, operators) come from
+# `kwh ... list -q` on the database named on the command line, if any.
+
+# The words that may follow a command path: subcommands, relay actions, report names.
+function __kwh_words
+    switch "$argv[1]"
+        case ''
+            echo init gateway meter tariff account sell refund relay reading report operator log check sim
+        case gateway
+            echo add list show remove test
+        case meter
+            echo add list show read set replace remove
+        case tariff
+            echo add list show
+        case account
+            echo open list show attach detach close
+        case relay
+            echo on off auto protect
+        case reading
+            echo import list accept reject
+        case report
+            echo sales energy balances alarms offline gateways readings reconcile statement
+        case operator
+            echo add list remove
+    end
+end
+
+# Options that take a value, whatever the command (their values are never subcommands).
+set -g __kwh_value_options --db --config --format --tcp --rtu-over-tcp --rtu --baud --parity \
+    --stop-bits --timeout-ms --gap-ms --gateway --unit --profile --kind --building --room \
+    --relay-mode --overload-w --status --flat --file --name --tariff --meter --alarm1 --alarm2 \
+    --credit-limit --phone --opened --time --effective --ref --method --receipt --account --wait --from --to --by \
+    --output --role --since --expect-head --meters --gateways --listen --speed --load-w --faults \
+    --seed
+
+# Prints the command path of the command line (e.g. "meter add"), then the number of
+# positional arguments after it.
+function __kwh_path
+    set -l tokens (commandline -opc)
+    set -l path
+    set -l npos 0
+    set -l skip 0
+    for w in $tokens[2..-1]
+        if test $skip = 1
+            set skip 0
+            continue
+        end
+        switch $w
+            case '--*=*'
+            case '-*'
+                contains -- $w $__kwh_value_options; and set skip 1
+            case '*'
+                if test $npos = 0; and contains -- $w (string split ' ' (__kwh_words "$path"))
+                    set path $path $w
+                else
+                    set npos (math $npos + 1)
+                end
+        end
+    end
+    echo "$path"
+    echo $npos
+end
+
+# True when the command path is one of the arguments.
+function __kwh_at
+    set -l p (__kwh_path)
+    contains -- "$p[1]" $argv
+end
+
+# True when the command path is one of the arguments and the positional argument is number
+# $argv[1] (0 = first).
+function __kwh_arg
+    set -l p (__kwh_path)
+    test "$p[2]" = "$argv[1]"; and contains -- "$p[1]" $argv[2..-1]
+end
+
+# True when the path starts with the word given (relay on|off|..., report NAME).
+function __kwh_under
+    set -l p (__kwh_path)
+    string match -q -- "$argv[1] *" "$p[1]"
+end
+
+# Ids from the database named on the command line (--db, --config), or nothing.
+function __kwh_ids
+    set -l tokens (commandline -opc)
+    set -l cmd $tokens[1]
+    set -l i 2
+    while test $i -le (count $tokens)
+        switch $tokens[$i]
+            case --db --config
+                set -l j (math $i + 1)
+                test $j -le (count $tokens); and set cmd $cmd $tokens[$i] $tokens[$j]
+            case '--db=*' '--config=*'
+                set cmd $cmd $tokens[$i]
+        end
+        set i (math $i + 1)
+    end
+    command -q $cmd[1]; or return 0
+    $cmd $argv[1] list -q 2>/dev/null
+end
+
+complete -c kwh -f
+
+# Global options (before or after the command).
+complete -c kwh -l db -r -F -d 'SQLite database (default: $KWH_DB, config, /var/lib/kwh/kwh.db)'
+complete -c kwh -l config -r -F -d 'configuration file (default: $KWH_CONFIG, /etc/kwh/kwh.toml)'
+complete -c kwh -l format -x -a 'table json csv xlsx' -d 'output format'
+complete -c kwh -l json -d 'same as --format json'
+complete -c kwh -s q -l quiet -d 'ids only, one a line, for pipes'
+complete -c kwh -l yes -d 'no confirmation for batch actions'
+complete -c kwh -s h -l help -d 'print help and exit'
+complete -c kwh -l version -d 'print the version and exit'
+
+# Commands.
+complete -c kwh -n '__kwh_at ""' -a init -d 'create or migrate the database'
+complete -c kwh -n '__kwh_at ""' -a gateway -d 'manage gateways, the paths to buses of meters'
+complete -c kwh -n '__kwh_at ""' -a meter -d 'manage meters and read them'
+complete -c kwh -n '__kwh_at ""' -a tariff -d 'manage tariffs and their versions'
+complete -c kwh -n '__kwh_at ""' -a account -d 'open, show and close accounts'
+complete -c kwh -n '__kwh_at ""' -a sell -d 'sell credit to an account'
+complete -c kwh -n '__kwh_at ""' -a refund -d 'refund credit from an account'
+complete -c kwh -n '__kwh_at ""' -a relay -d 'switch relays, or set their mode'
+complete -c kwh -n '__kwh_at ""' -a reading -d 'import, list, accept and reject readings'
+complete -c kwh -n '__kwh_at ""' -a report -d 'print a report'
+complete -c kwh -n '__kwh_at ""' -a operator -d 'manage operators and their roles'
+complete -c kwh -n '__kwh_at ""' -a log -d 'show and verify the audit log'
+complete -c kwh -n '__kwh_at ""' -a check -d 'verify the database'
+complete -c kwh -n '__kwh_at ""' -a sim -d 'serve simulated meters over Modbus TCP'
+
+# kwh gateway
+complete -c kwh -n '__kwh_at gateway' -a add -d 'add a gateway'
+complete -c kwh -n '__kwh_at gateway' -a list -d 'list gateways'
+complete -c kwh -n '__kwh_at gateway' -a show -d 'show one gateway'
+complete -c kwh -n '__kwh_at gateway' -a remove -d 'remove a gateway that has no meters'
+complete -c kwh -n '__kwh_at gateway' -a test -d 'check that a gateway and its meters answer'
+complete -c kwh -n '__kwh_at "gateway add"' -l tcp -x -d 'Modbus TCP gateway HOST:PORT'
+complete -c kwh -n '__kwh_at "gateway add"' -l rtu-over-tcp -x -d 'Modbus RTU over a raw TCP socket HOST:PORT'
+complete -c kwh -n '__kwh_at "gateway add"' -l rtu -r -a '(__fish_complete_path /dev/tty)' -d 'Modbus RTU on a serial port'
+complete -c kwh -n '__kwh_at "gateway add"' -l baud -x -a '9600 19200 38400 115200 4800 2400' -d 'serial speed'
+complete -c kwh -n '__kwh_at "gateway add"' -l parity -x -a 'N E O' -d 'serial parity'
+complete -c kwh -n '__kwh_at "gateway add"' -l stop-bits -x -a '1 2' -d 'serial stop bits'
+complete -c kwh -n '__kwh_at "gateway add"' -l timeout-ms -x -d 'response timeout in ms'
+complete -c kwh -n '__kwh_at "gateway add"' -l gap-ms -x -d 'silence between requests in ms'
+complete -c kwh -n '__kwh_at "gateway show" "gateway remove" "gateway test"' -a '(__kwh_ids gateway)'
+
+# kwh meter
+complete -c kwh -n '__kwh_at meter' -a add -d 'add a meter'
+complete -c kwh -n '__kwh_at meter' -a list -d 'list meters'
+complete -c kwh -n '__kwh_at meter' -a show -d 'show one meter and its last reading'
+complete -c kwh -n '__kwh_at meter' -a read -d 'print the last reading, or read it now'
+complete -c kwh -n '__kwh_at meter' -a set -d 'change a meter'
+complete -c kwh -n '__kwh_at meter' -a replace -d "move a meter's account to a new meter"
+complete -c kwh -n '__kwh_at meter' -a remove -d 'remove a meter'
+complete -c kwh -n '__kwh_at "meter add" "meter set" "meter list"' -l gateway -x -a '(__kwh_ids gateway)' -d 'the gateway'
+complete -c kwh -n '__kwh_at "meter add" "meter set"' -l unit -x -d 'unit address 1..247'
+complete -c kwh -n '__kwh_at "meter add" "meter set"' -l profile -r -a 'acrel-ddsy1352 acrel-dtsy1352 eastron-sdm630 eastron-sdm120 generic-water' -d 'profile name or FILE.toml'
+complete -c kwh -n '__kwh_at "meter add" "meter set"' -l kind -x -a 'electricity water' -d 'what it measures'
+complete -c kwh -n '__kwh_at "meter add" "meter set" "meter list"' -l building -x -d 'building'
+complete -c kwh -n '__kwh_at "meter add" "meter set"' -l room -x -d 'room or shop'
+complete -c kwh -n '__kwh_at "meter add" "meter set"' -l relay-mode -x -a 'auto protect off' -d 'relay mode'
+complete -c kwh -n '__kwh_at "meter add" "meter set"' -l overload-w -x -d 'overload threshold in W'
+complete -c kwh -n '__kwh_at "meter list"' -l status -x -a 'online offline unknown' -d 'only this status'
+complete -c kwh -n '__kwh_at "meter read"' -l direct -d 'read the meter now'
+complete -c kwh -n '__kwh_at "meter show" "meter read" "meter set" "meter remove" "meter replace"' -a '(__kwh_ids meter)'
+
+# kwh tariff
+complete -c kwh -n '__kwh_at tariff' -a add -d 'add a tariff or a new version'
+complete -c kwh -n '__kwh_at tariff' -a list -d 'list tariffs'
+complete -c kwh -n '__kwh_at tariff' -a show -d 'show a tariff and its versions'
+complete -c kwh -n '__kwh_at "tariff add"' -l flat -x -d 'one price per kWh'
+complete -c kwh -n '__kwh_at "tariff add"' -l file -r -F -d 'tariff file (kwh-tariff(5))'
+complete -c kwh -n '__kwh_at "tariff add"' -l effective -x -d 'with --flat: the date it starts'
+complete -c kwh -n '__kwh_at "tariff add"' -l unit -x -a 'kWh m3' -d 'with --flat: per kWh or m3'
+complete -c kwh -n '__kwh_at "tariff show"' -a '(__kwh_ids tariff)'
+
+# kwh account
+complete -c kwh -n '__kwh_at account' -a open -d 'open an account'
+complete -c kwh -n '__kwh_at account' -a list -d 'list accounts'
+complete -c kwh -n '__kwh_at account' -a show -d 'show one account'
+complete -c kwh -n '__kwh_at account' -a attach -d 'attach a meter'
+complete -c kwh -n '__kwh_at account' -a detach -d 'detach a meter'
+complete -c kwh -n '__kwh_at account' -a close -d 'close an account'
+complete -c kwh -n '__kwh_at "account open"' -l name -x -d "the customer's name"
+complete -c kwh -n '__kwh_at "account open"' -l tariff -x -a '(__kwh_ids tariff)' -d 'the tariff'
+complete -c kwh -n '__kwh_at "account open"' -l meter -x -a '(__kwh_ids meter)' -d 'a meter to attach'
+complete -c kwh -n '__kwh_at "account open"' -l alarm1 -x -d 'balance alarm level 1'
+complete -c kwh -n '__kwh_at "account open"' -l alarm2 -x -d 'balance alarm level 2'
+complete -c kwh -n '__kwh_at "account open"' -l credit-limit -x -d 'how far below zero before arrears'
+complete -c kwh -n '__kwh_at "account open"' -l phone -x -d 'phone number for reminders'
+complete -c kwh -n '__kwh_at "account open"' -l opened -x -d 'start the account in the past'
+complete -c kwh -n '__kwh_at "account list"' -l status -x -a 'ok alarm1 alarm2 arrears closed' -d 'only this status'
+complete -c kwh -n '__kwh_at "account attach" "account detach"' -l time -x -d 'when (default now)'
+complete -c kwh -n '__kwh_at "account close"' -l refund -d 'refund the remaining balance'
+complete -c kwh -n '__kwh_arg 0 "account show" "account close" "account attach" "account detach" sell refund' -a '(__kwh_ids account)'
+complete -c kwh -n '__kwh_arg 1 "account attach" "account detach"' -a '(__kwh_ids meter)'
+
+# kwh sell, kwh refund
+complete -c kwh -n '__kwh_at sell refund' -l ref -x -d 'idempotency key'
+complete -c kwh -n '__kwh_at sell' -l method -x -a 'cash card transfer online' -d 'how the customer paid'
+complete -c kwh -n '__kwh_at sell refund' -l receipt -r -F -a '-' -d 'write the receipt to FILE or -'
+
+# kwh relay
+complete -c kwh -n '__kwh_at relay' -a on -d 'close the relays (power on)'
+complete -c kwh -n '__kwh_at relay' -a off -d 'open the relays (power off)'
+complete -c kwh -n '__kwh_at relay' -a auto -d 'prepaid relay mode'
+complete -c kwh -n '__kwh_at relay' -a protect -d 'never opened automatically'
+complete -c kwh -n '__kwh_at relay; or __kwh_under relay' -l account -x -a '(__kwh_ids account)' -d 'the meters of this account'
+complete -c kwh -n '__kwh_at relay; or __kwh_under relay' -l building -x -d 'the meters in this building'
+complete -c kwh -n '__kwh_at relay; or __kwh_under relay' -l all -d 'every meter (with --yes)'
+complete -c kwh -n '__kwh_at relay; or __kwh_under relay' -l wait -x -d 'wait SECONDS for kwhd'
+complete -c kwh -n '__kwh_at relay; or __kwh_under relay' -l direct -d 'switch now over the gateway'
+complete -c kwh -n '__kwh_under relay' -a '- (__kwh_ids meter)'
+
+# kwh reading
+complete -c kwh -n '__kwh_at reading' -a import -d 'import readings from CSV'
+complete -c kwh -n '__kwh_at reading' -a list -d "list a meter's readings"
+complete -c kwh -n '__kwh_at reading' -a accept -d 'bill a held reading'
+complete -c kwh -n '__kwh_at reading' -a reject -d 'drop a held reading'
+complete -c kwh -n '__kwh_at "reading import"' -F -a '-'
+complete -c kwh -n '__kwh_at "reading list"' -a '(__kwh_ids meter)'
+complete -c kwh -n '__kwh_at "reading list"' -l from -x -d 'from this time'
+complete -c kwh -n '__kwh_at "reading list"' -l to -x -d 'before this time'
+complete -c kwh -n '__kwh_at "reading list"' -l held -d 'held (implausible) readings, with their ids'
+
+# kwh report
+complete -c kwh -n '__kwh_at report' -a sales -d 'money taken in'
+complete -c kwh -n '__kwh_at report' -a energy -d 'consumption and its cost'
+complete -c kwh -n '__kwh_at report' -a balances -d 'every account and its balance'
+complete -c kwh -n '__kwh_at report' -a alarms -d 'balance alarms and other events'
+complete -c kwh -n '__kwh_at report' -a offline -d 'meters and gateways offline now'
+complete -c kwh -n '__kwh_at report' -a gateways -d 'gateways and their health'
+complete -c kwh -n '__kwh_at report' -a readings -d 'latest readings (--raw: every reading)'
+complete -c kwh -n '__kwh_at report' -a reconcile -d 'the cash-up, checked against the ledger'
+complete -c kwh -n '__kwh_at report' -a statement -d "an account's statement"
+complete -c kwh -n '__kwh_at report; or __kwh_under report' -l from -x -d 'first site-local date'
+complete -c kwh -n '__kwh_at report; or __kwh_under report' -l to -x -d 'last site-local date'
+complete -c kwh -n '__kwh_at report; or __kwh_under report' -l by -x -a 'day month year operator account meter building' -d 'group by'
+complete -c kwh -n '__kwh_at report; or __kwh_under report' -l account -x -a '(__kwh_ids account)' -d 'one account'
+complete -c kwh -n '__kwh_at report; or __kwh_under report' -l meter -x -a '(__kwh_ids meter)' -d 'one meter (readings --raw)'
+complete -c kwh -n '__kwh_at report; or __kwh_under report' -l active -d 'alarms still in force'
+complete -c kwh -n '__kwh_at report; or __kwh_under report' -l raw -d 'every raw reading (readings)'
+complete -c kwh -n '__kwh_at report; or __kwh_under report' -l output -r -F -d 'write to FILE'
+
+# kwh operator
+complete -c kwh -n '__kwh_at operator' -a add -d 'add an operator with a role'
+complete -c kwh -n '__kwh_at operator' -a list -d 'list operators'
+complete -c kwh -n '__kwh_at operator' -a remove -d 'remove an operator'
+complete -c kwh -n '__kwh_at "operator add"' -l role -x -a 'admin cashier viewer' -d 'the role'
+complete -c kwh -n '__kwh_at "operator remove"' -a '(__kwh_ids operator)'
+
+# kwh log
+complete -c kwh -n '__kwh_at log' -l since -x -d 'entries from this time on'
+complete -c kwh -n '__kwh_at log' -l verify -d 'check the hash chain'
+complete -c kwh -n '__kwh_at log' -l head -d 'print the newest entry and its hash'
+complete -c kwh -n '__kwh_at log' -l expect-head -x -d 'with --verify: a hash from --head'
+
+# kwh sim
+complete -c kwh -n '__kwh_at sim' -l meters -x -d 'meters per gateway'
+complete -c kwh -n '__kwh_at sim' -l gateways -x -d 'gateways on consecutive ports'
+complete -c kwh -n '__kwh_at sim' -l listen -x -d 'HOST:PORT to listen on'
+complete -c kwh -n '__kwh_at sim' -l profile -r -a 'acrel-ddsy1352 acrel-dtsy1352 eastron-sdm630 eastron-sdm120 generic-water' -d 'register map'
+complete -c kwh -n '__kwh_at sim' -l speed -x -d 'times faster than real time'
+complete -c kwh -n '__kwh_at sim' -l load-w -x -d 'load per meter in W'
+complete -c kwh -n '__kwh_at sim' -l faults -x -d 'faults to inject: drop=P,delay=D,...'
+complete -c kwh -n '__kwh_at sim' -l rtu-over-tcp -d 'frame as Modbus RTU on the TCP ports'
+complete -c kwh -n '__kwh_at sim' -l seed -x -d 'seed of the random faults'
+
