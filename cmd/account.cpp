@@ -1,9 +1,197 @@
-// kwh account: open, show and close accounts.
+// kwh account: open, list, show, attach and detach meters, close accounts.
 
 #include "context.hpp"
 
+#include <kwh/billing/account.hpp>
+#include <kwh/billing/payment.hpp>
+#include <kwh/util/time.hpp>
+
 namespace kwh::cli {
 
-void add_account(CLI::App& app, Context& ctx) { add_unbuilt(app, ctx, "account", "open, show and close accounts"); }
+namespace {
+
+output::Json opt_money(Context& ctx, const std::optional<std::int64_t>& v) {
+  return v ? output::Json(ctx.money(*v)) : output::Json();
+}
+
+output::Json account_json(Context& ctx, const billing::Account& a) {
+  auto o = output::Json::object();
+  o.set("id", a.name);
+  o.set("name", a.holder);
+  o.set("status", a.status);
+  o.set("balance", ctx.money(a.balance));
+  o.set("tariff", a.tariff);
+  auto meters = output::Json::array();
+  for (const auto& m : a.meters) meters.push(m);
+  o.set("meters", meters);
+  o.set("alarm1", opt_money(ctx, a.alarm1));
+  o.set("alarm2", opt_money(ctx, a.alarm2));
+  o.set("credit_limit", ctx.money(a.credit_limit));
+  o.set("phone", a.phone ? output::Json(*a.phone) : output::Json());
+  o.set("opened", format_time(a.opened));
+  o.set("closed", a.closed ? output::Json(format_time(*a.closed)) : output::Json());
+  return o;
+}
+
+UnixTime parse_time_option(const std::optional<std::string>& text, const char* option) {
+  if (!text) return now();
+  auto t = parse_time(*text);
+  if (!t) fail(Exit::data, "{}: {}", option, t.error().what());
+  return *t;
+}
+
+} // namespace
+
+void add_account(CLI::App& app, Context& ctx) {
+  auto* group = app.add_subcommand("account", "open, list, show and close accounts");
+  group->require_subcommand(1);
+
+  // open
+  struct OpenOptions {
+    std::string id, name, tariff;
+    std::vector<std::string> meters;
+    std::optional<std::string> alarm1, alarm2, credit_limit, phone, opened;
+  };
+  auto oo = std::make_shared<OpenOptions>();
+  auto* open = group->add_subcommand("open", "open an account");
+  open->add_option("id", oo->id, "the account ID")->required()->type_name("ID");
+  open->add_option("--name", oo->name, "the customer's name")->required()->type_name("NAME");
+  open->add_option("--tariff", oo->tariff, "its tariff")->required()->type_name("T");
+  open->add_option("--meter", oo->meters, "a meter of the account (repeatable)")->type_name("M");
+  open->add_option("--alarm1", oo->alarm1, "first balance alarm level")->type_name("MONEY");
+  open->add_option("--alarm2", oo->alarm2, "second balance alarm level (at or below alarm1)")->type_name("MONEY");
+  open->add_option("--credit-limit", oo->credit_limit, "how far below zero before arrears (default 0)")
+      ->type_name("MONEY");
+  open->add_option("--phone", oo->phone, "the customer's phone")->type_name("P");
+  open->add_option("--opened", oo->opened, "when it starts (default now), e.g. for migrated history")
+      ->type_name("TIME");
+  open->callback([&ctx, oo] {
+    ctx.action = [&ctx, oo] {
+      billing::OpenAccount r;
+      r.id = oo->id;
+      r.holder = oo->name;
+      r.tariff = oo->tariff;
+      r.meters = oo->meters;
+      if (oo->alarm1) r.alarm1 = ctx.parse_money(*oo->alarm1, true);
+      if (oo->alarm2) r.alarm2 = ctx.parse_money(*oo->alarm2, true);
+      if (oo->credit_limit) r.credit_limit = ctx.parse_money(*oo->credit_limit);
+      r.phone = oo->phone;
+      r.opened = parse_time_option(oo->opened, "--opened");
+      auto& db = ctx.db();
+      storage::Transaction tx(db);
+      auto a = billing::open_account(db, r);
+      tx.commit();
+      if (ctx.format() == output::Format::json) ctx.print(account_json(ctx, a));
+      else if (ctx.quiet) ctx.out() << a.name << '\n';
+      else
+        ctx.out() << "opened account " << a.name << " (" << a.holder << ") on tariff " << a.tariff << " with "
+                  << a.meters.size() << " meter(s); status " << a.status << "\n";
+      return 0;
+    };
+  });
+
+  // list
+  auto status = std::make_shared<std::optional<std::string>>();
+  auto* list = group->add_subcommand("list", "list accounts");
+  list->add_option("--status", *status, "only accounts with this status")
+      ->type_name("ok|alarm1|alarm2|arrears|closed")
+      ->check(CLI::IsMember({"ok", "alarm1", "alarm2", "arrears", "closed"}));
+  list->callback([&ctx, status] {
+    ctx.action = [&ctx, status] {
+      auto& db = ctx.db();
+      output::Table t;
+      t.columns = {{"account"},          {"name"},           {"status", output::Kind::status},
+                   {"balance", output::Kind::money}, {"tariff"}, {"meters"},
+                   {"alarm1", output::Kind::money},  {"alarm2", output::Kind::money},
+                   {"credit_limit", output::Kind::money}};
+      for (const auto& a : billing::list_accounts(db, *status)) {
+        std::string meters;
+        for (const auto& m : a.meters) meters += (meters.empty() ? "" : " ") + m;
+        t.add({a.name, a.holder, a.status, ctx.money(a.balance), a.tariff, meters, opt_money(ctx, a.alarm1),
+               opt_money(ctx, a.alarm2), ctx.money(a.credit_limit)});
+      }
+      ctx.print(t);
+      return 0;
+    };
+  });
+
+  // show
+  auto show_id = std::make_shared<std::string>();
+  auto* show = group->add_subcommand("show", "show an account");
+  show->add_option("id", *show_id, "the account ID")->required()->type_name("ID");
+  show->callback([&ctx, show_id] {
+    ctx.action = [&ctx, show_id] {
+      auto a = billing::find_account(ctx.db(), *show_id);
+      auto o = account_json(ctx, a);
+      if (ctx.format() == output::Format::table) {
+        std::string meters;
+        for (const auto& m : a.meters) meters += (meters.empty() ? "" : " ") + m;
+        o.set("meters", meters);
+      }
+      ctx.print(o);
+      return 0;
+    };
+  });
+
+  // attach / detach
+  struct MeterOptions {
+    std::string id, meter;
+    std::optional<std::string> time;
+  };
+  for (bool attach : {true, false}) {
+    auto mo = std::make_shared<MeterOptions>();
+    auto* sub = group->add_subcommand(attach ? "attach" : "detach",
+                                      attach ? "attach a meter to an account"
+                                             : "detach a meter from an account (billed up to then)");
+    sub->add_option("id", mo->id, "the account ID")->required()->type_name("ID");
+    sub->add_option("meter", mo->meter, "the meter ID")->required()->type_name("METER");
+    sub->add_option("--time", mo->time, "when (default now)")->type_name("TIME");
+    sub->callback([&ctx, mo, attach] {
+      ctx.action = [&ctx, mo, attach] {
+        UnixTime t = parse_time_option(mo->time, "--time");
+        auto& db = ctx.db();
+        storage::Transaction tx(db);
+        if (attach) billing::attach_meter(db, mo->id, mo->meter, t);
+        else billing::detach_meter(db, mo->id, mo->meter, t);
+        tx.commit();
+        if (!ctx.quiet && ctx.format() == output::Format::table)
+          ctx.out() << (attach ? "attached meter " : "detached meter ") << mo->meter << (attach ? " to " : " from ")
+                    << "account " << mo->id << " at " << format_time(t) << "\n";
+        else if (ctx.format() == output::Format::json)
+          ctx.print(account_json(ctx, billing::find_account(db, mo->id)));
+        return 0;
+      };
+    });
+  }
+
+  // close
+  struct CloseOptions {
+    std::string id;
+    bool refund = false;
+  };
+  auto co = std::make_shared<CloseOptions>();
+  auto* close = group->add_subcommand("close", "close an account (needs a zero balance, or --refund)");
+  close->add_option("id", co->id, "the account ID")->required()->type_name("ID");
+  close->add_flag("--refund", co->refund, "refund a positive balance first");
+  close->callback([&ctx, co] {
+    ctx.action = [&ctx, co] {
+      auto& db = ctx.db();
+      auto res = billing::close_account(db, ctx.config(), co->id, co->refund, billing::operator_name(), now());
+      if (ctx.format() == output::Format::json) {
+        auto o = account_json(ctx, billing::find_account(db, co->id));
+        o.set("refund", res.refund ? output::Json(res.refund->amount.format(ctx.minor_units())) : output::Json());
+        o.set("receipt", res.refund ? output::Json(res.refund->receipt) : output::Json());
+        ctx.print(o);
+      } else if (!ctx.quiet) {
+        ctx.out() << "closed account " << co->id;
+        if (res.refund)
+          ctx.out() << "; refunded " << res.refund->amount.format(ctx.minor_units()) << " on receipt "
+                    << res.refund->receipt;
+        ctx.out() << "\n";
+      }
+      return 0;
+    };
+  });
+}
 
 } // namespace kwh::cli

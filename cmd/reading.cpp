@@ -1,9 +1,151 @@
-// kwh reading: import, list, accept and reject readings.
+// kwh reading: import readings from CSV, list them, accept or reject held ones.
 
 #include "context.hpp"
 
+#include <kwh/billing/account.hpp>
+#include <kwh/billing/biller.hpp>
+#include <kwh/billing/import.hpp>
+#include <kwh/billing/payment.hpp>
+#include <kwh/util/time.hpp>
+
+#include <fstream>
+
 namespace kwh::cli {
 
-void add_reading(CLI::App& app, Context& ctx) { add_unbuilt(app, ctx, "reading", "import, list, accept and reject readings"); }
+namespace {
+
+output::Json opt_int(const std::optional<std::int64_t>& v) { return v ? output::Json(*v) : output::Json(); }
+
+std::optional<UnixTime> time_option(const std::optional<std::string>& text, const char* option) {
+  if (!text) return std::nullopt;
+  auto t = parse_time(*text);
+  if (!t) fail(Exit::data, "{}: {}", option, t.error().what());
+  return *t;
+}
+
+} // namespace
+
+void add_reading(CLI::App& app, Context& ctx) {
+  auto* group = app.add_subcommand("reading", "import, list, accept and reject readings");
+  group->require_subcommand(1);
+
+  auto file = std::make_shared<std::string>();
+  auto* import = group->add_subcommand(
+      "import", "import readings from CSV (header meter,time,energy_total[,...]) and bill them; a file with a bad "
+                "line is rejected whole (exit 65)");
+  import->add_option("file", *file, "the CSV file, or - for standard input")->required()->type_name("FILE.csv");
+  import->callback([&ctx, file] {
+    ctx.action = [&ctx, file] {
+      auto& db = ctx.db();
+      billing::ImportSummary s;
+      if (*file == "-") {
+        s = billing::import_readings(db, ctx.config(), std::cin, "<stdin>");
+      } else {
+        std::ifstream in(*file);
+        if (!in) fail(Exit::no_input, "cannot read {}", *file);
+        s = billing::import_readings(db, ctx.config(), in, *file);
+      }
+      if (ctx.format() == output::Format::json) {
+        auto o = output::Json::object();
+        o.set("lines", s.lines);
+        o.set("stored", s.stored);
+        o.set("skipped", s.skipped);
+        o.set("held", s.held);
+        o.set("counter_resets", s.resets);
+        o.set("charged", ctx.money(s.charged));
+        o.set("commands", s.commands);
+        ctx.print(o);
+      } else if (!ctx.quiet) {
+        ctx.out() << "imported " << s.stored << " reading(s), skipped " << s.skipped << ", held " << s.held
+                  << ", counter resets " << s.resets << "; charged " << ctx.money(s.charged) << "\n";
+      }
+      return 0;
+    };
+  });
+
+  struct ListOptions {
+    std::string meter;
+    std::optional<std::string> from, to;
+    bool held = false;
+  };
+  auto lo = std::make_shared<ListOptions>();
+  auto* list = group->add_subcommand("list", "list a meter's stored readings (or, with --held, its held ones)");
+  list->add_option("meter", lo->meter, "the meter ID")->required()->type_name("METER");
+  list->add_option("--from", lo->from, "from this time")->type_name("T");
+  list->add_option("--to", lo->to, "before this time")->type_name("T");
+  list->add_flag("--held", lo->held, "readings held as implausible, with their ids for accept/reject");
+  list->callback([&ctx, lo] {
+    ctx.action = [&ctx, lo] {
+      auto& db = ctx.db();
+      std::int64_t meter_id = billing::find_meter_id(db, lo->meter);
+      auto from = time_option(lo->from, "--from");
+      auto to = time_option(lo->to, "--to");
+      output::Table t;
+      if (lo->held) {
+        t.columns = {{"id", output::Kind::integer}, {"time", output::Kind::time}, {"value", output::Kind::integer},
+                     {"state"}, {"reason"}};
+        auto st = db.prepare("SELECT id, t, value, state, reason FROM held_readings WHERE meter_id = ?1 AND "
+                             "(?2 IS NULL OR t >= ?2) AND (?3 IS NULL OR t < ?3) ORDER BY t");
+        st.bind(1, meter_id).bind(2, from).bind(3, to);
+        while (st.step())
+          t.add({st.get_int(0), format_time(st.get_int(1)), st.get_int(2), st.get_text(3), st.get_text(4)});
+      } else {
+        t.columns = {{"time", output::Kind::time},     {"value", output::Kind::integer},
+                     {"sharp", output::Kind::integer}, {"peak", output::Kind::integer},
+                     {"flat", output::Kind::integer},  {"valley", output::Kind::integer},
+                     {"power", output::Kind::integer}, {"flags"}};
+        auto st = db.prepare("SELECT t, value, sharp, peak, flat, valley, power, flags FROM readings WHERE "
+                             "meter_id = ?1 AND (?2 IS NULL OR t >= ?2) AND (?3 IS NULL OR t < ?3) ORDER BY t");
+        st.bind(1, meter_id).bind(2, from).bind(3, to);
+        while (st.step()) {
+          std::int64_t flags = st.get_int(7);
+          std::string f;
+          if (flags & 1) f += "imported";
+          if (flags & 2) f += std::string(f.empty() ? "" : " ") + "baseline";
+          t.add({format_time(st.get_int(0)), st.get_int(1), opt_int(st.get_opt_int(2)), opt_int(st.get_opt_int(3)),
+                 opt_int(st.get_opt_int(4)), opt_int(st.get_opt_int(5)), opt_int(st.get_opt_int(6)), f});
+        }
+      }
+      ctx.print(t);
+      return 0;
+    };
+  });
+
+  for (bool accept : {true, false}) {
+    auto id = std::make_shared<std::int64_t>(0);
+    auto* sub = group->add_subcommand(accept ? "accept" : "reject",
+                                      accept ? "accept a held reading: bill it as if it had just arrived"
+                                             : "reject a held reading: discard it; the baseline stays");
+    sub->add_option("id", *id, "the held reading's id (kwh reading list METER --held)")->required()->type_name("ID");
+    sub->callback([&ctx, id, accept] {
+      ctx.action = [&ctx, id, accept] {
+        auto& db = ctx.db();
+        storage::Transaction tx(db);
+        billing::Biller biller(db, ctx.config());
+        std::string summary;
+        std::int64_t charged = 0;
+        if (accept) {
+          auto res = biller.accept_held(*id, billing::operator_name());
+          summary = res.summary;
+          charged = res.charged;
+        } else {
+          biller.reject_held(*id, billing::operator_name());
+          summary = "rejected held reading " + std::to_string(*id);
+        }
+        tx.commit();
+        if (ctx.format() == output::Format::json) {
+          auto o = output::Json::object();
+          o.set("id", *id);
+          o.set("state", accept ? "accepted" : "rejected");
+          o.set("charged", ctx.money(charged));
+          ctx.print(o);
+        } else if (!ctx.quiet) {
+          ctx.out() << summary << "\n";
+        }
+        return 0;
+      };
+    });
+  }
+}
 
 } // namespace kwh::cli

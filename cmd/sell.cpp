@@ -2,9 +2,100 @@
 
 #include "context.hpp"
 
+#include <kwh/billing/payment.hpp>
+#include <kwh/billing/receipt.hpp>
+#include <kwh/util/time.hpp>
+
+#include <fstream>
+
 namespace kwh::cli {
 
-void add_sell(CLI::App& app, Context& ctx) { add_unbuilt(app, ctx, "sell", "sell credit to an account"); }
-void add_refund(CLI::App& app, Context& ctx) { add_unbuilt(app, ctx, "refund", "refund credit from an account"); }
+namespace {
+
+struct PaymentOptions {
+  std::string account, amount;
+  std::optional<std::string> ref, receipt;
+  std::string method = "cash";
+};
+
+void print_result(Context& ctx, const billing::PaymentResult& r) {
+  int mu = ctx.minor_units();
+  if (ctx.format() == output::Format::json) {
+    auto o = output::Json::object();
+    o.set("receipt", r.receipt);
+    o.set("account", r.account);
+    o.set("kind", billing::kind_name(r.kind));
+    o.set("amount", r.amount.format(mu));
+    o.set("balance", r.balance.format(mu));
+    o.set("ref", r.ref ? output::Json(*r.ref) : output::Json());
+    o.set("replayed", r.replayed);
+    o.set("method", r.method);
+    o.set("status", r.status);
+    o.set("time", format_time(r.time));
+    o.set("operator", r.operator_name);
+    ctx.print(o);
+  } else if (ctx.quiet) {
+    ctx.out() << r.receipt << '\n';
+  } else {
+    ctx.out() << "receipt " << r.receipt << ": " << (r.kind == billing::PaymentKind::sale ? "sold " : "refunded ")
+              << r.amount.format(mu) << (r.kind == billing::PaymentKind::sale ? " to " : " from ") << "account "
+              << r.account << "; balance " << r.balance.format(mu) << (r.replayed ? " (replayed, nothing written)" : "")
+              << "\n";
+  }
+}
+
+void write_receipt(Context& ctx, const std::string& path, const billing::PaymentResult& r) {
+  std::string text = billing::format_receipt(r, ctx.config().currency, ctx.minor_units());
+  if (path == "-") {
+    std::cout << text;
+    return;
+  }
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) fail(Exit::failed, "receipt {} written to the ledger, but the file {} could not be written", r.receipt, path);
+}
+
+void add_payment(CLI::App& app, Context& ctx, billing::PaymentKind kind) {
+  bool sale = kind == billing::PaymentKind::sale;
+  auto o = std::make_shared<PaymentOptions>();
+  auto* sub = app.add_subcommand(sale ? "sell" : "refund", sale ? "sell credit to an account"
+                                                                 : "refund credit from an account (at most its balance)");
+  sub->add_option("account", o->account, "the account ID")->required()->type_name("ACCOUNT");
+  sub->add_option("amount", o->amount, "the amount, e.g. 200 or 200.50")->required()->type_name("MONEY");
+  sub->add_option("--ref", o->ref, "idempotency key: the same key again replays the first result")
+      ->type_name("KEY");
+  if (sale)
+    sub->add_option("--method", o->method, "how it was paid (default cash)")
+        ->type_name("cash|card|transfer|online")
+        ->check(CLI::IsMember({"cash", "card", "transfer", "online"}));
+  sub->add_option("--receipt", o->receipt, "write the three-part receipt to FILE, or - for standard output")
+      ->type_name("FILE|-");
+  sub->callback([&ctx, o, kind] {
+    ctx.action = [&ctx, o, kind] {
+      billing::PaymentRequest r;
+      r.account = o->account;
+      r.kind = kind;
+      r.amount = ctx.parse_money(o->amount, true);
+      r.ref = o->ref;
+      r.method = o->method;
+      r.operator_name = billing::operator_name();
+      r.time = now();
+      auto res = billing::post_payment(ctx.db(), ctx.config(), r);
+      if (o->receipt && *o->receipt == "-") {
+        write_receipt(ctx, "-", res);
+        return 0;
+      }
+      print_result(ctx, res);
+      if (o->receipt) write_receipt(ctx, *o->receipt, res);
+      return 0;
+    };
+  });
+}
+
+} // namespace
+
+void add_sell(CLI::App& app, Context& ctx) { add_payment(app, ctx, billing::PaymentKind::sale); }
+void add_refund(CLI::App& app, Context& ctx) { add_payment(app, ctx, billing::PaymentKind::refund); }
 
 } // namespace kwh::cli

@@ -1,0 +1,196 @@
+#include <kwh/billing/account.hpp>
+
+#include <kwh/billing/status.hpp>
+#include <kwh/billing/tariff.hpp>
+#include <kwh/storage/database.hpp>
+
+#include <fmt/format.h>
+
+namespace kwh::billing {
+
+namespace {
+
+constexpr const char* k_select = "SELECT a.id, a.name, a.holder, a.phone, a.tariff_id, t.name, a.alarm1, a.alarm2, "
+                                 "a.credit_limit, a.balance, a.carry, a.status, a.opened, a.closed "
+                                 "FROM accounts a JOIN tariffs t ON t.id = a.tariff_id ";
+
+Account read_account(storage::Database& db, storage::Statement& st) {
+  Account a;
+  a.id = st.get_int(0);
+  a.name = st.get_text(1);
+  a.holder = st.get_text(2);
+  a.phone = st.get_opt_text(3);
+  a.tariff_id = st.get_int(4);
+  a.tariff = st.get_text(5);
+  a.alarm1 = st.get_opt_int(6);
+  a.alarm2 = st.get_opt_int(7);
+  a.credit_limit = st.get_int(8);
+  a.balance = st.get_int(9);
+  a.carry = st.get_int(10);
+  a.status = st.get_text(11);
+  a.opened = st.get_int(12);
+  a.closed = st.get_opt_int(13);
+  auto ms = db.prepare("SELECT m.name FROM assignments s JOIN meters m ON m.id = s.meter_id "
+                       "WHERE s.account_id = ?1 AND s.valid_to IS NULL ORDER BY m.name");
+  ms.bind(1, a.id);
+  while (ms.step()) a.meters.push_back(ms.get_text(0));
+  return a;
+}
+
+// The unit a tariff is priced in (from its first version).
+std::string tariff_unit(storage::Database& db, std::int64_t tariff_id) {
+  auto st = db.prepare("SELECT unit FROM tariff_versions WHERE tariff_id = ?1 ORDER BY effective LIMIT 1");
+  st.bind(1, tariff_id);
+  return st.step() ? st.get_text(0) : std::string("kWh");
+}
+
+void check_meter_fits(storage::Database& db, std::int64_t meter_id, const std::string& meter,
+                      const std::string& unit, const std::string& tariff) {
+  auto st = db.prepare("SELECT kind FROM meters WHERE id = ?1");
+  st.bind(1, meter_id);
+  st.step();
+  std::string kind = st.get_text(0);
+  std::string want = kind == "water" ? "m3" : "kWh";
+  if (unit != want)
+    fail(Exit::data, "meter {} measures {} but tariff {} is priced per {}", meter, kind, tariff, unit);
+}
+
+void check_meter_free(storage::Database& db, std::int64_t meter_id, const std::string& meter) {
+  auto st = db.prepare("SELECT a.name FROM assignments s JOIN accounts a ON a.id = s.account_id "
+                       "WHERE s.meter_id = ?1 AND s.valid_to IS NULL");
+  st.bind(1, meter_id);
+  if (st.step()) fail(Exit::data, "meter {} already belongs to open account {}", meter, st.get_text(0));
+}
+
+std::optional<UnixTime> latest_reading(storage::Database& db, std::int64_t meter_id) {
+  auto st = db.prepare("SELECT max(t) FROM readings WHERE meter_id = ?1");
+  st.bind(1, meter_id);
+  st.step();
+  return st.get_opt_int(0);
+}
+
+void assign(storage::Database& db, std::int64_t account_id, std::int64_t meter_id, UnixTime from) {
+  db.prepare("INSERT INTO assignments(account_id, meter_id, valid_from) VALUES (?1, ?2, ?3)")
+      .bind_all(account_id, meter_id, from)
+      .run();
+}
+
+} // namespace
+
+std::int64_t find_meter_id(storage::Database& db, const std::string& meter) {
+  auto st = db.prepare("SELECT id FROM meters WHERE name = ?1 AND removed IS NULL");
+  st.bind(1, meter);
+  if (!st.step()) fail(Exit::no_input, "no such meter: {}", meter);
+  return st.get_int(0);
+}
+
+Account load_account(storage::Database& db, std::int64_t id) {
+  auto st = db.prepare(std::string(k_select) + "WHERE a.id = ?1");
+  st.bind(1, id);
+  if (!st.step()) fail(Exit::no_input, "no such account id {}", id);
+  return read_account(db, st);
+}
+
+Account find_account(storage::Database& db, const std::string& name) {
+  auto st = db.prepare(std::string(k_select) + "WHERE a.name = ?1");
+  st.bind(1, name);
+  if (!st.step()) fail(Exit::no_input, "no such account: {}", name);
+  return read_account(db, st);
+}
+
+std::vector<Account> list_accounts(storage::Database& db, const std::optional<std::string>& status) {
+  auto st = db.prepare(std::string(k_select) + "WHERE ?1 IS NULL OR a.status = ?1 ORDER BY a.name");
+  st.bind(1, status);
+  std::vector<Account> out;
+  while (st.step()) out.push_back(read_account(db, st));
+  return out;
+}
+
+Account open_account(storage::Database& db, const OpenAccount& r) {
+  if (r.id.empty()) fail(Exit::usage, "an account needs an ID");
+  if (r.holder.empty()) fail(Exit::usage, "account {} needs --name", r.id);
+  {
+    auto st = db.prepare("SELECT 1 FROM accounts WHERE name = ?1");
+    st.bind(1, r.id);
+    if (st.step()) fail(Exit::data, "account {} already exists", r.id);
+  }
+  TariffInfo tariff = find_tariff(db, r.tariff);
+  if (r.credit_limit.is_negative()) fail(Exit::data, "--credit-limit must not be negative");
+  if (r.alarm1 && r.alarm2 && *r.alarm2 > *r.alarm1)
+    fail(Exit::data, "--alarm2 ({}) must not be above --alarm1 ({}): alarm2 is the later warning",
+         r.alarm2->minor(), r.alarm1->minor());
+  std::string unit = tariff_unit(db, tariff.id);
+  std::vector<std::int64_t> meter_ids;
+  for (const auto& m : r.meters) {
+    std::int64_t id = find_meter_id(db, m);
+    for (auto other : meter_ids)
+      if (other == id) fail(Exit::usage, "meter {} is named twice", m);
+    check_meter_free(db, id, m);
+    check_meter_fits(db, id, m, unit, tariff.name);
+    meter_ids.push_back(id);
+  }
+  std::optional<std::int64_t> a1, a2;
+  if (r.alarm1) a1 = r.alarm1->minor();
+  if (r.alarm2) a2 = r.alarm2->minor();
+  std::string status = compute_status(0, a1, a2, r.credit_limit.minor());
+  db.prepare("INSERT INTO accounts(name, holder, phone, tariff_id, alarm1, alarm2, credit_limit, status, opened) "
+             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")
+      .bind_all(r.id, r.holder, r.phone, tariff.id, a1, a2, r.credit_limit.minor(), status, r.opened)
+      .run();
+  std::int64_t account_id = db.last_insert_rowid();
+  for (auto id : meter_ids) assign(db, account_id, id, r.opened);
+  write_event(db, r.opened, "account_opened", std::nullopt, account_id,
+              fmt::format("account {} ({}) on tariff {}", r.id, r.holder, tariff.name));
+  return load_account(db, account_id);
+}
+
+void attach_meter(storage::Database& db, const std::string& account, const std::string& meter, UnixTime time) {
+  Account a = find_account(db, account);
+  if (a.status == "closed") fail(Exit::data, "account {} is closed", account);
+  std::int64_t meter_id = find_meter_id(db, meter);
+  check_meter_free(db, meter_id, meter);
+  check_meter_fits(db, meter_id, meter, tariff_unit(db, a.tariff_id), a.tariff);
+  if (auto latest = latest_reading(db, meter_id); latest && *latest > time)
+    fail(Exit::data, "meter {} has readings up to {}, after {}: attach it from then or later", meter,
+         format_time(*latest), format_time(time));
+  assign(db, a.id, meter_id, time);
+}
+
+void detach_meter(storage::Database& db, const std::string& account, const std::string& meter, UnixTime time) {
+  Account a = find_account(db, account);
+  std::int64_t meter_id = find_meter_id(db, meter);
+  auto st = db.prepare("SELECT id, valid_from FROM assignments WHERE account_id = ?1 AND meter_id = ?2 AND "
+                       "valid_to IS NULL");
+  st.bind_all(a.id, meter_id);
+  if (!st.step()) fail(Exit::data, "meter {} is not attached to account {}", meter, account);
+  std::int64_t assignment = st.get_int(0);
+  if (time < st.get_int(1)) fail(Exit::data, "meter {} was attached after {}", meter, format_time(time));
+  if (auto latest = latest_reading(db, meter_id); latest && *latest > time)
+    fail(Exit::data, "meter {} has readings up to {}, after {}: detach it then or later", meter,
+         format_time(*latest), format_time(time));
+  db.prepare("UPDATE assignments SET valid_to = ?2 WHERE id = ?1").bind_all(assignment, time).run();
+}
+
+void replace_meter(storage::Database& db, const std::string& old_meter, const std::string& new_meter, UnixTime time) {
+  std::int64_t old_id = find_meter_id(db, old_meter);
+  std::int64_t new_id = find_meter_id(db, new_meter);
+  if (old_id == new_id) fail(Exit::data, "meter {} cannot replace itself", old_meter);
+  check_meter_free(db, new_id, new_meter);
+  std::optional<std::int64_t> account_id;
+  auto st = db.prepare("SELECT id, account_id, valid_from FROM assignments WHERE meter_id = ?1 AND valid_to IS NULL");
+  st.bind(1, old_id);
+  if (st.step()) {
+    account_id = st.get_int(1);
+    Account a = load_account(db, *account_id);
+    check_meter_fits(db, new_id, new_meter, tariff_unit(db, a.tariff_id), a.tariff);
+    UnixTime end = std::max(time, st.get_int(2));
+    // The old meter's stored readings were billed as they arrived; any reading after `end`
+    // would belong to nobody, so the assignment ends no earlier than its latest reading.
+    if (auto latest = latest_reading(db, old_id); latest && *latest > end) end = *latest;
+    db.prepare("UPDATE assignments SET valid_to = ?2 WHERE id = ?1").bind_all(st.get_int(0), end).run();
+    assign(db, *account_id, new_id, std::max(time, end));
+  }
+  write_event(db, time, "meter_replaced", old_id, account_id, fmt::format("meter {} replaced by {}", old_meter, new_meter));
+}
+
+} // namespace kwh::billing

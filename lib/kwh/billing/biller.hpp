@@ -1,0 +1,121 @@
+#pragma once
+// The billing engine: takes one reading of a meter, stores it and charges the consumption since
+// the meter's previous reading (SPEC.md "Billing rules"). kwhd calls it for polled readings and
+// `kwh reading import` for imported ones, so both bill alike.
+//
+//   storage::Transaction tx(db);          // the caller's transaction; batch as many as you like
+//   billing::Biller biller(db, config);   // cheap; keep one per connection
+//   for (const auto& r : readings) {
+//     billing::IngestResult res = biller.ingest(r);
+//     log(res.summary);                  // one line: what happened
+//   }
+//   tx.commit();
+//
+// Everything a reading causes is written through the same connection inside that transaction:
+// the reading, the ledger charges (one entry per band or tier piece), the rounding carry, the
+// daily_usage rollup, the account's status, events and relay commands. If the transaction is
+// rolled back, none of it happened.
+//
+// Rules chosen where SPEC.md leaves room:
+// - Assignments: consumption over (t0, t1] is pro-rated by time between the accounts the meter
+//   belonged to in that interval; the part outside any assignment, or of a closed account, is
+//   nobody's (daily_usage with account 0, no charge).
+// - Tariff versions: a charge uses the version in force at t1 (no split at a version boundary);
+//   readings from before a tariff's first version use its first version.
+// - Tiers: the month of a charge is the site-local month of t1; the account's consumption so
+//   far in that month is the sum of its charge quantities with time (= t1) in the month.
+// - daily_usage: the day is the site-local day of t1.
+// - Implausible: Δ > max_power_w × (t1 − t0) / 3600 h × 1.5 (Wh; for water meters the same
+//   numbers in litres). Held readings are evaluated against the stored baseline; accepting one
+//   needs it to be newer than the meter's latest stored reading.
+
+#include <kwh/billing/tariff.hpp>
+#include <kwh/config/config.hpp>
+#include <kwh/util/time.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kwh::storage {
+class Database;
+}
+
+namespace kwh::billing {
+
+// One reading of a meter, in canonical units.
+struct Reading {
+  std::int64_t meter_id = 0;  // meters.id
+  UnixTime time = 0;
+  std::int64_t value = 0;     // energy_total (Wh) or volume_total (litres)
+  std::optional<std::int64_t> sharp, peak, flat, valley; // per-band registers (Wh), when read
+  std::optional<std::int64_t> power;                     // power_total (W), when read
+  bool imported = false;      // from `kwh reading import` (readings.flags bit 1)
+};
+
+enum class Outcome {
+  baseline,      // the meter's first reading: stored, nothing to charge
+  billed,        // stored and charged (the charge may be 0 when Δ is 0 or nobody's)
+  duplicate,     // the same reading was stored already: skipped
+  counter_reset, // Δ < 0: stored as the new baseline, event counter_reset, no charge
+  held,          // implausible: held for `kwh reading accept|reject`, event implausible
+};
+const char* outcome_name(Outcome o);
+
+struct IngestResult {
+  Outcome outcome = Outcome::billed;
+  std::int64_t quantity = 0;          // Δ (Wh or litres)
+  std::int64_t charged = 0;           // minor units charged to accounts, in total
+  std::vector<std::string> events;    // kinds of events written
+  std::vector<std::int64_t> commands; // ids of relay commands queued
+  std::optional<std::int64_t> held_id;
+  std::string summary;                // one line for the log
+};
+
+class Biller {
+public:
+  Biller(storage::Database& db, const config::Config& config);
+
+  // Stores and bills one reading in the caller's open transaction. Throws Error(data) for a
+  // reading older than the meter's latest, or with a different value at the same time;
+  // Error(no_input) for an unknown meter.
+  IngestResult ingest(const Reading& r);
+
+  // `kwh reading accept ID`: bills a held reading as if it had just arrived (charge and new
+  // baseline). `reject`: discards it; the baseline stays. Caller's transaction. Exit::no_input
+  // for an unknown id, Exit::data when it was decided already (or, for accept, when the meter
+  // has newer readings).
+  IngestResult accept_held(std::int64_t held_id, const std::string& operator_name);
+  void reject_held(std::int64_t held_id, const std::string& operator_name);
+
+  // When commands are created (default: the wall clock). Tests set a fixed clock.
+  void set_clock(std::function<UnixTime()> clock) { m_clock = std::move(clock); }
+
+private:
+  struct Meter;
+  struct Previous;
+  IngestResult store_and_bill(const Meter& m, const Reading& r, const std::optional<Previous>& prev, bool force);
+  void bill_interval(const Meter& m, const Previous& prev, const Reading& r, IngestResult& res);
+  std::int64_t charge_account(std::int64_t account_id, std::int64_t tariff_id, const Meter& m, UnixTime t0,
+                              UnixTime t1, std::int64_t quantity,
+                              const std::vector<std::pair<std::string, std::int64_t>>& band_deltas);
+  void store_reading(const Reading& r, int flags);
+  void add_usage(UnixTime t1, std::int64_t meter_id, std::int64_t account_id, std::int64_t quantity,
+                 std::int64_t cost);
+  void relay_rules(const Meter& m, const Reading& r, IngestResult& res);
+  const TariffHistory& tariff(std::int64_t tariff_id);
+
+  storage::Database& m_db;
+  const config::Config& m_config;
+  std::function<UnixTime()> m_clock;
+  struct CachedTariff {
+    std::int64_t max_version_id = 0;
+    TariffHistory history;
+  };
+  std::map<std::int64_t, CachedTariff> m_tariffs;
+};
+
+} // namespace kwh::billing

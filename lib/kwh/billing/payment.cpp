@@ -1,0 +1,160 @@
+#include <kwh/billing/payment.hpp>
+
+#include <kwh/billing/account.hpp>
+#include <kwh/billing/status.hpp>
+#include <kwh/ledger/ledger.hpp>
+#include <kwh/storage/database.hpp>
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <pwd.h>
+#include <unistd.h>
+
+namespace kwh::billing {
+
+const char* kind_name(PaymentKind k) { return k == PaymentKind::sale ? "sale" : "refund"; }
+
+std::int64_t next_sequence(storage::Database& db, const std::string& name) {
+  auto st = db.prepare("INSERT INTO sequences(name, value) VALUES (?1, 1) "
+                       "ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value");
+  st.bind(1, name);
+  st.step();
+  std::int64_t v = st.get_int(0);
+  st.reset();
+  return v;
+}
+
+std::string operator_name() {
+  if (const char* s = std::getenv("SUDO_USER"); s && *s) return s;
+  if (const passwd* pw = ::getpwuid(::geteuid()); pw && pw->pw_name) return pw->pw_name;
+  if (const char* s = std::getenv("USER"); s && *s) return s;
+  return fmt::format("uid{}", ::geteuid());
+}
+
+namespace {
+
+void check_request(const PaymentRequest& r) {
+  if (r.amount.minor() <= 0) fail(Exit::data, "the amount must be more than zero");
+  if (r.method != "cash" && r.method != "card" && r.method != "transfer" && r.method != "online")
+    fail(Exit::data, "--method must be cash, card, transfer or online, not '{}'", r.method);
+  if (r.ref && r.ref->empty()) fail(Exit::data, "--ref must not be empty");
+}
+
+// The first result of a --ref, or a conflict.
+PaymentResult replay(storage::Database& db, const config::Config& config, const ledger::Entry& e,
+                     const PaymentRequest& r) {
+  Account a = load_account(db, e.account_id);
+  std::int64_t amount = e.kind == "refund" ? -e.amount : e.amount;
+  if (a.name != r.account || e.kind != kind_name(r.kind) || amount != r.amount.minor() ||
+      e.method.value_or("") != r.method)
+    fail(Exit::data, "--ref {} was used for {} {} {} on account {}; this request differs, nothing written", *r.ref,
+         e.kind, Money::from_minor(amount).format(config.minor_units), e.method.value_or(""), a.name);
+  PaymentResult res;
+  res.receipt = e.receipt.value_or(0);
+  res.account = a.name;
+  res.holder = a.holder;
+  res.kind = r.kind;
+  res.amount = Money::from_minor(amount);
+  res.balance = Money::from_minor(e.balance);
+  res.ref = e.ref;
+  res.replayed = true;
+  res.time = e.time;
+  res.method = e.method.value_or("");
+  res.operator_name = e.operator_name.value_or("");
+  res.status = a.status;
+  return res;
+}
+
+} // namespace
+
+PaymentResult post_payment_in(storage::Database& db, const config::Config& config, const PaymentRequest& r) {
+  check_request(r);
+  Account a = find_account(db, r.account);
+  if (a.status == "closed") fail(Exit::data, "account {} is closed", a.name);
+  if (r.kind == PaymentKind::refund && r.amount.minor() > a.balance)
+    fail(Exit::data, "a refund of {} is more than account {}'s balance of {}", r.amount.format(config.minor_units),
+         a.name, Money::from_minor(a.balance).format(config.minor_units));
+  ledger::Entry e;
+  e.account_id = a.id;
+  e.time = r.time;
+  e.kind = kind_name(r.kind);
+  e.amount = r.kind == PaymentKind::sale ? r.amount.minor() : -r.amount.minor();
+  e.receipt = next_sequence(db, "receipt");
+  e.method = r.method;
+  e.ref = r.ref;
+  e.operator_name = r.operator_name;
+  e = ledger::append(db, std::move(e));
+  auto change = update_status(db, config, a.id, r.time, r.time, r.kind == PaymentKind::sale);
+  PaymentResult res;
+  res.receipt = *e.receipt;
+  res.account = a.name;
+  res.holder = a.holder;
+  res.kind = r.kind;
+  res.amount = r.amount;
+  res.balance = Money::from_minor(e.balance);
+  res.ref = r.ref;
+  res.time = r.time;
+  res.method = r.method;
+  res.operator_name = r.operator_name;
+  res.status = change.after;
+  res.commands = change.commands;
+  return res;
+}
+
+PaymentResult post_payment(storage::Database& db, const config::Config& config, const PaymentRequest& r) {
+  check_request(r);
+  for (int attempt = 0;; ++attempt) {
+    try {
+      storage::Transaction tx(db);
+      if (r.ref) {
+        if (auto first = ledger::find_by_ref(db, *r.ref)) return replay(db, config, *first, r);
+      }
+      PaymentResult res = post_payment_in(db, config, r);
+      tx.commit();
+      return res;
+    } catch (const Error& e) {
+      // Another writer took the key between our look-up and insert: replay its result.
+      if (attempt == 0 && r.ref && e.code() == Exit::data && std::string(e.what()).find("UNIQUE") != std::string::npos)
+        continue;
+      throw;
+    }
+  }
+}
+
+CloseResult close_account(storage::Database& db, const config::Config& config, const std::string& account,
+                          bool refund, const std::string& op, UnixTime time) {
+  storage::Transaction tx(db);
+  Account a = find_account(db, account);
+  if (a.status == "closed") fail(Exit::data, "account {} is closed already", a.name);
+  CloseResult res;
+  res.balance_before = a.balance;
+  if (a.balance < 0)
+    fail(Exit::data, "account {} owes {}; sell that much before closing it", a.name,
+         Money::from_minor(-a.balance).format(config.minor_units));
+  if (a.balance > 0) {
+    if (!refund)
+      fail(Exit::data, "account {} has a balance of {}; close it with --refund to pay it out", a.name,
+           Money::from_minor(a.balance).format(config.minor_units));
+    PaymentRequest r;
+    r.account = a.name;
+    r.kind = PaymentKind::refund;
+    r.amount = Money::from_minor(a.balance);
+    r.operator_name = op;
+    r.time = time;
+    res.refund = post_payment_in(db, config, r);
+  }
+  db.prepare("UPDATE assignments SET valid_to = max(valid_from, ?2) WHERE account_id = ?1 AND valid_to IS NULL")
+      .bind_all(a.id, time)
+      .run();
+  db.prepare("UPDATE accounts SET status = 'closed', closed = ?2 WHERE id = ?1").bind_all(a.id, time).run();
+  db.prepare("UPDATE events SET ended = ?2 WHERE account_id = ?1 AND ended IS NULL AND kind IN ('alarm1', 'alarm2', "
+             "'arrears')")
+      .bind_all(a.id, time)
+      .run();
+  write_event(db, time, "account_closed", std::nullopt, a.id, fmt::format("account {} closed by {}", a.name, op));
+  tx.commit();
+  return res;
+}
+
+} // namespace kwh::billing

@@ -1,0 +1,81 @@
+#pragma once
+// Sales and refunds (`kwh sell`, `kwh refund`, `kwh account close --refund`): money in and out
+// of an account, each with a receipt number from the `sequences` table, idempotent by --ref.
+//
+// --ref: the same key again with the same account, kind, amount and method writes nothing and
+// returns the first result with replayed = true; with anything different it is Exit::data and
+// nothing is written. Two callers racing with one key: BEGIN IMMEDIATE serialises them and
+// UNIQUE(ledger.ref) backs it up; the loser replays.
+
+#include <kwh/config/config.hpp>
+#include <kwh/util/money.hpp>
+#include <kwh/util/time.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kwh::storage {
+class Database;
+}
+
+namespace kwh::billing {
+
+enum class PaymentKind { sale, refund };
+
+struct PaymentRequest {
+  std::string account;
+  PaymentKind kind = PaymentKind::sale;
+  Money amount;                    // > 0
+  std::optional<std::string> ref;  // idempotency key
+  std::string method = "cash";     // cash | card | transfer | online
+  std::string operator_name;
+  UnixTime time = 0;
+};
+
+struct PaymentResult {
+  std::int64_t receipt = 0;
+  std::string account;
+  std::string holder;
+  PaymentKind kind = PaymentKind::sale;
+  Money amount;  // positive, as requested
+  Money balance; // after the entry
+  std::optional<std::string> ref;
+  bool replayed = false;
+  UnixTime time = 0;
+  std::string method;
+  std::string operator_name;
+  std::string status;                 // the account's status after it
+  std::vector<std::int64_t> commands; // relay commands queued (topup)
+};
+
+const char* kind_name(PaymentKind k);
+
+// Posts a sale or refund in its own transaction (BEGIN IMMEDIATE). Errors: Exit::data for an
+// amount <= 0, an unknown method, a refund above the balance, a closed account or a --ref
+// conflict; Exit::no_input for an unknown account.
+PaymentResult post_payment(storage::Database& db, const config::Config& config, const PaymentRequest& request);
+
+// The same inside the caller's transaction (for account close --refund). No --ref handling.
+PaymentResult post_payment_in(storage::Database& db, const config::Config& config, const PaymentRequest& request);
+
+// Next value of a named counter (e.g. "receipt"), in the caller's transaction.
+std::int64_t next_sequence(storage::Database& db, const std::string& name);
+
+// The operator: $SUDO_USER when set (root through sudo), else the login name.
+std::string operator_name();
+
+struct CloseResult {
+  std::optional<PaymentResult> refund;
+  std::int64_t balance_before = 0;
+};
+
+// Closes an account in its own transaction: stored readings are billed already; requires a zero
+// balance, or with refund = true writes a refund of a positive balance first. Then status closed,
+// assignments ended, event account_closed. Exit::data for a closed account or a balance that
+// does not allow it.
+CloseResult close_account(storage::Database& db, const config::Config& config, const std::string& account,
+                          bool refund, const std::string& operator_name, UnixTime time);
+
+} // namespace kwh::billing

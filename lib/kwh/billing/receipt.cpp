@@ -1,0 +1,49 @@
+#include <kwh/billing/receipt.hpp>
+
+#include <fmt/format.h>
+
+namespace kwh::billing {
+
+namespace {
+
+// "label ........ value" on one line; a value too long is cut so the line stays in width.
+std::string line(const std::string& label, std::string value) {
+  int room = k_receipt_width - static_cast<int>(label.size()) - 1;
+  if (room < 1) room = 1;
+  if (static_cast<int>(value.size()) > room) value = value.substr(0, static_cast<std::size_t>(room));
+  return fmt::format("{}{:>{}}\n", label, value, k_receipt_width - static_cast<int>(label.size()));
+}
+
+std::string centred(const std::string& s) {
+  std::string t = s.substr(0, k_receipt_width);
+  int pad = (k_receipt_width - static_cast<int>(t.size())) / 2;
+  return std::string(static_cast<std::size_t>(pad), ' ') + t + "\n";
+}
+
+} // namespace
+
+std::string format_receipt(const PaymentResult& p, const std::string& currency, int minor_units) {
+  static const char* k_copies[] = {"CUSTOMER COPY", "CASHIER COPY", "ACCOUNTING COPY"};
+  std::string out;
+  for (int copy = 0; copy < 3; ++copy) {
+    out += std::string(k_receipt_width, '=') + "\n";
+    out += centred(p.kind == PaymentKind::sale ? "PREPAID ENERGY - SALE" : "PREPAID ENERGY - REFUND");
+    out += centred(k_copies[copy]);
+    out += std::string(k_receipt_width, '-') + "\n";
+    out += line("Receipt no.", std::to_string(p.receipt));
+    out += line("Time", format_time(p.time));
+    out += line("Account", p.account);
+    out += line("Name", p.holder);
+    out += line("Amount", fmt::format("{} {}", currency, p.amount.format(minor_units)));
+    if (p.kind == PaymentKind::sale) out += line("Method", p.method);
+    out += line("New balance", fmt::format("{} {}", currency, p.balance.format(minor_units)));
+    out += line("Operator", p.operator_name);
+    if (p.ref) out += line("Reference", *p.ref);
+    if (p.replayed) out += line("Reprint", "yes");
+    out += std::string(k_receipt_width, '=') + "\n";
+    if (copy < 2) out += "\n" + centred("- - - - - - - cut here - - - - - - -") + "\n";
+  }
+  return out;
+}
+
+} // namespace kwh::billing

@@ -1,0 +1,180 @@
+#include <kwh/ledger/ledger.hpp>
+
+#include <kwh/storage/database.hpp>
+#include <kwh/util/sha256.hpp>
+
+#include <fmt/format.h>
+
+#include <limits>
+#include <map>
+
+namespace kwh::ledger {
+
+namespace {
+
+constexpr const char* k_columns = "id, account_id, time, kind, amount, balance, receipt, method, ref, operator, "
+                                  "meter_id, t0, t1, quantity, band, reverses, note, hash";
+
+Entry read_entry(const storage::Statement& st) {
+  Entry e;
+  e.id = st.get_int(0);
+  e.account_id = st.get_int(1);
+  e.time = st.get_int(2);
+  e.kind = st.get_text(3);
+  e.amount = st.get_int(4);
+  e.balance = st.get_int(5);
+  e.receipt = st.get_opt_int(6);
+  e.method = st.get_opt_text(7);
+  e.ref = st.get_opt_text(8);
+  e.operator_name = st.get_opt_text(9);
+  e.meter_id = st.get_opt_int(10);
+  e.t0 = st.get_opt_int(11);
+  e.t1 = st.get_opt_int(12);
+  e.quantity = st.get_opt_int(13);
+  e.band = st.get_opt_text(14);
+  e.reverses = st.get_opt_int(15);
+  e.note = st.get_opt_text(16);
+  e.hash = st.is_null(17) ? std::string() : st.get_blob(17);
+  return e;
+}
+
+void field(std::string& out, const char* name, const std::optional<std::int64_t>& v) {
+  out += name;
+  out += '=';
+  if (v) out += std::to_string(*v);
+  out += '\n';
+}
+
+// Text fields are length-prefixed so that no value can imitate a field separator.
+void field(std::string& out, const char* name, const std::optional<std::string>& v) {
+  out += name;
+  out += '=';
+  if (v) out += fmt::format("{}:{}", v->size(), *v);
+  out += '\n';
+}
+
+} // namespace
+
+std::string canonical(const Entry& e) {
+  std::string out = "kwh-ledger-v1\n";
+  field(out, "id", std::optional<std::int64_t>(e.id));
+  field(out, "account_id", std::optional<std::int64_t>(e.account_id));
+  field(out, "time", std::optional<std::int64_t>(e.time));
+  field(out, "kind", std::optional<std::string>(e.kind));
+  field(out, "amount", std::optional<std::int64_t>(e.amount));
+  field(out, "balance", std::optional<std::int64_t>(e.balance));
+  field(out, "receipt", e.receipt);
+  field(out, "method", e.method);
+  field(out, "ref", e.ref);
+  field(out, "operator", e.operator_name);
+  field(out, "meter_id", e.meter_id);
+  field(out, "t0", e.t0);
+  field(out, "t1", e.t1);
+  field(out, "quantity", e.quantity);
+  field(out, "band", e.band);
+  field(out, "reverses", e.reverses);
+  field(out, "note", e.note);
+  return out;
+}
+
+std::string chain_hash(const std::string& previous_hash, const Entry& e) {
+  Sha256 h;
+  h.update(previous_hash);
+  h.update(canonical(e));
+  auto d = h.finish();
+  return std::string(reinterpret_cast<const char*>(d.data()), d.size());
+}
+
+Entry append(storage::Database& db, Entry e) {
+  auto& bal = db.cached("SELECT balance FROM accounts WHERE id = ?1");
+  bal.bind(1, e.account_id);
+  if (!bal.step()) fail(Exit::no_input, "no such account id {}", e.account_id);
+  std::int64_t before = bal.get_int(0);
+  bal.reset();
+  if ((e.amount > 0 && before > std::numeric_limits<std::int64_t>::max() - e.amount) ||
+      (e.amount < 0 && before < std::numeric_limits<std::int64_t>::min() + 1 - e.amount))
+    fail(Exit::data, "the balance would overflow");
+  e.balance = before + e.amount;
+
+  std::string previous;
+  auto& last = db.cached("SELECT id, hash FROM ledger ORDER BY id DESC LIMIT 1");
+  std::int64_t last_id = 0;
+  if (last.step()) {
+    last_id = last.get_int(0);
+    previous = last.get_blob(1);
+  }
+  last.reset();
+  e.id = last_id + 1;
+  e.hash = chain_hash(previous, e);
+
+  auto& ins = db.cached("INSERT INTO ledger(id, account_id, time, kind, amount, balance, receipt, method, ref, "
+                        "operator, meter_id, t0, t1, quantity, band, reverses, note, hash) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)");
+  ins.bind_all(e.id, e.account_id, e.time, e.kind, e.amount, e.balance, e.receipt, e.method, e.ref,
+               e.operator_name, e.meter_id, e.t0, e.t1, e.quantity, e.band, e.reverses, e.note);
+  ins.bind_blob(18, e.hash.data(), e.hash.size());
+  ins.run();
+  auto& upd = db.cached("UPDATE accounts SET balance = ?2 WHERE id = ?1");
+  upd.bind_all(e.account_id, e.balance);
+  upd.run();
+  return e;
+}
+
+std::optional<Entry> find_by_ref(storage::Database& db, const std::string& ref) {
+  auto st = db.prepare(fmt::format("SELECT {} FROM ledger WHERE ref = ?1", k_columns));
+  st.bind(1, ref);
+  if (!st.step()) return std::nullopt;
+  return read_entry(st);
+}
+
+std::vector<Entry> entries(storage::Database& db, std::int64_t account_id, std::optional<UnixTime> from,
+                           std::optional<UnixTime> to) {
+  auto st = db.prepare(fmt::format("SELECT {} FROM ledger WHERE account_id = ?1 AND (?2 IS NULL OR time >= ?2) "
+                                   "AND (?3 IS NULL OR time < ?3) ORDER BY id",
+                                   k_columns));
+  st.bind(1, account_id).bind(2, from).bind(3, to);
+  std::vector<Entry> out;
+  while (st.step()) out.push_back(read_entry(st));
+  return out;
+}
+
+std::vector<std::string> verify(storage::Database& db) {
+  std::vector<std::string> findings;
+  std::string previous;
+  std::int64_t previous_id = 0;
+  std::map<std::int64_t, std::int64_t> running; // account -> balance so far
+  auto st = db.prepare(fmt::format("SELECT {} FROM ledger ORDER BY id", k_columns));
+  while (st.step()) {
+    Entry e = read_entry(st);
+    if (e.id != previous_id + 1)
+      findings.push_back(fmt::format("ledger: entry {} follows entry {}: entries are missing", e.id, previous_id));
+    if (chain_hash(previous, e) != e.hash)
+      findings.push_back(fmt::format("ledger: entry {} does not match its hash: the chain is broken there "
+                                     "(an entry was edited, removed or reordered)",
+                                     e.id));
+    std::int64_t& run = running[e.account_id];
+    run += e.amount;
+    if (run != e.balance)
+      findings.push_back(fmt::format("ledger: entry {} of account id {} says balance {} but its entries sum to {}",
+                                     e.id, e.account_id, e.balance, run));
+    previous = e.hash;
+    previous_id = e.id;
+  }
+  auto acc = db.prepare("SELECT id, name, balance, carry FROM accounts ORDER BY id");
+  while (acc.step()) {
+    std::int64_t id = acc.get_int(0);
+    std::int64_t sum = running.count(id) ? running[id] : 0;
+    if (acc.get_int(2) != sum)
+      findings.push_back(fmt::format("account {}: balance {} is not the sum of its ledger entries ({}) (minor units)",
+                                     acc.get_text(1), acc.get_int(2), sum));
+    std::int64_t carry = acc.get_int(3);
+    if (carry < 0 || carry >= 1'000'000'000)
+      findings.push_back(fmt::format("account {}: rounding carry {} is out of range", acc.get_text(1), carry));
+  }
+  auto dup = db.prepare("SELECT ref, count(*) FROM ledger WHERE ref IS NOT NULL GROUP BY ref HAVING count(*) > 1");
+  while (dup.step())
+    findings.push_back(fmt::format("ledger: --ref '{}' is used by {} entries", dup.get_text(0), dup.get_int(1)));
+  return findings;
+}
+
+} // namespace kwh::ledger

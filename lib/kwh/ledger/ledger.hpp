@@ -1,0 +1,66 @@
+#pragma once
+// The ledger: the append-only list of every account's money movements. Each entry carries the
+// account's balance after it and a SHA-256 hash over the previous entry's hash and a canonical
+// serialisation of its own fields, so that an entry edited, removed or reordered behind kwh's
+// back breaks the chain. One chain runs through the whole table in id order. accounts.balance
+// is a cache of the sum of an account's entries; verify() proves it.
+
+#include <kwh/util/time.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kwh::storage {
+class Database;
+}
+
+namespace kwh::ledger {
+
+struct Entry {
+  std::int64_t id = 0; // set by append()
+  std::int64_t account_id = 0;
+  UnixTime time = 0;
+  std::string kind; // sale, refund, charge, standing, adjustment, transfer
+  std::int64_t amount = 0;  // signed minor units: + credit, - debit
+  std::int64_t balance = 0; // after this entry; set by append()
+  std::optional<std::int64_t> receipt;
+  std::optional<std::string> method;
+  std::optional<std::string> ref;
+  std::optional<std::string> operator_name;
+  std::optional<std::int64_t> meter_id;
+  std::optional<std::int64_t> t0;
+  std::optional<std::int64_t> t1;
+  std::optional<std::int64_t> quantity; // Wh or litres
+  std::optional<std::string> band;
+  std::optional<std::int64_t> reverses;
+  std::optional<std::string> note;
+  std::string hash; // 32 raw bytes; set by append()
+};
+
+// Appends an entry in the caller's transaction: computes the balance after it from
+// accounts.balance, chains its hash, inserts it and updates accounts.balance. Throws
+// Error(data) when the balance would overflow or the ref is taken. Returns the stored entry.
+Entry append(storage::Database& db, Entry e);
+
+// The entry with a --ref key, if any.
+std::optional<Entry> find_by_ref(storage::Database& db, const std::string& ref);
+
+// An account's entries in order (all of them, or those with time in [from, to)).
+std::vector<Entry> entries(storage::Database& db, std::int64_t account_id, std::optional<UnixTime> from = {},
+                           std::optional<UnixTime> to = {});
+
+// The canonical serialisation the hash covers: every field but the hash, in a fixed order,
+// each as "name=value" (NULL as "name=") joined by '\n'.
+std::string canonical(const Entry& e);
+// SHA-256 over the previous hash (32 raw bytes; empty for the first entry) and canonical(e).
+std::string chain_hash(const std::string& previous_hash, const Entry& e);
+
+// Checks the whole ledger; one line per finding, empty when clean: a broken hash chain (an
+// entry edited, removed or reordered), a balance-after that does not follow from the previous
+// entry, an account whose cached balance differs from the sum of its entries, a carry out of
+// range, and a --ref used twice. `kwh check` prints these.
+std::vector<std::string> verify(storage::Database& db);
+
+} // namespace kwh::ledger

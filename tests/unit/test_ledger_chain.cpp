@@ -1,0 +1,117 @@
+#include <doctest/doctest.h>
+
+#include "test_billing_fixture.hpp"
+
+#include <kwh/ledger/ledger.hpp>
+
+#include <algorithm>
+
+using namespace kwh;
+
+namespace {
+
+bool has_finding(const std::vector<std::string>& findings, const std::string& part) {
+  return std::any_of(findings.begin(), findings.end(), [&](const std::string& f) { return f.find(part) != std::string::npos; });
+}
+
+void fill(test::BillingFixture& f) {
+  auto m = f.add_meter("M1");
+  f.add_flat("std", "1.0000");
+  f.open("A1", "std", {"M1"});
+  f.open("A2", "std", {});
+  f.pay("A1", 10'000);
+  f.pay("A2", 5'000, billing::PaymentKind::sale, std::string("ref-2"));
+  f.ingest(m, 0, 0);
+  f.ingest(m, 3600, 1'500);
+  f.pay("A2", 1'000, billing::PaymentKind::refund);
+}
+
+} // namespace
+
+TEST_CASE("Ledger: a clean ledger verifies, with balances equal to the sum of entries") {
+  test::BillingFixture f;
+  fill(f);
+  CHECK(ledger::verify(*f.db).empty());
+  CHECK(f.balance("A1") == 10'000 - 150);
+  CHECK(f.balance("A2") == 4'000);
+  CHECK(f.count("SELECT sum(amount) FROM ledger WHERE account_id = 1") == f.balance("A1"));
+  auto e = ledger::entries(*f.db, 1);
+  REQUIRE(e.size() == 2);
+  CHECK(e[1].kind == "charge");
+  CHECK(e[1].balance == 10'000 - 150);
+  CHECK(e[1].quantity == 1'500);
+  CHECK(e[1].hash.size() == 32);
+}
+
+TEST_CASE("Ledger: verification finds an entry edited behind kwh's back") {
+  test::BillingFixture f;
+  fill(f);
+  f.db->exec("DROP TRIGGER ledger_no_update");
+  f.db->exec("UPDATE ledger SET amount = 20000, balance = 20000 WHERE id = 1");
+  f.db->exec("UPDATE accounts SET balance = balance + 10000 WHERE id = 1");
+  auto findings = ledger::verify(*f.db);
+  CHECK(has_finding(findings, "entry 1 does not match its hash"));
+}
+
+TEST_CASE("Ledger: verification finds a removed entry and a balance that is not the sum") {
+  test::BillingFixture f;
+  fill(f);
+  f.db->exec("DROP TRIGGER ledger_no_delete");
+  f.db->exec("DELETE FROM ledger WHERE id = 2");
+  auto findings = ledger::verify(*f.db);
+  CHECK(has_finding(findings, "entries are missing"));
+  CHECK(has_finding(findings, "entry 3 does not match its hash"));
+  CHECK(has_finding(findings, "account A2: balance"));
+}
+
+TEST_CASE("Ledger: verification finds reordered entries") {
+  test::BillingFixture f;
+  fill(f);
+  f.db->exec("DROP TRIGGER ledger_no_update");
+  // Swap the ids of entries 1 and 2 (through a free id).
+  f.db->exec("UPDATE ledger SET id = 100 WHERE id = 1");
+  f.db->exec("UPDATE ledger SET id = 1 WHERE id = 2");
+  f.db->exec("UPDATE ledger SET id = 2 WHERE id = 100");
+  auto findings = ledger::verify(*f.db);
+  CHECK(has_finding(findings, "entry 1 does not match its hash"));
+}
+
+TEST_CASE("Ledger: verification finds a cached balance changed without an entry") {
+  test::BillingFixture f;
+  fill(f);
+  f.db->exec("UPDATE accounts SET balance = balance + 1 WHERE name = 'A1'");
+  auto findings = ledger::verify(*f.db);
+  REQUIRE(findings.size() == 1);
+  CHECK(has_finding(findings, "account A1: balance 9851 is not the sum of its ledger entries (9850)"));
+}
+
+TEST_CASE("Ledger: verification finds a duplicate --ref") {
+  test::BillingFixture f;
+  fill(f);
+  f.db->exec("DROP TRIGGER ledger_no_update");
+  // Without the UNIQUE constraint (rebuilt table), a second row with the same ref is a finding.
+  f.db->exec("PRAGMA foreign_keys = OFF");
+  f.db->exec("CREATE TABLE ledger2 AS SELECT * FROM ledger");
+  f.db->exec("DROP TABLE ledger");
+  f.db->exec("ALTER TABLE ledger2 RENAME TO ledger");
+  f.db->exec("UPDATE ledger SET ref = 'ref-2' WHERE id = 1");
+  auto findings = ledger::verify(*f.db);
+  CHECK(has_finding(findings, "--ref 'ref-2' is used by 2 entries"));
+}
+
+TEST_CASE("Ledger: the canonical form covers every field, so changing any changes the hash") {
+  ledger::Entry e;
+  e.id = 7;
+  e.account_id = 1;
+  e.kind = "sale";
+  e.amount = 100;
+  e.balance = 100;
+  std::string h = ledger::chain_hash("", e);
+  auto changed = e;
+  changed.note = std::string("x");
+  CHECK(ledger::chain_hash("", changed) != h);
+  changed = e;
+  changed.ref = std::string("");
+  CHECK(ledger::chain_hash("", changed) != h); // empty is not NULL
+  CHECK(ledger::chain_hash(std::string(32, 'a'), e) != h);
+}
