@@ -2,7 +2,7 @@
 
 #include <kwh/auth/file_mode.hpp>
 #include <kwh/config/config.hpp>
-#include <kwh/storage/database.hpp>
+#include <kwh/daemon/daemon.hpp>
 #include <kwh/util/error.hpp>
 #include <kwh/util/time.hpp>
 
@@ -46,12 +46,12 @@ int run(int argc, char** argv) {
     std::cout << "configuration " << (cfg.source.empty() ? "(defaults)" : cfg.source) << " is valid\n";
     return 0;
   }
-  auto db = storage::Database::open(config::resolve_database_path(db_option, cfg));
-  if (db->user_version() != storage::schema_version_latest())
-    fail(Exit::failed, "database {} has schema version {}, expected {}; run 'kwh init'", db->path(),
-         db->user_version(), storage::schema_version_latest());
-  std::cerr << "kwhd: polling is not built yet; database " << db->path() << " is ready\n";
-  return once ? 0 : 1;
+  daemon::Options options;
+  options.config_path = config_option;
+  options.database = config::resolve_database_path(db_option, cfg);
+  options.once = once;
+  daemon::Daemon d(std::move(options), std::move(cfg));
+  return d.run();
 }
 
 } // namespace

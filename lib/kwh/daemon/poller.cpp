@@ -1,0 +1,445 @@
+#include <kwh/daemon/poller.hpp>
+
+#include <kwh/daemon/log.hpp>
+#include <kwh/modbus/value.hpp>
+
+#include <fmt/format.h>
+
+#include <charconv>
+
+namespace kwh::daemon {
+
+namespace asio = boost::asio;
+using transport::Failure;
+using transport::Request;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+class TransportBus final : public MeterBus {
+public:
+  TransportBus(asio::io_context& io, const transport::GatewaySpec& spec) : m_bus(io, spec) {}
+  void submit(Request req, transport::Bus::Handler done) override { m_bus.submit(std::move(req), std::move(done)); }
+  void close() override { m_bus.close(); }
+
+private:
+  transport::Bus m_bus;
+};
+
+Request read_request(std::uint8_t unit, const modbus::ReadRequest& r) {
+  switch (r.table) {
+  case modbus::Table::coil: return Request::read_coils(unit, r.address, r.count);
+  case modbus::Table::discrete: return Request::read_discrete(unit, r.address, r.count);
+  case modbus::Table::input: return Request::read_input(unit, r.address, r.count);
+  case modbus::Table::holding: break;
+  }
+  return Request::read_holding(unit, r.address, r.count);
+}
+
+std::vector<std::uint16_t> data_of(const transport::Response& r) {
+  if (r.bits.empty()) return r.words;
+  std::vector<std::uint16_t> words;
+  words.reserve(r.bits.size());
+  for (bool b : r.bits) words.push_back(b ? 1 : 0);
+  return words;
+}
+
+PollResult result_of(const Failure& f) {
+  switch (f.kind) {
+  case Failure::Kind::timeout: return PollResult::timeout;
+  case Failure::Kind::exception: return PollResult::exception;
+  case Failure::Kind::bad_frame: return PollResult::bad_frame;
+  case Failure::Kind::connection_refused:
+  case Failure::Kind::connection_lost: break;
+  }
+  return PollResult::connection;
+}
+
+bool is_connection(const Failure& f) {
+  return f.kind == Failure::Kind::connection_refused || f.kind == Failure::Kind::connection_lost;
+}
+
+std::string words_text(const std::vector<std::uint16_t>& words) {
+  std::string s;
+  for (auto w : words) {
+    if (!s.empty()) s += ' ';
+    s += fmt::format("0x{:04X}", w);
+  }
+  return s;
+}
+
+// Writing a setting: "name=value" with the value in the setting's canonical unit.
+std::optional<Request> setting_request(std::uint8_t unit, const modbus::Profile& p, const std::string& argument,
+                                       std::string& error) {
+  auto eq = argument.find('=');
+  if (eq == std::string::npos) {
+    error = fmt::format("set: '{}' is not name=value", argument);
+    return std::nullopt;
+  }
+  std::string name = argument.substr(0, eq), text = argument.substr(eq + 1);
+  const auto* spec = p.find_setting(name);
+  if (!spec) {
+    error = fmt::format("set: profile {} has no setting '{}'", p.name, name);
+    return std::nullopt;
+  }
+  double value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || ptr != text.data() + text.size()) {
+    error = fmt::format("set: '{}' is not a number", text);
+    return std::nullopt;
+  }
+  try {
+    auto words = modbus::encode(*spec, value, p.word_order);
+    if (spec->table == modbus::Table::coil) return Request::write_coil(unit, spec->address, words.at(0) != 0);
+    if (spec->single_write && words.size() == 1) return Request::write_register(unit, spec->address, words[0]);
+    return Request::write_registers(unit, spec->address, std::move(words));
+  } catch (const Error& e) {
+    error = fmt::format("set {}: {}", name, e.what());
+    return std::nullopt;
+  }
+}
+
+} // namespace
+
+std::unique_ptr<MeterBus> make_transport_bus(asio::io_context& io, const transport::GatewaySpec& spec) {
+  return std::make_unique<TransportBus>(io, spec);
+}
+
+GatewayPoller::GatewayPoller(asio::io_context& io, GatewayTarget target, std::unique_ptr<MeterBus> bus,
+                             PollSettings settings, PollerEvents& events, std::uint32_t seed)
+    : m_io(io), m_target(std::move(target)), m_bus(std::move(bus)), m_settings(settings), m_events(events),
+      m_rng(seed), m_timer(io), m_backoff(settings.reconnect_base, settings.reconnect_cap) {
+  for (std::size_t i = 0; i < m_target.meters.size(); ++i) m_by_id[m_target.meters[i].id] = i;
+}
+
+GatewayPoller::~GatewayPoller() {
+  m_aborted = true;
+  if (m_bus) m_bus->close();
+}
+
+// A bus handler that reaches this poller only while it exists and only for the request it
+// was made for.
+template <typename F> transport::Bus::Handler GatewayPoller::guard(F f) {
+  return [weak = weak_from_this(), run = m_run_id, f = std::move(f)](transport::Outcome<transport::Response> o) {
+    auto self = weak.lock();
+    if (!self || self->m_aborted || run != self->m_run_id) return;
+    f(*self, std::move(o));
+  };
+}
+
+void GatewayPoller::start_cycle(UnixTime t, std::chrono::milliseconds window) {
+  if (m_aborted) return;
+  if (!m_polls.empty()) {
+    m_skipped += m_polls.size();
+    log("gateway {}: the previous cycle was not finished; {} polls skipped", m_target.name, m_polls.size());
+    m_polls.clear();
+  }
+  const auto n = m_target.meters.size();
+  if (n == 0) return;
+  if (window / static_cast<long>(n) < m_settings.min_slot) window = std::chrono::milliseconds(0);
+  auto offsets = spread_offsets(n, window, m_rng);
+  const auto base = Clock::now();
+  for (std::size_t i = 0; i < n; ++i) m_polls.push_back(PollJob{i, t, base + offsets[i]});
+  pump();
+}
+
+void GatewayPoller::queue_command(QueuedCommand command) {
+  if (m_aborted) {
+    m_events.command_done(command, CommandOutcome{false, "kwhd is reloading", {}, false});
+    return;
+  }
+  m_commands.push_back(std::move(command));
+  pump();
+}
+
+void GatewayPoller::drain() {
+  m_polls.clear();
+  while (!m_commands.empty()) {
+    auto c = std::move(m_commands.front());
+    m_commands.pop_front();
+    m_events.command_done(c, CommandOutcome{false, "kwhd stopped before carrying it out", {}, false});
+  }
+  m_timer.cancel();
+  m_armed.reset();
+  if (!m_busy) m_events.idle(m_target);
+}
+
+void GatewayPoller::abort() {
+  drain();
+  if (m_command) {
+    auto c = m_command->command;
+    m_command.reset();
+    m_events.command_done(c, CommandOutcome{false, "interrupted: kwhd stopped or reloaded", {}, false});
+  }
+  m_poll.reset();
+  m_busy = false;
+  m_aborted = true;
+  ++m_run_id;
+  m_bus->close();
+}
+
+void GatewayPoller::arm(Clock::time_point due) {
+  if (m_armed && *m_armed <= due) return;
+  m_armed = due;
+  m_timer.expires_at(due);
+  m_timer.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+    if (ec) return;
+    if (auto self = weak.lock()) {
+      self->m_armed.reset();
+      self->pump();
+    }
+  });
+}
+
+void GatewayPoller::pump() {
+  while (!m_busy && !m_aborted) {
+    if (!m_commands.empty()) {
+      auto c = std::move(m_commands.front());
+      m_commands.pop_front();
+      start_command(std::move(c));
+      continue;
+    }
+    if (m_polls.empty()) {
+      m_events.idle(m_target);
+      return;
+    }
+    const auto now = Clock::now();
+    const auto job = m_polls.front();
+    if (job.due > now) {
+      arm(job.due);
+      return;
+    }
+    m_polls.pop_front();
+    if (now < m_reconnect_at) {
+      fail_unreachable(job);
+      continue;
+    }
+    start_poll(job);
+  }
+}
+
+void GatewayPoller::fail_unreachable(const PollJob& job) {
+  PollOutcome o;
+  o.result = PollResult::connection;
+  o.error = m_last_connection_error.empty() ? std::string("gateway unreachable") : m_last_connection_error;
+  m_events.polled(m_target, m_target.meters[job.meter], std::move(o));
+}
+
+void GatewayPoller::start_poll(const PollJob& job) {
+  const auto& meter = m_target.meters[job.meter];
+  m_busy = true;
+  m_poll = PollRun{job.meter, job.t, 0, 0, {}, Clock::now()};
+  m_poll->values.resize(meter.model->profile.values.size());
+  if (meter.model->plan.empty()) {
+    PollOutcome o;
+    o.result = PollResult::bad_frame;
+    o.error = "the profile has nothing to read";
+    finish_poll(std::move(o));
+    return;
+  }
+  send_read();
+}
+
+void GatewayPoller::send_read() {
+  const auto& meter = m_target.meters[m_poll->meter];
+  const auto& rr = meter.model->plan[m_poll->request];
+  m_bus->submit(read_request(meter.unit, rr),
+                guard([](GatewayPoller& self, transport::Outcome<transport::Response> o) { self.on_read(std::move(o)); }));
+}
+
+void GatewayPoller::on_read(transport::Outcome<transport::Response> o) {
+  if (!m_poll) return;
+  const auto& meter = m_target.meters[m_poll->meter];
+  const auto& model = *meter.model;
+  if (!o) {
+    const auto& f = o.failure();
+    if (is_connection(f)) {
+      connection_failed(f);
+    } else if (f.kind != Failure::Kind::exception && m_poll->tries < m_settings.retries) {
+      // Timeouts and garbled replies may pass; an exception reply will be the same again.
+      ++m_poll->tries;
+      send_read();
+      return;
+    }
+    PollOutcome out;
+    out.result = result_of(f);
+    out.error = f.describe();
+    finish_poll(std::move(out));
+    return;
+  }
+  connection_ok();
+  const auto& rr = model.plan[m_poll->request];
+  const auto data = data_of(*o);
+  for (std::size_t i : rr.values) m_poll->values[i] = modbus::decode_from(rr, data, model.profile.values[i], model.profile.word_order);
+  m_poll->tries = 0;
+  if (++m_poll->request < model.plan.size()) {
+    send_read();
+    return;
+  }
+  PollOutcome out;
+  PolledReading reading;
+  reading.meter_id = meter.id;
+  reading.time = m_poll->t;
+  for (std::size_t i = 0; i < m_poll->values.size(); ++i) {
+    if (!m_poll->values[i]) continue;
+    auto v = std::move(*m_poll->values[i]);
+    v.name = model.profile.values[i].name;
+    reading.values.push_back(std::move(v));
+  }
+  const auto* total = model.profile.total();
+  bool has_total = false;
+  for (const auto& v : reading.values) has_total = has_total || (total && v.name == total->name && v.integer);
+  if (!has_total) {
+    out.result = PollResult::bad_frame;
+    out.error = fmt::format("{} could not be decoded from what the meter sent", total ? total->name : "the total");
+  } else {
+    out.reading = std::move(reading);
+  }
+  finish_poll(std::move(out));
+}
+
+void GatewayPoller::finish_poll(PollOutcome outcome) {
+  outcome.seconds = std::chrono::duration<double>(Clock::now() - m_poll->started).count();
+  const std::size_t meter = m_poll->meter;
+  m_poll.reset();
+  m_busy = false;
+  ++m_run_id;
+  m_events.polled(m_target, m_target.meters[meter], std::move(outcome));
+  pump();
+}
+
+void GatewayPoller::connection_failed(const Failure& f) {
+  const auto delay = m_backoff.next(m_rng);
+  m_reconnect_at = Clock::now() + delay;
+  if (m_backoff.attempts() == 1)
+    log("gateway {} unreachable ({}): {}; trying again with backoff", m_target.name, m_target.spec.describe(),
+        f.describe());
+  m_last_connection_error = "gateway unreachable: " + f.describe();
+}
+
+void GatewayPoller::connection_ok() {
+  if (m_backoff.attempts() > 0) {
+    log("gateway {} reachable again after {} failed attempts", m_target.name, m_backoff.attempts());
+    m_backoff.reset();
+    m_last_connection_error.clear();
+  }
+  m_reconnect_at = {};
+}
+
+void GatewayPoller::start_command(QueuedCommand command) {
+  auto it = m_by_id.find(command.meter_id);
+  if (it == m_by_id.end()) {
+    m_events.command_done(command, CommandOutcome{false, "the meter is not polled by this gateway", {}, true});
+    return;
+  }
+  const auto& meter = m_target.meters[it->second];
+  const auto& p = meter.model->profile;
+  CommandRun run;
+  run.meter = it->second;
+  std::string error;
+  if (command.action == "relay_on" || command.action == "relay_off") {
+    run.on = command.action == "relay_on";
+    if (!p.relay) {
+      m_events.command_done(command, CommandOutcome{false, fmt::format("profile {} has no [relay]", p.name), {}, true});
+      return;
+    }
+    const auto& words = run.on ? p.relay->on : p.relay->off;
+    if (words.empty()) {
+      m_events.command_done(
+          command, CommandOutcome{false, fmt::format("profile {}: [relay] {} is empty", p.name, run.on ? "on" : "off"), {}, true});
+      return;
+    }
+    if (p.relay->table == modbus::Table::coil)
+      run.write = Request::write_coil(meter.unit, p.relay->address, words[0] != 0);
+    else if (p.relay->single_write && words.size() == 1)
+      run.write = Request::write_register(meter.unit, p.relay->address, words[0]);
+    else
+      run.write = Request::write_registers(meter.unit, p.relay->address, words);
+  } else if (command.action == "set" && command.argument) {
+    auto req = setting_request(meter.unit, p, *command.argument, error);
+    if (!req) {
+      m_events.command_done(command, CommandOutcome{false, error, {}, true});
+      return;
+    }
+    run.write = std::move(*req);
+  } else {
+    m_events.command_done(command, CommandOutcome{false, fmt::format("kwhd cannot carry out '{}'", command.action), {}, true});
+    return;
+  }
+  run.command = std::move(command);
+  m_busy = true;
+  m_command = std::move(run);
+  m_bus->submit(m_command->write, guard([](GatewayPoller& self, transport::Outcome<transport::Response> o) {
+                  self.on_command_reply(std::move(o));
+                }));
+}
+
+void GatewayPoller::on_command_reply(transport::Outcome<transport::Response> o) {
+  if (!m_command) return;
+  const auto& meter = m_target.meters[m_command->meter];
+  const auto& write = m_command->write;
+  if (m_command->step == 0) {
+    if (!o) {
+      if (is_connection(o.failure())) connection_failed(o.failure());
+      finish_command(CommandOutcome{false, fmt::format("{} (gateway {}, unit {}): {}", meter.name, m_target.name,
+                                                       meter.unit, o.failure().describe()),
+                                    {}, false});
+      return;
+    }
+    connection_ok();
+    // Read back what was written, where the meter allows it.
+    m_command->step = 1;
+    ++m_run_id;
+    Request back = write.function == transport::Function::write_single_coil
+                       ? Request::read_coils(meter.unit, write.address, 1)
+                       : Request::read_holding(meter.unit, write.address,
+                                               static_cast<std::uint16_t>(std::max<std::size_t>(write.values.size(), 1)));
+    m_bus->submit(back, guard([](GatewayPoller& self, transport::Outcome<transport::Response> r) {
+                    self.on_command_reply(std::move(r));
+                  }));
+    return;
+  }
+  CommandOutcome out;
+  out.ok = true;
+  if (!o) {
+    out.readback = "unreadable";
+  } else {
+    auto back = data_of(*o);
+    bool same = write.function == transport::Function::write_single_coil
+                    ? (!back.empty() && (back[0] != 0) == (write.values.at(0) != 0))
+                    : back == write.values;
+    const auto& p = meter.model->profile;
+    if (m_command->command.action == "set") {
+      out.readback = words_text(back);
+      if (!same) {
+        out.ok = false;
+        out.error = fmt::format("{}: the setting reads back {} after writing it", meter.name, words_text(back));
+      }
+    } else if (same) {
+      out.readback = m_command->on ? "on" : "off";
+    } else {
+      const auto& other = m_command->on ? p.relay->off : p.relay->on;
+      bool opposite = p.relay->table == modbus::Table::coil ? (!back.empty() && !other.empty() && (back[0] != 0) == (other[0] != 0))
+                                                             : back == other;
+      if (opposite) {
+        out.ok = false;
+        out.error = fmt::format("{}: the relay still reads {} after switching it {} (read back {})", meter.name,
+                                m_command->on ? "off" : "on", m_command->on ? "on" : "off", words_text(back));
+      } else {
+        out.readback = "unknown (" + words_text(back) + ")";
+      }
+    }
+  }
+  finish_command(out);
+}
+
+void GatewayPoller::finish_command(const CommandOutcome& outcome) {
+  auto c = std::move(m_command->command);
+  m_command.reset();
+  m_busy = false;
+  ++m_run_id;
+  m_events.command_done(c, outcome);
+  pump();
+}
+
+} // namespace kwh::daemon

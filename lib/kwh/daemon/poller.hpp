@@ -1,0 +1,153 @@
+#pragma once
+// One gateway's bus, as the daemon drives it: a serial queue of jobs (polls of its meters,
+// and commands, which go ahead of polls), one request on the bus at a time. Gateways run in
+// parallel on one io_context; nothing here blocks or touches the database.
+//
+// A poll reads the meter's planned requests in turn; a request that times out or comes back
+// garbled is tried again up to [poll] retries times, so a dead meter costs at most its timeout
+// × (1 + retries). When the gateway cannot be reached the poller backs off (exponential, with
+// jitter) and fails the polls that fall due meanwhile without touching the network.
+
+#include <kwh/daemon/commands.hpp>
+#include <kwh/daemon/metrics.hpp>
+#include <kwh/daemon/roster.hpp>
+#include <kwh/daemon/schedule.hpp>
+#include <kwh/daemon/writer.hpp>
+#include <kwh/transport/bus.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <random>
+#include <string>
+#include <unordered_map>
+
+namespace kwh::daemon {
+
+// The requests a poller sends: transport::Bus in the daemon, a fake in unit tests.
+class MeterBus {
+public:
+  virtual ~MeterBus() = default;
+  // `done` is called exactly once, later, from the io_context.
+  virtual void submit(transport::Request req, transport::Bus::Handler done) = 0;
+  // Drops the connection; what is queued completes with connection_lost.
+  virtual void close() = 0;
+};
+
+std::unique_ptr<MeterBus> make_transport_bus(boost::asio::io_context& io, const transport::GatewaySpec& spec);
+
+struct PollOutcome {
+  std::optional<PolledReading> reading; // set when the meter answered
+  PollResult result = PollResult::ok;
+  std::string error;                    // when it did not: one line
+  double seconds = 0;                   // time on the bus, retries included
+};
+
+// What a poller reports. Called on the io_context's thread.
+class PollerEvents {
+public:
+  virtual ~PollerEvents() = default;
+  virtual void polled(const GatewayTarget& gateway, const MeterTarget& meter, PollOutcome outcome) = 0;
+  virtual void command_done(const QueuedCommand& command, const CommandOutcome& outcome) = 0;
+  // The poller has nothing queued or running.
+  virtual void idle(const GatewayTarget& gateway) = 0;
+};
+
+struct PollSettings {
+  int retries = 1;
+  std::chrono::milliseconds reconnect_base{500};
+  std::chrono::milliseconds reconnect_cap{30'000};
+  // Below this much time per poll, a cycle's polls are not spread but sent back to back.
+  std::chrono::milliseconds min_slot{5};
+};
+
+class GatewayPoller : public std::enable_shared_from_this<GatewayPoller> {
+public:
+  GatewayPoller(boost::asio::io_context& io, GatewayTarget target, std::unique_ptr<MeterBus> bus,
+                PollSettings settings, PollerEvents& events, std::uint32_t seed);
+  ~GatewayPoller();
+  GatewayPoller(const GatewayPoller&) = delete;
+  GatewayPoller& operator=(const GatewayPoller&) = delete;
+
+  // Queues one poll of every meter, stamped `t`, spread over `window` from now with jitter.
+  // Polls of the previous cycle still waiting are dropped (counted in polls_skipped).
+  void start_cycle(UnixTime t, std::chrono::milliseconds window);
+  // Queues a command for one of this gateway's meters, ahead of the polls.
+  void queue_command(QueuedCommand command);
+  // Drops the queued polls; queued commands are reported as failed (to be tried again); what
+  // is on the bus finishes and is reported.
+  void drain();
+  // As drain, and gives up what is on the bus too (it is reported as failed, not awaited),
+  // then closes the connection. Nothing is reported after this.
+  void abort();
+
+  bool idle() const { return !m_busy && m_polls.empty() && m_commands.empty(); }
+  const GatewayTarget& target() const { return m_target; }
+  bool has_meter(std::int64_t meter_id) const { return m_by_id.count(meter_id) != 0; }
+
+private:
+  struct PollJob {
+    std::size_t meter = 0;
+    UnixTime t = 0;
+    std::chrono::steady_clock::time_point due;
+  };
+  struct PollRun {
+    std::size_t meter = 0;
+    UnixTime t = 0;
+    std::size_t request = 0;
+    int tries = 0;
+    std::vector<std::optional<modbus::Value>> values;
+    std::chrono::steady_clock::time_point started;
+  };
+  struct CommandRun {
+    QueuedCommand command;
+    std::size_t meter = 0;
+    int step = 0; // 0 write, 1 read back
+    transport::Request write;
+    bool on = false;
+  };
+
+  void pump();
+  void arm(std::chrono::steady_clock::time_point due);
+  void start_poll(const PollJob& job);
+  void send_read();
+  void on_read(transport::Outcome<transport::Response> o);
+  void finish_poll(PollOutcome outcome);
+  void fail_unreachable(const PollJob& job);
+  void start_command(QueuedCommand command);
+  void on_command_reply(transport::Outcome<transport::Response> o);
+  void finish_command(const CommandOutcome& outcome);
+  void connection_failed(const transport::Failure& f);
+  void connection_ok();
+  template <typename F> transport::Bus::Handler guard(F f);
+
+  boost::asio::io_context& m_io;
+  GatewayTarget m_target;
+  std::unique_ptr<MeterBus> m_bus;
+  PollSettings m_settings;
+  PollerEvents& m_events;
+  std::mt19937 m_rng;
+  boost::asio::steady_timer m_timer;
+  std::optional<std::chrono::steady_clock::time_point> m_armed;
+  std::unordered_map<std::int64_t, std::size_t> m_by_id;
+  std::deque<PollJob> m_polls;
+  std::deque<QueuedCommand> m_commands;
+  bool m_busy = false;
+  bool m_aborted = false;
+  std::optional<PollRun> m_poll;
+  std::optional<CommandRun> m_command;
+  Backoff m_backoff;
+  std::chrono::steady_clock::time_point m_reconnect_at{};
+  std::string m_last_connection_error;
+  std::uint64_t m_run_id = 0; // which request a reply belongs to, so that an aborted one is ignored
+  std::uint64_t m_skipped = 0;
+
+public:
+  std::uint64_t skipped() const { return m_skipped; }
+};
+
+} // namespace kwh::daemon

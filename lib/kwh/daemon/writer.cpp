@@ -1,0 +1,282 @@
+#include <kwh/daemon/writer.hpp>
+
+#include <kwh/daemon/log.hpp>
+#include <kwh/modbus/profile.hpp>
+#include <kwh/output/json.hpp>
+
+#include <cmath>
+
+namespace kwh::daemon {
+
+namespace {
+
+std::optional<std::int64_t> integer_of(const std::vector<modbus::Value>& values, std::string_view name) {
+  for (const auto& v : values)
+    if (v.name == name) {
+      if (v.integer) return v.integer;
+      if (std::isfinite(v.real)) return static_cast<std::int64_t>(std::llround(v.real));
+    }
+  return std::nullopt;
+}
+
+std::string values_json(const std::vector<modbus::Value>& values) {
+  auto o = output::Json::object();
+  for (const auto& v : values) {
+    if (modbus::is_integer_quantity(v.name) && v.integer)
+      o.set(v.name, output::Json(*v.integer));
+    else
+      o.set(v.name, output::Json(v.real));
+  }
+  return o.dump(-1);
+}
+
+} // namespace
+
+void write_event(storage::Database& db, UnixTime time, const std::string& kind, std::optional<std::int64_t> gateway_id,
+                 std::optional<std::int64_t> meter_id, const std::string& detail) {
+  db.cached("INSERT INTO events(time, kind, gateway_id, meter_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)")
+      .bind_all(time, kind, gateway_id, meter_id, detail)
+      .run();
+}
+
+// Until billing lands, readings are stored as they are (no charge). Swapping in
+// billing::Biller::ingest is the one change in store() below.
+struct ReadingStore::Impl {
+  Impl(storage::Database& d, const config::Config&) : db(d) {}
+  storage::Database& db;
+  struct Reading {
+    std::int64_t meter_id = 0;
+    UnixTime time = 0;
+    std::int64_t value = 0;
+    std::optional<std::int64_t> sharp, peak, flat, valley, power;
+  };
+  void ingest(const Reading& r) {
+    auto& latest = db.cached("SELECT max(t) FROM readings WHERE meter_id = ?1");
+    latest.bind(1, r.meter_id);
+    std::optional<std::int64_t> t;
+    if (latest.step()) t = latest.get_opt_int(0);
+    latest.reset();
+    if (t && *t > r.time)
+      fail(Exit::data, "reading at {} is older than the meter's latest ({})", format_time(r.time), format_time(*t));
+    db.cached("INSERT INTO readings(meter_id, t, value, sharp, peak, flat, valley, power) "
+              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(meter_id, t) DO NOTHING")
+        .bind_all(r.meter_id, r.time, r.value, r.sharp, r.peak, r.flat, r.valley, r.power)
+        .run();
+  }
+};
+
+ReadingStore::ReadingStore(storage::Database& db, const config::Config& cfg)
+    : m_impl(std::make_unique<Impl>(db, cfg)) {}
+ReadingStore::~ReadingStore() = default;
+
+std::string ReadingStore::store(const PolledReading& r) {
+  Impl::Reading b;
+  b.meter_id = r.meter_id;
+  b.time = r.time;
+  auto total = integer_of(r.values, "energy_total");
+  if (!total) total = integer_of(r.values, "volume_total");
+  if (!total) fail(Exit::data, "meter id {}: no energy_total or volume_total in the reading", r.meter_id);
+  b.value = *total;
+  b.sharp = integer_of(r.values, "energy_sharp");
+  b.peak = integer_of(r.values, "energy_peak");
+  b.flat = integer_of(r.values, "energy_flat");
+  b.valley = integer_of(r.values, "energy_valley");
+  b.power = integer_of(r.values, "power_total");
+  m_impl->ingest(b);
+  m_impl->db
+      .cached("INSERT INTO meter_values(meter_id, t, \"values\") VALUES (?1, ?2, ?3) "
+              "ON CONFLICT(meter_id) DO UPDATE SET t = excluded.t, \"values\" = excluded.\"values\" "
+              "WHERE excluded.t >= meter_values.t")
+      .bind_all(r.meter_id, r.time, values_json(r.values))
+      .run();
+  return {};
+}
+
+Writer::Writer(std::unique_ptr<storage::Database> db, config::Config cfg, Metrics& metrics)
+    : m_db(std::move(db)), m_cfg(std::move(cfg)), m_metrics(metrics) {
+  m_store = std::make_unique<ReadingStore>(*m_db, m_cfg);
+}
+
+Writer::~Writer() { stop(); }
+
+void Writer::start() {
+  if (!m_thread.joinable()) m_thread = std::thread([this] { run(); });
+}
+
+void Writer::add(PollRecord record) {
+  {
+    std::lock_guard lock(m_mutex);
+    m_queue.emplace_back(std::move(record));
+    ++m_queued;
+  }
+  m_wake.notify_one();
+}
+
+void Writer::add(GatewayRecord record) {
+  {
+    std::lock_guard lock(m_mutex);
+    m_queue.emplace_back(std::move(record));
+    ++m_queued;
+  }
+  m_wake.notify_one();
+}
+
+void Writer::post(Job job) {
+  {
+    std::lock_guard lock(m_mutex);
+    m_queue.emplace_back(std::move(job));
+    ++m_queued;
+  }
+  m_wake.notify_one();
+}
+
+void Writer::set_config(config::Config cfg) {
+  post([this, cfg = std::move(cfg)](storage::Database&) mutable {
+    m_cfg = std::move(cfg);
+    m_store = std::make_unique<ReadingStore>(*m_db, m_cfg);
+  });
+}
+
+void Writer::flush() {
+  std::unique_lock lock(m_mutex);
+  if (!m_thread.joinable()) return;
+  const auto target = m_queued;
+  m_idle.wait(lock, [&] { return m_done >= target; });
+}
+
+void Writer::stop() {
+  {
+    std::lock_guard lock(m_mutex);
+    if (!m_thread.joinable()) return;
+    m_stopping = true;
+  }
+  m_wake.notify_one();
+  m_thread.join();
+}
+
+std::size_t Writer::backlog() const {
+  std::lock_guard lock(m_mutex);
+  return m_queue.size();
+}
+
+void Writer::run() {
+  std::vector<Item> items;
+  for (;;) {
+    {
+      std::unique_lock lock(m_mutex);
+      m_wake.wait(lock, [&] { return m_stopping || !m_queue.empty(); });
+      if (m_queue.empty() && m_stopping) return;
+      // Take what is there, up to a batch.
+      while (!m_queue.empty() && items.size() < k_batch_readings) {
+        items.push_back(std::move(m_queue.front()));
+        m_queue.pop_front();
+      }
+    }
+    std::size_t i = 0;
+    while (i < items.size()) {
+      if (auto* job = std::get_if<Job>(&items[i])) {
+        try {
+          (*job)(*m_db);
+        } catch (const std::exception& e) {
+          log("database: {}", e.what());
+        }
+        ++i;
+      } else {
+        write_records(items, i);
+      }
+    }
+    {
+      std::lock_guard lock(m_mutex);
+      m_done += items.size();
+    }
+    items.clear();
+    m_idle.notify_all();
+  }
+}
+
+// Writes the records from items[i] on, up to the next job, in transactions that each end at
+// k_batch_time. A transaction that cannot start (database busy past its timeout) is retried.
+void Writer::write_records(std::vector<Item>& items, std::size_t& i) {
+  using clock = std::chrono::steady_clock;
+  for (int attempt = 0;; ++attempt) {
+    const std::size_t first = i;
+    try {
+      auto started = clock::now();
+      storage::Transaction tx(*m_db);
+      std::uint64_t readings = 0;
+      while (i < items.size() && !std::holds_alternative<Job>(items[i])) {
+        if (auto* p = std::get_if<PollRecord>(&items[i])) {
+          write_one(*m_db, *p);
+          if (p->reading) ++readings;
+        } else {
+          write_one(*m_db, std::get<GatewayRecord>(items[i]));
+        }
+        ++i;
+        if (clock::now() - started >= k_batch_time) break;
+      }
+      tx.commit();
+      m_metrics.db_write.observe(std::chrono::duration<double>(clock::now() - started).count());
+      m_metrics.readings_written.fetch_add(readings, std::memory_order_relaxed);
+      return;
+    } catch (const Error& e) {
+      i = first;
+      if (e.code() == Exit::temporary && attempt < 20 && !m_stopping) {
+        log("database busy, retrying: {}", e.what());
+        continue;
+      }
+      // Not something waiting helps: drop this batch's records so that the daemon keeps going.
+      log("database: {}; {} records not written", e.what(), items.size() - first);
+      while (i < items.size() && !std::holds_alternative<Job>(items[i])) ++i;
+      return;
+    }
+  }
+}
+
+void Writer::write_one(storage::Database& db, const PollRecord& r) {
+  if (r.reading) {
+    // A savepoint per reading: one that billing refuses is skipped alone.
+    db.cached("SAVEPOINT reading").run();
+    try {
+      auto line = m_store->store(*r.reading);
+      db.cached("RELEASE reading").run();
+      if (!line.empty()) log("{}", line);
+    } catch (const Error& e) {
+      db.cached("ROLLBACK TO reading").run();
+      db.cached("RELEASE reading").run();
+      if (e.code() == Exit::temporary) throw;
+      log("reading of meter id {} at {} not stored: {}", r.meter_id, format_time(r.reading->time), e.what());
+    }
+  }
+  if (r.status) {
+    db.cached("UPDATE meters SET status = ?2, status_since = ?3, failed_polls = ?4 WHERE id = ?1")
+        .bind_all(r.meter_id, status_name(*r.status), r.time, r.failed_polls)
+        .run();
+    if (*r.status == Status::offline) {
+      write_event(db, r.time, "meter_offline", r.gateway_id, r.meter_id, r.detail);
+    } else if (*r.status == Status::online) {
+      db.cached("UPDATE events SET ended = ?2 WHERE meter_id = ?1 AND kind = 'meter_offline' AND ended IS NULL")
+          .bind_all(r.meter_id, r.time)
+          .run();
+      write_event(db, r.time, "meter_online", r.gateway_id, r.meter_id, r.detail);
+    }
+  } else if (r.failed_polls_changed) {
+    db.cached("UPDATE meters SET failed_polls = ?2 WHERE id = ?1").bind_all(r.meter_id, r.failed_polls).run();
+  }
+}
+
+void Writer::write_one(storage::Database& db, const GatewayRecord& r) {
+  db.cached("UPDATE gateways SET status = ?2, status_since = ?3 WHERE id = ?1")
+      .bind_all(r.gateway_id, status_name(r.status), r.time)
+      .run();
+  if (r.status == Status::offline) {
+    write_event(db, r.time, "gateway_offline", r.gateway_id, std::nullopt, r.detail);
+  } else if (r.status == Status::online) {
+    db.cached("UPDATE events SET ended = ?2 WHERE gateway_id = ?1 AND meter_id IS NULL AND kind = 'gateway_offline' "
+              "AND ended IS NULL")
+        .bind_all(r.gateway_id, r.time)
+        .run();
+    write_event(db, r.time, "gateway_online", r.gateway_id, std::nullopt, r.detail);
+  }
+}
+
+} // namespace kwh::daemon

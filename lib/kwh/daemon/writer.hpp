@@ -1,0 +1,127 @@
+#pragma once
+// The write path: one thread that owns kwhd's database connection. The poll path (the Asio
+// event loop) never touches SQLite; it hands over what happened, and the writer stores it in
+// short BEGIN IMMEDIATE transactions (at most k_batch_readings readings or about k_batch_time
+// each), so that a `kwh sell` running at the same time never waits long for the lock.
+//
+// Each reading is stored and billed by billing::Biller::ingest inside the writer's transaction
+// (readings, ledger, daily_usage, events, relay commands that billing queues), plus the meter's
+// latest values (meter_values). A reading that billing refuses is logged and skipped alone
+// (a savepoint per reading), never the batch.
+
+#include <kwh/config/config.hpp>
+#include <kwh/daemon/health.hpp>
+#include <kwh/daemon/metrics.hpp>
+#include <kwh/modbus/value.hpp>
+#include <kwh/storage/database.hpp>
+#include <kwh/util/time.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <variant>
+#include <vector>
+
+namespace kwh::daemon {
+
+inline constexpr std::size_t k_batch_readings = 500;
+inline constexpr std::chrono::milliseconds k_batch_time{50};
+
+// One successful poll: every decoded value of the meter's profile at time t.
+struct PolledReading {
+  std::int64_t meter_id = 0;
+  UnixTime time = 0;
+  std::vector<modbus::Value> values;
+};
+
+// What one poll of a meter changed: the reading (when it answered), its count of failed polls
+// in a row, and its new status when that changed (with the detail for the event).
+struct PollRecord {
+  std::int64_t meter_id = 0;
+  std::int64_t gateway_id = 0;
+  std::optional<PolledReading> reading;
+  int failed_polls = 0;
+  bool failed_polls_changed = false;
+  std::optional<Status> status;
+  UnixTime time = 0;
+  std::string detail;
+};
+
+struct GatewayRecord {
+  std::int64_t gateway_id = 0;
+  Status status = Status::unknown;
+  UnixTime time = 0;
+  std::string detail;
+};
+
+// Stores one reading: billed through Biller::ingest, latest values into meter_values.
+// Runs inside the caller's transaction. The one place a polled reading enters the database.
+class ReadingStore {
+public:
+  ReadingStore(storage::Database& db, const config::Config& cfg);
+  ~ReadingStore();
+  // Returns the billing summary line when something worth a log line happened, else empty.
+  std::string store(const PolledReading& r);
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> m_impl;
+};
+
+class Writer {
+public:
+  using Job = std::function<void(storage::Database&)>;
+
+  Writer(std::unique_ptr<storage::Database> db, config::Config cfg, Metrics& metrics);
+  // Writes everything still queued, then stops the thread.
+  ~Writer();
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+
+  void start();
+  // Thread-safe. Records are written in order, batched into short transactions.
+  void add(PollRecord record);
+  void add(GatewayRecord record);
+  // Runs a job on the writer thread, in order with the records (the job opens its own
+  // transactions). A job that throws is logged, never fatal.
+  void post(Job job);
+  // Blocks until everything queued before the call is written.
+  void flush();
+  // Writes what is queued and joins the thread. Idempotent.
+  void stop();
+  // Replaces the configuration the billing uses (SIGHUP), in order with the records.
+  void set_config(config::Config cfg);
+
+  // Records waiting to be written (for STATUS and tests).
+  std::size_t backlog() const;
+
+private:
+  using Item = std::variant<PollRecord, GatewayRecord, Job>;
+  void run();
+  void write_records(std::vector<Item>& items, std::size_t& i);
+  void write_one(storage::Database& db, const PollRecord& r);
+  void write_one(storage::Database& db, const GatewayRecord& r);
+
+  std::unique_ptr<storage::Database> m_db;
+  config::Config m_cfg;
+  Metrics& m_metrics;
+  std::unique_ptr<ReadingStore> m_store;
+  mutable std::mutex m_mutex;
+  std::condition_variable m_wake, m_idle;
+  std::deque<Item> m_queue;
+  std::uint64_t m_queued = 0, m_done = 0;
+  bool m_stopping = false;
+  std::thread m_thread;
+};
+
+// Writes a status change's event, as the writer does: exposed for the command path and tests.
+void write_event(storage::Database& db, UnixTime time, const std::string& kind, std::optional<std::int64_t> gateway_id,
+                 std::optional<std::int64_t> meter_id, const std::string& detail);
+
+} // namespace kwh::daemon
