@@ -71,6 +71,15 @@ for column in period sales refunds net count energy_kwh volume_m3 cost account s
   grep -q "\*$column\*" "$man/kwh-report.1.scd" || fail "kwh-report(1) does not name the column $column"
 done
 
+# Every column of every report, as its CSV header says on an empty database, is named there.
+kwh init -q
+for args in "sales" "energy" "balances" "alarms" "offline" "gateways" "readings" "readings --raw" "reconcile"; do
+  header=$(kwh report $args --format csv 2>/dev/null | head -1) || continue
+  for column in ${header//,/ }; do
+    grep -q "\*$column\*" "$man/kwh-report.1.scd" || fail "kwh-report(1) does not name column $column of report $args"
+  done
+done
+
 # Every file an install must hold is installed.
 stage_install "$T/root"
 check_tree "$T/root" "the staged install"
