@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace kwh::site {
 
 namespace {
@@ -143,54 +145,70 @@ const modbus::RelaySpec& relay_of(const Meter& m, const modbus::Profile& p) {
   return *p.relay;
 }
 
-RelaySwitch switch_relay(transport::Client& client, const Meter& m, const modbus::Profile& p, bool on) {
+transport::Request relay_write_request(const Meter& m, const modbus::Profile& p, bool on) {
   const auto& relay = relay_of(m, p);
   const auto& words = on ? relay.on : relay.off;
-  const auto& other = on ? relay.off : relay.on;
   if (words.empty()) fail(Exit::config, "profile {}: [relay] {} is empty", p.name, on ? "on" : "off");
+  if (relay.table == modbus::Table::coil) return transport::Request::write_coil(unit_of(m), relay.address, words[0] != 0);
+  if (relay.single_write && words.size() == 1)
+    return transport::Request::write_register(unit_of(m), relay.address, words[0]);
+  return transport::Request::write_registers(unit_of(m), relay.address, words);
+}
 
-  transport::Outcome<transport::Response> written = transport::Failure::bad_frame("not written");
-  if (relay.table == modbus::Table::coil)
-    written = client.write_coil(unit_of(m), relay.address, words[0] != 0);
-  else if (relay.single_write && words.size() == 1)
-    written = client.write_register(unit_of(m), relay.address, words[0]);
-  else
-    written = client.write_registers(unit_of(m), relay.address, words);
+transport::Request relay_read_request(const Meter& m, const modbus::Profile& p) {
+  const auto& relay = relay_of(m, p);
+  if (relay.table == modbus::Table::coil) return transport::Request::read_coils(unit_of(m), relay.address, 1);
+  auto n = std::max(relay.on.size(), relay.off.size());
+  return transport::Request::read_holding(unit_of(m), relay.address, static_cast<std::uint16_t>(std::max<std::size_t>(n, 1)));
+}
+
+namespace {
+
+std::vector<std::uint16_t> back_words(const modbus::RelaySpec& relay, const transport::Response& back) {
+  return relay.table == modbus::Table::coil ? bits_to_words(back.bits) : back.words;
+}
+
+// Whether the read-back holds these words: a coil's bit as a bit, registers word for word over
+// the words written.
+bool holds(const modbus::RelaySpec& relay, const std::vector<std::uint16_t>& back, const std::vector<std::uint16_t>& want) {
+  if (want.empty() || back.size() < want.size()) return false;
+  if (relay.table == modbus::Table::coil) return (back[0] != 0) == (want[0] != 0);
+  return std::equal(want.begin(), want.end(), back.begin());
+}
+
+} // namespace
+
+std::string relay_readback_state(const modbus::RelaySpec& relay, const transport::Response& back) {
+  auto words = back_words(relay, back);
+  if (holds(relay, words, relay.on)) return "on";
+  if (holds(relay, words, relay.off)) return "off";
+  return "unknown";
+}
+
+std::string readback_text(const modbus::RelaySpec& relay, const transport::Response& back) {
+  if (relay.table == modbus::Table::coil) return back.bits.empty() ? "" : (back.bits[0] ? "1" : "0");
+  return words_text(back.words);
+}
+
+RelaySwitch switch_relay(transport::Client& client, const Meter& m, const modbus::Profile& p, bool on) {
+  const auto& relay = relay_of(m, p);
+  auto written = client.call(relay_write_request(m, p, on));
   if (!written) throw transport::to_error(written.failure(), bus_name(m));
 
   RelaySwitch result;
   result.on = on;
-  std::vector<std::uint16_t> back;
-  bool readable = false;
-  if (relay.table == modbus::Table::coil) {
-    auto o = client.read_coils(unit_of(m), relay.address, 1);
-    if (o) {
-      back = bits_to_words(*o);
-      readable = true;
-    }
-  } else {
-    auto o = client.read_holding(unit_of(m), relay.address, static_cast<std::uint16_t>(words.size()));
-    if (o) {
-      back = std::move(*o);
-      readable = true;
-    }
-  }
-  // A coil's bit is compared as a bit; registers word for word.
-  auto same = [&](const std::vector<std::uint16_t>& want) {
-    if (relay.table == modbus::Table::coil) return !back.empty() && (back[0] != 0) == (want[0] != 0);
-    return back == want;
-  };
-  if (!readable) {
+  // Many meters' relay registers read back; some are write-only (an exception reply).
+  auto back = client.call(relay_read_request(m, p));
+  if (!back) {
     result.readback = "unreadable";
-  } else if (same(words)) {
-    result.readback = on ? "on" : "off";
-  } else if (!other.empty() && same(other)) {
-    fail(Exit::failed, "{}: the relay still reads {} after switching it {} (read back {})", bus_name(m),
-         on ? "off" : "on", on ? "on" : "off", words_text(back));
-  } else {
-    result.readback = "unknown";
+    return result;
   }
-  result.readback_words = readable ? words_text(back) : std::string();
+  result.readback = relay_readback_state(relay, *back);
+  result.readback_words = readback_text(relay, *back);
+  const char* want = on ? "on" : "off";
+  if (result.readback != want && result.readback != "unknown")
+    fail(Exit::failed, "{}: the relay still reads {} after switching it {} (read back {})", bus_name(m),
+         result.readback, want, result.readback_words);
   return result;
 }
 

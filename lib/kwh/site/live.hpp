@@ -60,6 +60,18 @@ struct RelaySwitch {
 // The profile's [relay], or Error(data) naming the meter and profile when it has none.
 const modbus::RelaySpec& relay_of(const Meter& m, const modbus::Profile& p);
 
+// The request that switches the relay: the profile's [relay] words with function 16 (6 with
+// write = "single" and one word), or function 5 for a coil. For the daemon's asynchronous bus
+// as much as for switch_relay below.
+transport::Request relay_write_request(const Meter& m, const modbus::Profile& p, bool on);
+// The request that reads the relay's words (or bit) back.
+transport::Request relay_read_request(const Meter& m, const modbus::Profile& p);
+// What a read-back says: "on" or "off" when it holds the profile's on or off words, else
+// "unknown" (meters whose relay register reads back a status of its own).
+std::string relay_readback_state(const modbus::RelaySpec& relay, const transport::Response& back);
+// "0x0001 0x0000" (or "1" for a coil), for the commands table's readback column.
+std::string readback_text(const modbus::RelaySpec& relay, const transport::Response& back);
+
 // Writes the profile's [relay] words (function 16, or 6 with write = "single"; function 5 for a
 // coil) and reads them back where the meter allows. A failed write is the transport's Error
 // naming the meter, gateway and unit; a read-back that shows the opposite state is Error(failed).
