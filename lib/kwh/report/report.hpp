@@ -1,0 +1,85 @@
+#pragma once
+// The office's reports (`kwh report NAME`): each reads the database only and returns one
+// output::Table whose column names are the stable CSV/JSON names documented in kwh-report(1).
+// Reports read the daily rollups (daily_usage), the ledger through its (kind, time) index and
+// the current state of accounts, meters, gateways and events; only the raw readings export
+// reads raw readings.
+
+#include <kwh/output/table.hpp>
+#include <kwh/report/period.hpp>
+#include <kwh/storage/database.hpp>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kwh::report {
+
+enum class Name { sales, energy, balances, alarms, offline, gateways, readings, reconcile, statement };
+enum class By { day, month, year, operator_, account, meter, building };
+
+std::optional<Name> parse_name(std::string_view s);
+std::optional<By> parse_by(std::string_view s);
+std::string_view name_text(Name n);
+std::string_view by_text(By b);
+const std::vector<std::string>& name_words();
+
+struct Options {
+  Name name = Name::sales;
+  // Site-local dates as typed; resolved into a Period by prepare().
+  std::optional<std::string> from, to;
+  std::optional<By> by;
+  std::optional<std::string> account; // account ID (accounts.name)
+  std::optional<std::string> meter;   // readings --raw: one meter
+  bool active = false;                // alarms: active ones only
+  bool raw = false;                   // readings: every raw reading in the period
+  int minor_units = 2;
+  UnixTime now = 0; // 0: the clock
+};
+
+// Checks the combination of options (a --by, --from/--to, --account, --active or --raw that
+// the report does not take is a usage error naming it) and resolves the period.
+struct Request {
+  Options options;
+  Period period;
+};
+Request prepare(const Options& options);
+
+// The report as a table (with a totals row where sums make sense; the table format shows it,
+// CSV, JSON and xlsx leave it out).
+output::Table build(storage::Database& db, const Request& request);
+
+// The result of checking that independent totals agree (reconcile, statement): empty when
+// they do, else one line naming the difference.
+struct Built {
+  output::Table table;
+  std::string discrepancy;
+};
+Built build_checked(storage::Database& db, const Request& request);
+
+// The raw readings export, row by row, so that a year of readings streams instead of being
+// held in memory.
+std::vector<output::Column> raw_reading_columns();
+void for_each_raw_reading(storage::Database& db, const Request& request,
+                          const std::function<void(std::vector<output::Json>&&)>& row);
+
+// Per-report builders (used by build()).
+output::Table sales(storage::Database& db, const Request& r);
+Built reconcile(storage::Database& db, const Request& r);
+output::Table energy(storage::Database& db, const Request& r);
+output::Table balances(storage::Database& db, const Request& r);
+output::Table alarms(storage::Database& db, const Request& r);
+output::Table offline(storage::Database& db, const Request& r);
+output::Table gateways(storage::Database& db, const Request& r);
+output::Table latest_readings(storage::Database& db, const Request& r);
+Built statement(storage::Database& db, const Request& r);
+
+// Helpers shared by the builders.
+std::string money_text(std::int64_t minor, int minor_units);
+// Exact thousandths of an integer: 12345 Wh -> "12.345" (kWh), 12345 L -> "12.345" (m³).
+std::string thousandths(std::int64_t v);
+// The id of an account by its ID; Error(no_input) naming it when there is none.
+std::int64_t account_id(storage::Database& db, const std::string& name);
+
+} // namespace kwh::report
