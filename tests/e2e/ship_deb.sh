@@ -30,6 +30,20 @@ for s in postinst prerm postrm; do [ -x "$T/control/$s" ] || fail "the package h
 grep -q 'systemd-sysusers kwh.conf' "$T/control/postinst" || fail "postinst does not run systemd-sysusers"
 grep -q 'systemd-tmpfiles --create kwh.conf' "$T/control/postinst" || fail "postinst does not run systemd-tmpfiles"
 
+# postinst, with stand-ins for systemd's tools, creates the kwh user and its folders; it does
+# nothing on other actions (abort-upgrade ...).
+mkdir -p "$T/stubs"
+for tool in systemd-sysusers systemd-tmpfiles systemctl; do
+  printf '#!/bin/sh\necho "%s $*" >>"$STUB_LOG"\n' "$tool" >"$T/stubs/$tool"
+  chmod +x "$T/stubs/$tool"
+done
+STUB_LOG=$T/stub.log PATH=$T/stubs:/usr/bin:/bin sh -e "$T/control/postinst" configure || fail "postinst configure failed"
+grep -qx "systemd-sysusers kwh.conf" "$T/stub.log" || fail "postinst did not run systemd-sysusers kwh.conf"
+grep -qx "systemd-tmpfiles --create kwh.conf" "$T/stub.log" || fail "postinst did not run systemd-tmpfiles"
+rm -f "$T/stub.log"
+STUB_LOG=$T/stub.log PATH=$T/stubs:/usr/bin:/bin sh -e "$T/control/postinst" abort-upgrade || fail "postinst abort-upgrade failed"
+[ ! -s "$T/stub.log" ] || fail "postinst abort-upgrade ran: $(cat "$T/stub.log")"
+
 # Contents.
 dpkg -x "$deb" "$T/debroot"
 check_tree "$T/debroot" "the .deb"

@@ -51,6 +51,24 @@ for opt in $(kwhd --help | grep -o -- '--[a-z-]*' | sort -u); do
   grep -q -- "\*$opt\*" "$man/kwhd.8.scd" || fail "kwhd(8) does not document $opt"
 done
 
+# Every Prometheus metric that kwhd serves is described in kwhd(8).
+metrics_src=$KWH_SOURCE/lib/kwh/daemon/metrics.cpp
+if [ -f "$metrics_src" ]; then
+  for metric in $(grep -o '"kwh_[a-z_]*' "$metrics_src" | tr -d '"' | sort -u); do
+    grep -q "^\*$metric\*" "$man/kwhd.8.scd" || fail "kwhd(8) does not describe the metric $metric"
+  done
+fi
+
+# Built-in profiles are named in kwh-profile(5) and offered by the completions of --profile.
+for f in "$KWH_SOURCE"/examples/profiles/*.toml; do
+  [ -e "$f" ] || continue
+  name=$(sed -n 's/^name = "\(.*\)".*/\1/p' "$f")
+  grep -q "\*$name\*" "$man/kwh-profile.5.scd" || fail "kwh-profile(5) does not name the built-in profile $name"
+  for c in kwh.bash _kwh kwh.fish; do
+    grep -qw -- "$name" "$comp/$c" || fail "completions/$c does not offer the built-in profile $name"
+  done
+done
+
 # Every configuration key (the table in lib/kwh/config/config.cpp) is documented and in the
 # commented example.
 keys=$(grep -o '{{"[a-z_.]*"' "$KWH_SOURCE/lib/kwh/config/config.cpp" | tr -d '{"')
