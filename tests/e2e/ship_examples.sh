@@ -82,7 +82,20 @@ contains "$(cat "$T/sent")" "+8613800000002: Dear Noodle Bar, the balance of acc
 echo "not json" >"$T/bad.json"
 expect_exit 65 "$ex/cron/notify-sms" <"$T/bad.json"
 
-# The report scripts, on an empty site (once the reports they use are built).
+# The cron job's pipe, against the real CLI (once accounts and sales are built): an account
+# below alarm1 gets a message at the phone given when it was opened.
+if kwh account open --help 2>/dev/null | grep -q -- '--phone' && kwh sell --help 2>/dev/null | grep -q -- '--ref'; then
+  kwh tariff add cron-flat --flat 0.85 -q >/dev/null
+  kwh account open A1 --name "Tea House" --tariff cron-flat --alarm1 100 --alarm2 30 --phone +8613800000001 >/dev/null
+  kwh account open A2 --name "Big Spender" --tariff cron-flat --alarm1 100 --phone +8613800000002 >/dev/null
+  kwh sell A1 50 --ref cron-1 >/dev/null
+  kwh sell A2 500 --ref cron-2 >/dev/null
+  kwh account list --status alarm1 --json >"$T/alarm1.json"
+  expect_exit 0 "$ex/cron/notify-sms" <"$T/alarm1.json"
+  equals "$OUT" "+8613800000001	Dear Tea House, the balance of account A1 is 50.00 CNY. Please top up soon."
+fi
+
+# The report scripts (once the reports they use are built).
 export KWH_REPORTS=$T/reports
 if kwh report balances --format csv >/dev/null 2>&1; then
   expect_exit 0 "$ex/cron/nightly-balances"
@@ -92,6 +105,9 @@ if kwh report balances --format csv >/dev/null 2>&1; then
     expect_exit 0 "$ex/cron/month-end" 2026-10
     [ -s "$T/reports/2026-10/sales-2026-10.xlsx" ] || fail "month-end wrote no sales spreadsheet"
     [ -s "$T/reports/2026-10/energy-2026-10.xlsx" ] || fail "month-end wrote no energy spreadsheet"
+    for a in $(kwh account list -q); do
+      [ -s "$T/reports/2026-10/statements/$a-2026-10.xlsx" ] || fail "month-end wrote no statement for $a"
+    done
   fi
 fi
 
