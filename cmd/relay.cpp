@@ -2,6 +2,7 @@
 
 #include "context.hpp"
 
+#include <kwh/auth/operators.hpp>
 #include <kwh/site/command.hpp>
 #include <kwh/site/gateway.hpp>
 #include <kwh/site/live.hpp>
@@ -13,12 +14,9 @@
 #include <fmt/ranges.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <map>
-#include <pwd.h>
 #include <set>
 #include <thread>
-#include <unistd.h>
 
 namespace kwh::cli {
 
@@ -33,15 +31,8 @@ struct RelayOptions {
   bool direct = false;
 };
 
-// The operator as SPEC.md "Operators and audit" names them: the login name, or for root
-// through sudo the user who ran sudo.
-std::string operator_name() {
-  if (::geteuid() == 0)
-    if (const char* s = std::getenv("SUDO_USER"); s && *s) return s;
-  if (const passwd* pw = ::getpwuid(::geteuid()); pw && pw->pw_name) return pw->pw_name;
-  if (const char* u = std::getenv("USER"); u && *u) return u;
-  return fmt::format("uid{}", ::geteuid());
-}
+// The operator recorded with each command: as authorize() found them, else the login name.
+std::string operator_of(const Context& ctx) { return ctx.operator_name.empty() ? auth::current_login() : ctx.operator_name; }
 
 // The meters a relay command is for; every one must exist and be in service, or nothing is done.
 std::vector<site::Meter> select_meters(storage::Database& db, const RelayOptions& o, bool yes) {
@@ -104,7 +95,7 @@ int switch_direct(Context& ctx, const std::vector<site::Meter>& meters, bool on)
   auto& db = ctx.db();
   auto profiles = check_switchable(ctx, meters, on);
   const std::string action = on ? "relay_on" : "relay_off";
-  const std::string op = operator_name();
+  const std::string op = operator_of(ctx);
   output::Table t;
   t.columns = {{"meter"}, {"action"}, {"relay", output::Kind::status}, {"readback"}, {"error"}};
   std::vector<std::pair<std::string, std::string>> failed;
@@ -158,7 +149,7 @@ int queue(Context& ctx, const std::vector<site::Meter>& meters, bool on, std::op
     storage::Transaction tx(db);
     for (const auto& m : meters)
       ids.push_back(site::queue_command(
-          db, site::NewCommand{.meter_id = m.id, .action = on ? "relay_on" : "relay_off", .operator_name = operator_name()}));
+          db, site::NewCommand{.meter_id = m.id, .action = on ? "relay_on" : "relay_off", .operator_name = operator_of(ctx)}));
     tx.commit();
   }
   auto cmds = site::commands(db, ids);
