@@ -1,0 +1,1 @@
+kwh_e2e(billing_prepaid)
