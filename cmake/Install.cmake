@@ -56,8 +56,8 @@ set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
   ${PROJECT_SOURCE_DIR}/daemon/systemd/deb/postrm)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "prepaid energy management: Modbus polling daemon and CLI")
-set(CPACK_DEBIAN_PACKAGE_DESCRIPTION "prepaid energy management: Modbus polling daemon and CLI
-kwh makes the tenants of a sub-metered site (a mall, an industrial park, a
+# CPack puts the summary on the Description: line and this text below it.
+set(CPACK_DEBIAN_PACKAGE_DESCRIPTION "kwh makes the tenants of a sub-metered site (a mall, an industrial park, a
 campus, an apartment block) pay for electricity and water before they use it.
 The daemon kwhd polls electricity and water meters over Modbus (TCP, RTU over
 TCP, RS-485 serial) and writes readings to one SQLite database; the kwh tool

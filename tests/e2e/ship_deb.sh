@@ -22,7 +22,11 @@ contains "$info" "Maintainer: "
 contains "$info" "Architecture: $(dpkg --print-architecture)"
 depends=$(dpkg-deb -f "$deb" Depends)
 for lib in libc6 libsqlite3 libstdc++6; do contains "$depends" "$lib"; done
-contains "$(dpkg-deb -f "$deb" Description)" "prepaid energy management"
+description=$(dpkg-deb -f "$deb" Description)
+contains "$description" "prepaid energy management"
+# The synopsis line, then an extended description that does not repeat it.
+[ "$(sed -n 2p <<<"$description")" != " $(sed -n 1p <<<"$description")" ] || fail "the description repeats its synopsis"
+contains "$(sed -n 2p <<<"$description")" "kwh makes the tenants"
 
 # Maintainer scripts: postinst makes the kwh user and folders.
 dpkg-deb -e "$deb" "$T/control"
