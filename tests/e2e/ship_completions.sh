@@ -5,6 +5,8 @@
 # built yet has no options yet; that is tolerated.
 . "$(dirname "$0")/lib.sh"
 export PATH=$(dirname "$KWH"):$PATH
+# The shells may write history and settings under $HOME: keep them in the test's folder.
+export HOME=$T XDG_CONFIG_HOME=$T/.config XDG_DATA_HOME=$T/.local/share
 export KWH_COMPLETIONS=$KWH_SOURCE/completions
 
 /usr/bin/python3 - <<'PY'

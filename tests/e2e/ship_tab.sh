@@ -2,6 +2,8 @@
 # and without the bash-completion package loaded), and in zsh and fish when they are installed.
 . "$(dirname "$0")/lib.sh"
 export PATH=$(dirname "$KWH"):$PATH
+# The shells may write history and settings under $HOME: keep them in the test's folder.
+export HOME=$T XDG_CONFIG_HOME=$T/.config XDG_DATA_HOME=$T/.local/share
 comp=$KWH_SOURCE/completions
 
 # bash_complete WORD...: what _kwh offers for the command line WORD... (the last is completed).
