@@ -12,3 +12,14 @@ if(KWH_SANITIZE)
     -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
   target_link_options(kwh_options INTERFACE -fsanitize=address,undefined)
 endif()
+
+# Fuzzing (tests/fuzz): all of libkwh is instrumented for libFuzzer and checked by ASan and
+# UBSan; each fuzz target adds -fsanitize=fuzzer when it links. Needs clang.
+if(KWH_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "KWH_FUZZ needs clang: CC=clang CXX=clang++ cmake -DKWH_FUZZ=ON ...")
+  endif()
+  target_compile_options(kwh_options INTERFACE
+    -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+  target_link_options(kwh_options INTERFACE -fsanitize=address,undefined)
+endif()
