@@ -12,7 +12,8 @@ check_tree "$root" "the staged install"
 while read -r f; do [ -e "$f" ] || fail "reported as installed but missing: $f"; done <"$root.installed"
 for scd in "$KWH_SOURCE"/man/*.scd; do
   page=${scd##*/}; page=${page%.scd}
-  [ -f "$root/usr/share/man/man${page##*.}/$page" ] || fail "man/$page.scd is not installed"
+  [ -f "$root/usr/share/man/man${page##*.}/$page.gz" ] || fail "man/$page.scd is not installed"
+  gzip -t "$root/usr/share/man/man${page##*.}/$page.gz" || fail "$page.gz is not gzip"
 done
 for src in "$KWH_SOURCE"/completions/*; do
   case ${src##*/} in CMakeLists.txt) continue ;; esac

@@ -6,16 +6,16 @@ kwh_subcommands() {
   kwh --help | awk '/^Subcommands:/ {on = 1; next} on && /^  [a-z]/ {print $1} on && /^$/ {exit}'
 }
 
-# The man pages that must be installed, relative to share/man: one per subcommand group
-# (kwh-refund(1) is a .so link to kwh-sell(1)), the overview, the daemon and the formats.
+# The man pages that must be installed (gzipped), relative to share/man: one per subcommand
+# group (kwh-refund(1) is a symlink to kwh-sell(1)), the overview, the daemon and the formats.
 expected_man_pages() {
-  echo man1/kwh.1
+  echo man1/kwh.1.gz
   local sub
-  for sub in $(kwh_subcommands); do echo "man1/kwh-$sub.1"; done
-  echo man8/kwhd.8
-  echo man5/kwh.toml.5
-  echo man5/kwh-profile.5
-  echo man5/kwh-tariff.5
+  for sub in $(kwh_subcommands); do echo "man1/kwh-$sub.1.gz"; done
+  echo man8/kwhd.8.gz
+  echo man5/kwh.toml.5.gz
+  echo man5/kwh-profile.5.gz
+  echo man5/kwh-tariff.5.gz
 }
 
 # Every file an install with prefix /usr must hold, relative to the staging root.
@@ -67,13 +67,13 @@ check_tree() {
   [ $missing = 0 ] || fail "$missing expected files missing in $what"
 }
 
-# render_man FILE (run in the man root, for .so links): fails on any warning of man or groff;
-# the page as text is left in $T/page.txt.
+# render_man FILE.gz: fails on any warning of man or groff; the page as text is left in
+# $T/page.txt.
 render_man() {
   local f=$1 out
   out=$(MANWIDTH=80 man --warnings -E UTF-8 -l "$f" 2>&1 >"$T/page.txt") || fail "man $f failed: $out"
   [ -z "$out" ] || fail "man $f: $out"
-  out=$(groff -k -s -man -Tutf8 -ww -z "$f" 2>&1) || fail "groff $f failed: $out"
+  out=$(gzip -dc "$f" | groff -k -man -Tutf8 -ww -z 2>&1) || fail "groff $f failed: $out"
   [ -z "$out" ] || fail "groff $f: $out"
   grep -q "^NAME" "$T/page.txt" || fail "man $f: no NAME section"
 }

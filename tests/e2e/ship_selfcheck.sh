@@ -22,7 +22,7 @@ page_of() {
 for sub in $subs; do
   src=$(page_of "$sub")
   [ -f "$src" ] || fail "kwh $sub has no man page source ${src#"$KWH_SOURCE"/}"
-  [ -f "$KWH_BUILD/man/kwh-$sub.1" ] || fail "kwh-$sub.1 was not built (is scdoc installed?)"
+  [ -f "$KWH_BUILD/man/kwh-$sub.1.gz" ] || fail "kwh-$sub.1.gz was not built (is scdoc installed?)"
   grep -q "^\*$sub\*" "$man/kwh.1.scd" || fail "kwh(1) does not list the command $sub"
   grep -q "kwh-$sub\*(1)" "$man/kwh.1.scd" || fail "kwh(1) does not point to kwh-$sub(1)"
   grep -qw -- "$sub" "$comp/kwh.bash" || fail "the bash completion does not know $sub"
