@@ -1,2 +1,3 @@
 kwh_e2e(report_formats)
 kwh_e2e(report_usage)
+kwh_e2e(report_real)
