@@ -71,6 +71,8 @@ chmod o+w "$KWH_DB"
 expect_exit 1 kwh log
 expect_one_line_error
 equals "$ERR" "kwh: $KWH_DB is world-writable; fix with chmod o-w $KWH_DB"
+expect_exit 1 kwhd --once
+contains "$ERR" "$KWH_DB is world-writable"
 chmod o-w "$KWH_DB"
 expect_exit 0 kwh log
 
