@@ -2,6 +2,7 @@
 
 #include "test_billing_fixture.hpp"
 
+#include <kwh/billing/standing.hpp>
 #include <kwh/billing/status.hpp>
 #include <kwh/ledger/ledger.hpp>
 
@@ -335,4 +336,27 @@ TEST_CASE("Billing: random sells, refunds and readings keep balance = sum(ledger
   }
   CHECK(ledger::verify(*f.db).empty());
   CHECK(f.count("SELECT count(*) FROM commands WHERE action = 'relay_off'") > 0);
+}
+
+TEST_CASE("Billing: standing charges are charged once at each site-local day or month boundary") {
+  test::BillingFixture f;
+  auto m = f.add_meter("M1");
+  f.add_tariff("daily", "effective = \"2026-01-01\"\nprice = \"1.0000\"\nstanding_charge = \"1.50\"\nstanding_period = \"day\"\n");
+  f.open("A1", "daily", {"M1"}, utc("2026-03-01T10:00:00Z"));
+  f.pay("A1", 10'000);
+  f.ingest(m, utc("2026-03-01T10:00:00Z"), 0);
+  auto r = f.ingest(m, utc("2026-03-03T12:00:00Z"), 1'000); // 1.00 + two days (03-02, 03-03) of 1.50
+  CHECK(r.charged == 100 + 300);
+  CHECK(f.balance("A1") == 10'000 - 400);
+  CHECK(f.count("SELECT count(*) FROM ledger WHERE kind = 'standing'") == 2);
+  // Charging up to the same time again writes nothing; the next day is charged once.
+  CHECK(charge_standing_all(*f.db, f.config, utc("2026-03-03T23:00:00Z")) == 0);
+  CHECK(charge_standing_all(*f.db, f.config, utc("2026-03-04T00:00:00Z")) == 150);
+  CHECK(f.count("SELECT count(*) FROM ledger WHERE kind = 'standing'") == 3);
+
+  f.add_tariff("monthly", "effective = \"2026-01-01\"\nprice = \"1.0000\"\nstanding_charge = \"20\"\nstanding_period = \"month\"\n");
+  f.open("A2", "monthly", {}, utc("2026-03-15T00:00:00Z"));
+  CHECK(charge_standing_all(*f.db, f.config, utc("2026-05-02T00:00:00Z")) == 2'000 * 2 + 150 * 59);
+  CHECK(f.count("SELECT count(*) FROM ledger WHERE kind = 'standing' AND account_id = 2") == 2);
+  CHECK(ledger::verify(*f.db).empty());
 }

@@ -1,6 +1,7 @@
 #include <kwh/billing/biller.hpp>
 
 #include <kwh/billing/charge.hpp>
+#include <kwh/billing/standing.hpp>
 #include <kwh/billing/status.hpp>
 #include <kwh/ledger/ledger.hpp>
 #include <kwh/storage/database.hpp>
@@ -212,6 +213,8 @@ void Biller::bill_interval(const Meter& m, const Previous& prev, const Reading& 
     std::int64_t cost = charge_account(p.account_id, p.tariff_id, m, p.from, p.to, q, bands);
     res.charged += cost;
     add_usage(t1, m.id, p.account_id, q, cost);
+    std::int64_t standing = charge_standing(m_db, m_config, p.account_id, tariff(p.tariff_id), p.to);
+    res.charged += standing;
     auto change = update_status(m_db, m_config, p.account_id, t1, m_clock(), false);
     for (auto& e : change.events) res.events.push_back(e);
     for (auto c : change.commands) res.commands.push_back(c);
