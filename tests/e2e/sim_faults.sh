@@ -38,6 +38,14 @@ expect_exit 69 c "$P" rh 1 0 2
 TMO=1000 expect_exit 0 c "$P" rh 1 0 2
 stop_sim
 
+# Every reply 400 ms late, timeout 300 ms: reply 1 arrives while request 2 waits, and must not
+# be taken for its answer.
+start_sim --meters 2 --faults late=1,late-by=400ms
+expect_exit 69 c "$P" rh 1 0 2 rh 2 0 2
+equals "$OUT" "fail timeout: 300 ms without a reply
+fail timeout: 300 ms without a reply"
+stop_sim
+
 start_sim --meters 4 --gateways 2 --faults silent-gateway=2
 expect_exit 0 c "$P" rh 1 0 2
 expect_exit 69 c $((P + 1)) rh 1 0 2
