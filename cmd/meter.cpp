@@ -18,10 +18,11 @@ output::Json opt(const std::optional<std::string>& v) { return v ? output::Json(
 output::Json opt(const std::optional<std::int64_t>& v) { return v ? output::Json(*v) : output::Json(); }
 output::Json opt_time(const std::optional<UnixTime>& v) { return v ? output::Json(format_time(*v)) : output::Json(); }
 
+// {"time": ..., "energy_total": ..., ...}: the same shape as `meter read --json`.
 output::Json reading_json(const site::LiveReading& r) {
   auto o = output::Json::object();
   o.set("time", format_time(r.time));
-  o.set("values", site::values_json(r));
+  for (const auto& v : r.values) o.set(v.name, site::value_json(v));
   return o;
 }
 

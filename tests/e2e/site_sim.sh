@@ -32,7 +32,7 @@ equals "$(echo "$R" | json '200 < d["voltage_a"] < 260')" "True"
 equals "$(echo "$R" | json 'd["power_total"] > 1000')" "True"
 contains "$(echo "$R" | json 'd["time"]')" "T"
 expect_exit 0 kwh meter show E1 --json
-equals "$(echo "$OUT" | json 'd["last_reading"]["values"]["energy_total"]')" "$(echo "$R" | json 'd["energy_total"]')"
+equals "$(echo "$OUT" | json 'd["last_reading"]["energy_total"]')" "$(echo "$R" | json 'd["energy_total"]')"
 equals "$(echo "$OUT" | json 'd["last_reading"]["time"]')" "$(echo "$R" | json 'd["time"]')"
 expect_exit 0 kwh meter read E1 --json                                  # the stored one, no bus
 equals "$(echo "$OUT" | json 'd["energy_total"]')" "$(echo "$R" | json 'd["energy_total"]')"

@@ -100,7 +100,8 @@ LiveReading read_live(transport::Client& client, const Meter& m, const modbus::P
 
 void store_values(storage::Database& db, const Meter& m, const LiveReading& r) {
   db.prepare("INSERT INTO meter_values(meter_id, t, \"values\") VALUES (?1, ?2, ?3) "
-             "ON CONFLICT(meter_id) DO UPDATE SET t = excluded.t, \"values\" = excluded.\"values\"")
+             "ON CONFLICT(meter_id) DO UPDATE SET t = excluded.t, \"values\" = excluded.\"values\" "
+             "WHERE excluded.t >= meter_values.t")
       .bind_all(m.id, r.time, values_json(r).dump(-1))
       .run();
 }

@@ -41,7 +41,8 @@ std::string bus_name(const Meter& m);
 // profile total (energy_total or volume_total) that does not decode is Error(failed).
 LiveReading read_live(transport::Client& client, const Meter& m, const modbus::Profile& p);
 
-// Stores a live reading as the meter's latest values (meter_values). Charging readings is
+// Stores a live reading as the meter's latest values (meter_values), unless a newer one is
+// there already (as kwhd's writer does). Charging readings is
 // the billing path's work; this keeps only the latest values for `meter show` and `meter read`.
 void store_values(storage::Database& db, const Meter& m, const LiveReading& r);
 
