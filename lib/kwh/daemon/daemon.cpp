@@ -12,6 +12,7 @@
 #include <kwh/storage/database.hpp>
 #include <kwh/util/time.hpp>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -74,6 +75,8 @@ private:
   PollSettings settings() const;
 
   asio::io_context m_io;
+  // Keeps run() going while the event loop waits for the writer thread (--once has no timers).
+  asio::executor_work_guard<asio::io_context::executor_type> m_work = asio::make_work_guard(m_io);
   Options m_options;
   config::Config m_cfg;
   Metrics m_metrics;
@@ -443,6 +446,7 @@ void Daemon::Impl::finish() {
   boost::system::error_code ec;
   m_signals.cancel(ec);
   if (m_metrics_server) m_metrics_server->stop();
+  m_work.reset();
   m_io.stop();
 }
 

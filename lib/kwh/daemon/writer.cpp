@@ -1,5 +1,6 @@
 #include <kwh/daemon/writer.hpp>
 
+#include <kwh/billing/biller.hpp>
 #include <kwh/daemon/log.hpp>
 #include <kwh/modbus/profile.hpp>
 #include <kwh/output/json.hpp>
@@ -39,30 +40,10 @@ void write_event(storage::Database& db, UnixTime time, const std::string& kind, 
       .run();
 }
 
-// Until billing lands, readings are stored as they are (no charge). Swapping in
-// billing::Biller::ingest is the one change in store() below.
 struct ReadingStore::Impl {
-  Impl(storage::Database& d, const config::Config&) : db(d) {}
+  Impl(storage::Database& d, const config::Config& c) : db(d), biller(d, c) {}
   storage::Database& db;
-  struct Reading {
-    std::int64_t meter_id = 0;
-    UnixTime time = 0;
-    std::int64_t value = 0;
-    std::optional<std::int64_t> sharp, peak, flat, valley, power;
-  };
-  void ingest(const Reading& r) {
-    auto& latest = db.cached("SELECT max(t) FROM readings WHERE meter_id = ?1");
-    latest.bind(1, r.meter_id);
-    std::optional<std::int64_t> t;
-    if (latest.step()) t = latest.get_opt_int(0);
-    latest.reset();
-    if (t && *t > r.time)
-      fail(Exit::data, "reading at {} is older than the meter's latest ({})", format_time(r.time), format_time(*t));
-    db.cached("INSERT INTO readings(meter_id, t, value, sharp, peak, flat, valley, power) "
-              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(meter_id, t) DO NOTHING")
-        .bind_all(r.meter_id, r.time, r.value, r.sharp, r.peak, r.flat, r.valley, r.power)
-        .run();
-  }
+  billing::Biller biller;
 };
 
 ReadingStore::ReadingStore(storage::Database& db, const config::Config& cfg)
@@ -70,7 +51,7 @@ ReadingStore::ReadingStore(storage::Database& db, const config::Config& cfg)
 ReadingStore::~ReadingStore() = default;
 
 std::string ReadingStore::store(const PolledReading& r) {
-  Impl::Reading b;
+  billing::Reading b;
   b.meter_id = r.meter_id;
   b.time = r.time;
   auto total = integer_of(r.values, "energy_total");
@@ -82,13 +63,17 @@ std::string ReadingStore::store(const PolledReading& r) {
   b.flat = integer_of(r.values, "energy_flat");
   b.valley = integer_of(r.values, "energy_valley");
   b.power = integer_of(r.values, "power_total");
-  m_impl->ingest(b);
+  auto result = m_impl->biller.ingest(b);
   m_impl->db
       .cached("INSERT INTO meter_values(meter_id, t, \"values\") VALUES (?1, ?2, ?3) "
               "ON CONFLICT(meter_id) DO UPDATE SET t = excluded.t, \"values\" = excluded.\"values\" "
               "WHERE excluded.t >= meter_values.t")
       .bind_all(r.meter_id, r.time, values_json(r.values))
       .run();
+  // Plain readings are not worth a line each; what billing decided beyond a charge is.
+  if (!result.events.empty() || !result.commands.empty() || result.outcome == billing::Outcome::held ||
+      result.outcome == billing::Outcome::counter_reset)
+    return result.summary;
   return {};
 }
 
