@@ -95,6 +95,21 @@ TEST_CASE("Transport: each failure type comes back as a typed Failure") {
   CHECK(bus.status().consecutive_failures == 0);
 }
 
+TEST_CASE("Transport: a connection the gateway closed while idle is reopened, not failed") {
+  boost::asio::io_context io;
+  // The gateway answers, then hangs up (as gateways do with idle connections).
+  FakePeer peer(io, false, [&](const SeenRequest& s, int) {
+    return std::vector<PeerAction>{{peer.answer(s)}, {{}, 10ms, true}};
+  });
+  Bus bus(io, spec_for(peer, Kind::tcp));
+  CHECK(call(io, bus, Request::read_holding(1, 0, 1)).ok());
+  io.restart();
+  io.run_for(100ms); // the hang-up happens while the bus is idle
+  CHECK(call(io, bus, Request::read_holding(1, 0, 1)).ok());
+  CHECK(peer.connections() >= 2);
+  CHECK(bus.status().failures == 0);
+}
+
 TEST_CASE("Transport: a gateway that is not listening is connection_refused") {
   boost::asio::io_context io;
   std::string address;

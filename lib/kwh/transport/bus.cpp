@@ -108,7 +108,10 @@ private:
 
   void connect_step() {
     if (m_stop) return finish(*m_stop);
-    if (m_connected && m_link->is_open()) return drain_step();
+    if (m_connected && m_link->is_open()) {
+      if (!m_link->peer_closed()) return drain_step();
+      drop_connection(); // closed by the gateway while idle: reconnect rather than fail
+    }
     arm(m_spec.connect_timeout, Failure::timeout("connecting to " + m_spec.address + " timed out"));
     m_link->async_open([self = shared_from_this()](error_code ec) {
       self->disarm();

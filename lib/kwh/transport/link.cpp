@@ -5,6 +5,10 @@
 #include <boost/asio/serial_port.hpp>
 #include <boost/asio/write.hpp>
 
+#include <cerrno>
+
+#include <sys/socket.h>
+
 namespace kwh::transport {
 
 namespace asio = boost::asio;
@@ -58,6 +62,15 @@ public:
   }
 
   bool is_open() const override { return m_socket.is_open(); }
+
+  bool peer_closed() override {
+    if (!m_socket.is_open()) return true;
+    std::uint8_t byte = 0;
+    ssize_t n = ::recv(m_socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0) return false; // bytes waiting (a late reply): the framing deals with them
+    if (n == 0) return true; // orderly shutdown by the peer
+    return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+  }
 
 private:
   asio::ip::tcp::resolver m_resolver;

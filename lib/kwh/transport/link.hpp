@@ -28,6 +28,10 @@ public:
   virtual void cancel() = 0;
   virtual void close() = 0;
   virtual bool is_open() const = 0;
+  // Whether the other end has closed a connection that looks open (gateways close idle
+  // connections); checked without blocking before a request goes out, so that the request
+  // goes on a new connection instead of failing.
+  virtual bool peer_closed() { return false; }
 };
 
 std::unique_ptr<Link> make_link(boost::asio::io_context& io, const GatewaySpec& spec);
