@@ -57,10 +57,10 @@ expect_exit 1 c "$P" rh 1 0 2
 contains "$OUT" "fail bad frame"
 stop_sim
 
-# Meter 2 flaps: online for 300 ms, then offline for 300 ms; meter 1 is always there.
-start_sim --meters 3 --faults flap=2,flap-period=300ms
-TMO=100 expect_exit 69 c "$P" rh 2 0 2 rh 1 0 2 sleep 150 rh 2 0 2 rh 1 0 2 sleep 150 rh 2 0 2 rh 1 0 2 \
-  sleep 150 rh 2 0 2 rh 1 0 2 sleep 150 rh 2 0 2 rh 1 0 2 sleep 150 rh 2 0 2 rh 1 0 2
+# Meter 2 flaps: online for 600 ms, then offline for 600 ms; meter 1 is always there.
+start_sim --meters 3 --faults flap=2,flap-period=600ms
+TMO=250 expect_exit 69 c "$P" rh 2 0 2 rh 1 0 2 sleep 300 rh 2 0 2 rh 1 0 2 sleep 300 rh 2 0 2 rh 1 0 2 \
+  sleep 300 rh 2 0 2 rh 1 0 2 sleep 300 rh 2 0 2 rh 1 0 2 sleep 300 rh 2 0 2 rh 1 0 2
 [ "$(sed -n '2~2p' <<<"$OUT" | grep -c '^ok')" = 6 ] || fail "meter 1 must always answer: $OUT"
 [ "$(sed -n '1~2p' <<<"$OUT" | grep -c '^ok')" -ge 1 ] || fail "meter 2 must be online at times: $OUT"
 [ "$(sed -n '1~2p' <<<"$OUT" | grep -c '^fail timeout')" -ge 1 ] || fail "meter 2 must be offline at times: $OUT"

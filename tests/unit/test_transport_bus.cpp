@@ -79,7 +79,7 @@ TEST_CASE("Transport: each failure type comes back as a typed Failure") {
     default: return {{peer.answer(s)}};
     }
   });
-  Bus bus(io, spec_for(peer, Kind::tcp, 150ms));
+  Bus bus(io, spec_for(peer, Kind::tcp, 300ms));
   auto ex = call(io, bus, Request::read_holding(1, 0, 2));
   CHECK(kind_of(ex) == Failure::Kind::exception);
   CHECK(ex.failure().exception_code == 2);
@@ -136,17 +136,17 @@ TEST_CASE("Transport: a late reply is never taken for the answer to a later requ
     boost::asio::io_context io;
     // Request 1 is answered after the timeout with words 1000+; request 2 at once with 2000+.
     FakePeer peer(io, kind != Kind::tcp, [&](const SeenRequest& s, int i) -> std::vector<PeerAction> {
-      if (i == 0) return {{peer.answer(s, 1000), 250ms}};
+      if (i == 0) return {{peer.answer(s, 1000), 500ms}};
       return {{peer.answer(s, 2000)}};
     });
-    Bus bus(io, spec_for(peer, kind, 150ms));
+    Bus bus(io, spec_for(peer, kind, 300ms));
     auto first = call(io, bus, Request::read_holding(1, 0, 2));
     CHECK(kind_of(first) == Failure::Kind::timeout);
     auto second = call(io, bus, Request::read_holding(1, 0, 2));
     REQUIRE(second.ok());
     CHECK(second->words == std::vector<std::uint16_t>{2000, 2001});
     // Let the late reply arrive (TCP: it waits in the socket ahead of the third reply).
-    std::this_thread::sleep_for(200ms);
+    std::this_thread::sleep_for(400ms);
     auto third = call(io, bus, Request::read_holding(1, 0, 2));
     REQUIRE(third.ok());
     CHECK(third->words == std::vector<std::uint16_t>{2000, 2001});
@@ -162,7 +162,7 @@ TEST_CASE("Transport: RTU with a corrupt CRC is a bad frame, and the bus recover
     if (i == 0) bytes.back() ^= 0xFF;
     return {{bytes}};
   });
-  Bus bus(io, spec_for(peer, Kind::rtu_over_tcp, 100ms));
+  Bus bus(io, spec_for(peer, Kind::rtu_over_tcp, 300ms));
   CHECK(kind_of(call(io, bus, Request::read_holding(1, 0, 2))) == Failure::Kind::bad_frame);
   CHECK(call(io, bus, Request::read_holding(1, 0, 2)).ok());
 }
