@@ -11,7 +11,6 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include <chrono>
 
 namespace kwh::cli {
 
@@ -158,9 +157,6 @@ void add_remove(CLI::App* parent, Context& ctx) {
   });
 }
 
-// Asks each meter on the gateway for the first value of its profile: cheap, and it proves the
-// whole path (connection, framing, unit address). A gateway with no meters is asked for one
-// register of unit 1; any answer, even an exception reply, shows that it is there.
 void add_test(CLI::App* parent, Context& ctx) {
   auto name = std::make_shared<std::string>();
   auto* sub = parent->add_subcommand("test", "check that a gateway and its meters answer");
@@ -170,54 +166,23 @@ void add_test(CLI::App* parent, Context& ctx) {
       auto& db = ctx.db();
       site::Gateway g = site::get_gateway(db, *name);
       transport::Client client(g.spec(ctx.config().poll.timeout));
+      auto probes = site::probe_gateway(db, client, g, ctx.config().profiles);
       output::Table t;
       t.columns = {{"meter"}, {"unit", output::Kind::integer}, {"result", output::Kind::status},
                    {"ms", output::Kind::integer}, {"detail"}};
-      std::vector<std::string> unreachable;
-      std::string first_error;
-      auto meters = site::list_meters(db, site::MeterFilter{.gateway = g.name});
-      for (const auto& m : meters) {
-        auto start = std::chrono::steady_clock::now();
-        std::string result = "ok", detail;
-        try {
-          auto profile = site::meter_profile(db, m, ctx.config().profiles);
-          if (profile.values.empty()) fail(Exit::config, "profile {} has no values", profile.name);
-          const auto& v = profile.values.front();
-          auto r = v.table == modbus::Table::input
-                       ? client.read_input(static_cast<std::uint8_t>(m.unit), v.address, static_cast<std::uint16_t>(v.words()))
-                       : client.read_holding(static_cast<std::uint8_t>(m.unit), v.address,
-                                             static_cast<std::uint16_t>(v.words()));
-          if (!r) throw transport::to_error(r.failure(), site::bus_name(m));
-          detail = fmt::format("read {}", v.name);
-        } catch (const Error& e) {
-          result = e.code() == Exit::unavailable ? "offline" : "failed";
-          detail = e.what();
-          if (e.code() == Exit::unavailable) {
-            unreachable.push_back(fmt::format("{} (unit {})", m.name, m.unit));
-            if (first_error.empty()) first_error = e.what();
-          }
-        }
-        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
-        t.add({m.name, m.unit, result, static_cast<std::int64_t>(ms.count()), detail});
-      }
-      if (meters.empty()) {
-        auto start = std::chrono::steady_clock::now();
-        auto r = client.read_holding(1, 0, 1);
-        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
-        bool answered = r || r.failure().kind == transport::Failure::Kind::exception;
-        std::string detail = r ? "unit 1 answered" : r.failure().describe();
-        if (!answered) {
-          first_error = fmt::format("gateway {} ({}): {}", g.name, g.address, r.failure().describe());
-          unreachable.push_back(g.name);
-        }
-        t.add({"", 1, answered ? "ok" : "offline", static_cast<std::int64_t>(ms.count()), detail});
+      std::vector<std::string> silent;
+      const site::Probe* first = nullptr;
+      for (const auto& p : probes) {
+        t.add({p.meter, p.unit, p.answered ? "ok" : p.unreachable ? "offline" : "failed", p.ms, p.detail});
+        if (!p.unreachable) continue;
+        silent.push_back(p.meter.empty() ? g.name : fmt::format("{} (unit {})", p.meter, p.unit));
+        if (!first) first = &p;
       }
       ctx.print(t);
-      if (!unreachable.empty()) {
-        if (meters.empty()) fail(Exit::unavailable, "{}", first_error);
+      if (first && first->meter.empty()) fail(Exit::unavailable, "{}", first->detail);
+      if (first)
         fail(Exit::unavailable, "gateway {} ({}): {} of {} meters did not answer: {}; first: {}", g.name, g.address,
-             unreachable.size(), meters.size(), fmt::join(unreachable, ", "), first_error);
-      }
+             silent.size(), probes.size(), fmt::join(silent, ", "), first->detail);
       return 0;
     };
   });

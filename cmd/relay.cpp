@@ -95,7 +95,6 @@ int switch_direct(Context& ctx, const std::vector<site::Meter>& meters, bool on)
   auto& db = ctx.db();
   auto profiles = check_switchable(ctx, meters, on);
   const std::string action = on ? "relay_on" : "relay_off";
-  const std::string op = operator_of(ctx);
   output::Table t;
   t.columns = {{"meter"}, {"action"}, {"relay", output::Kind::status}, {"readback"}, {"error"}};
   std::vector<std::pair<std::string, std::string>> failed;
@@ -106,24 +105,15 @@ int switch_direct(Context& ctx, const std::vector<site::Meter>& meters, bool on)
   for (std::size_t i = 0; i < meters.size(); ++i) {
     const auto& m = meters[i];
     auto& client = clients[m.gateway_id];
-    if (!client) client = std::make_unique<transport::Client>(site::get_gateway(db, m.gateway_id).spec(ctx.config().poll.timeout));
-    site::NewCommand c{.meter_id = m.id, .action = action, .operator_name = op};
+    if (!client)
+      client = std::make_unique<transport::Client>(site::get_gateway(db, m.gateway_id).spec(ctx.config().poll.timeout));
     try {
-      auto result = site::switch_relay(*client, m, profiles[i], on);
-      storage::Transaction tx(db);
-      site::record_relay(db, m, on, "operator");
-      site::record_direct_command(db, c, true, std::nullopt,
-                                  result.readback_words.empty() ? std::optional<std::string>()
-                                                                : std::optional<std::string>(result.readback_words));
-      tx.commit();
+      auto result = site::switch_now(db, *client, m, profiles[i], on, operator_of(ctx));
       t.add({m.name, action, on ? "on" : "off", result.readback, output::Json()});
     } catch (const Error& e) {
       if (failed.empty()) first_code = e.code();
       if (e.code() == Exit::unavailable) unreachable = true;
       failed.emplace_back(m.name, e.what());
-      storage::Transaction tx(db);
-      site::record_direct_command(db, c, false, std::string(e.what()), std::nullopt);
-      tx.commit();
       t.add({m.name, action, m.relay_state, output::Json(), std::string(e.what())});
     }
   }

@@ -1,8 +1,11 @@
 #include <kwh/site/live.hpp>
 
+#include <kwh/site/command.hpp>
+
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 
 namespace kwh::site {
 
@@ -228,6 +231,66 @@ void record_relay(storage::Database& db, const Meter& m, bool on, const std::str
              "VALUES (?1, 'relay_changed', ?2, ?3, ?4, ?5)")
       .bind_all(now(), m.gateway_id, m.id, account_id, fmt::format("{} -> {} ({})", m.relay_state, state, reason))
       .run();
+}
+
+RelaySwitch switch_now(storage::Database& db, transport::Client& client, const Meter& m, const modbus::Profile& p,
+                       bool on, const std::string& operator_name) {
+  NewCommand c{.meter_id = m.id, .action = on ? "relay_on" : "relay_off", .operator_name = operator_name};
+  RelaySwitch result;
+  try {
+    result = switch_relay(client, m, p, on);
+  } catch (const Error& e) {
+    storage::Transaction tx(db);
+    record_direct_command(db, c, false, std::string(e.what()), std::nullopt);
+    tx.commit();
+    throw;
+  }
+  storage::Transaction tx(db);
+  record_relay(db, m, on, "operator");
+  record_direct_command(db, c, true, std::nullopt,
+                        result.readback_words.empty() ? std::nullopt : std::optional<std::string>(result.readback_words));
+  tx.commit();
+  return result;
+}
+
+std::vector<Probe> probe_gateway(storage::Database& db, transport::Client& client, const Gateway& g,
+                                 const std::vector<std::string>& profile_folders) {
+  using clock = std::chrono::steady_clock;
+  auto ms_since = [](clock::time_point start) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start).count();
+  };
+  std::vector<Probe> out;
+  for (const auto& m : list_meters(db, MeterFilter{.gateway = g.name})) {
+    Probe probe;
+    probe.meter = m.name;
+    probe.unit = m.unit;
+    auto start = clock::now();
+    try {
+      auto profile = meter_profile(db, m, profile_folders);
+      if (profile.values.empty()) fail(Exit::config, "profile {} has no values", profile.name);
+      const auto& v = profile.values.front();
+      modbus::ReadRequest r{v.table, v.address, static_cast<std::uint16_t>(v.words()), {0}};
+      run_read(client, m, r);
+      probe.answered = true;
+      probe.detail = fmt::format("read {}", v.name);
+    } catch (const Error& e) {
+      probe.unreachable = e.code() == Exit::unavailable;
+      probe.detail = e.what();
+    }
+    probe.ms = ms_since(start);
+    out.push_back(std::move(probe));
+  }
+  if (out.empty()) {
+    Probe probe;
+    auto start = clock::now();
+    auto r = client.read_holding(1, 0, 1);
+    probe.ms = ms_since(start);
+    probe.answered = r || r.failure().kind == transport::Failure::Kind::exception;
+    probe.unreachable = !probe.answered;
+    probe.detail = r ? "unit 1 answered" : fmt::format("gateway {} ({}): {}", g.name, g.address, r.failure().describe());
+    out.push_back(std::move(probe));
+  }
+  return out;
 }
 
 } // namespace kwh::site

@@ -79,7 +79,29 @@ std::string readback_text(const modbus::RelaySpec& relay, const transport::Respo
 RelaySwitch switch_relay(transport::Client& client, const Meter& m, const modbus::Profile& p, bool on);
 
 // Records a relay switched by kwh: meters.relay_state (and relay_reason when opened), and a
-// `relay_changed` event for the meter, its gateway and its open account.
+// `relay_changed` event for the meter, its gateway and its open account. Call it inside the
+// Transaction that records the command.
 void record_relay(storage::Database& db, const Meter& m, bool on, const std::string& reason);
+
+// An operator's switch carried out at once (`kwh relay on|off --direct`): switches the relay,
+// then records the state, the event and a done command row in one transaction; a failure
+// records a failed command row and is rethrown.
+RelaySwitch switch_now(storage::Database& db, transport::Client& client, const Meter& m, const modbus::Profile& p,
+                       bool on, const std::string& operator_name);
+
+// `kwh gateway test`: what one probe of a gateway found.
+struct Probe {
+  std::string meter; // empty when the gateway has no meters and unit 1 was asked
+  int unit = 1;
+  bool answered = false;
+  bool unreachable = false; // failed with 69 (as opposed to an answer that was wrong)
+  std::int64_t ms = 0;
+  std::string detail;
+};
+// Asks each in-service meter on the gateway for the first value of its profile: cheap, and it
+// proves the whole path (connection, framing, unit address). A gateway with no meters is asked
+// for one register of unit 1; any answer, even an exception reply, shows that it is there.
+std::vector<Probe> probe_gateway(storage::Database& db, transport::Client& client, const Gateway& g,
+                                 const std::vector<std::string>& profile_folders);
 
 } // namespace kwh::site
