@@ -68,6 +68,11 @@ equals "$ERR" "kwh: 'kwh operator add' needs the admin role; $VIEWER is a viewer
 expect_exit 77 as "$VIEWER" sell A1 5
 expect_one_line_error
 equals "$ERR" "kwh: 'kwh sell' needs the cashier role; $VIEWER is a viewer"
+expect_exit 77 as "$VIEWER" relay off M1
+equals "$ERR" "kwh: 'kwh relay' needs the cashier role; $VIEWER is a viewer"
+# Once there are operators, only an admin may run kwh init on the database.
+expect_exit 77 as "$VIEWER" init
+contains "$ERR" "'kwh init' needs the admin role"
 
 # A cashier sells, and is refused what only an admin does.
 expect_exit 0 as "$CASHIER" sell A1 10
@@ -78,7 +83,13 @@ expect_exit 77 as "$CASHIER" operator remove "$VIEWER"
 expect_one_line_error
 contains "$ERR" "needs the admin role"
 
+# The cashier passes the role check for relays (there is no meter M1: 66, not 77).
+expect_exit 66 as "$CASHIER" relay off M1
+
 # A second admin manages operators.
+expect_exit 0 as "$ADMIN2" init
+expect_exit 0 as "$ADMIN2" --json log
+equals "$(printf "%s" "$OUT" | json "d[-1]['operator'] + ' ' + d[-1]['action']")" "$ADMIN2 init"
 expect_exit 0 as "$ADMIN2" operator add "kwhtest-late-$$" --role viewer
 expect_exit 0 as "$ADMIN2" operator remove "kwhtest-late-$$"
 
@@ -104,9 +115,9 @@ expect_exit 0 as "$VIEWER" --json log
 LOG=$OUT
 equals "$(printf '%s' "$LOG" | json "[e['operator'] for e in d if e['action'] == 'sell']")" "[\"$CASHIER\"]"
 equals "$(printf '%s' "$LOG" | json "[e['subject'] for e in d if e['action'] == 'sell']")" '["A1 10"]'
-equals "$(printf '%s' "$LOG" | json "[e['subject'] for e in d if e['operator'] == '$ADMIN2']")" \
+equals "$(printf '%s' "$LOG" | json "[e['subject'] for e in d if e['operator'] == '$ADMIN2' and e['action'] != 'init']")" \
   "[\"kwhtest-late-$$\", \"kwhtest-late-$$\"]"
-equals "$(printf '%s' "$LOG" | json "[e['action'] for e in d if e['operator'] == '$ADMIN2']")" \
+equals "$(printf '%s' "$LOG" | json "[e['action'] for e in d if e['operator'] == '$ADMIN2' and e['action'] != 'init']")" \
   '["operator add", "operator remove"]'
 equals "$(printf '%s' "$LOG" | json "len([e for e in d if e['operator'] in ('$VIEWER', '$OUTSIDER')])")" "0"
 equals "$(printf '%s' "$LOG" | json "len([e for e in d if e['action'] == 'tariff add'])")" "1"
