@@ -10,6 +10,11 @@ namespace kwh::cli {
 
 namespace {
 
+// The operator authorize() found; the login name when run without it (tests).
+std::string operator_of(const Context& ctx) {
+  return ctx.operator_name.empty() ? billing::operator_name() : ctx.operator_name;
+}
+
 output::Json opt_money(Context& ctx, const std::optional<std::int64_t>& v) {
   return v ? output::Json(ctx.money(*v)) : output::Json();
 }
@@ -176,7 +181,7 @@ void add_account(CLI::App& app, Context& ctx) {
   close->callback([&ctx, co] {
     ctx.action = [&ctx, co] {
       auto& db = ctx.db();
-      auto res = billing::close_account(db, ctx.config(), co->id, co->refund, billing::operator_name(), now());
+      auto res = billing::close_account(db, ctx.config(), co->id, co->refund, operator_of(ctx), now());
       if (ctx.format() == output::Format::json) {
         auto o = account_json(ctx, billing::find_account(db, co->id));
         o.set("refund", res.refund ? output::Json(res.refund->amount.format(ctx.minor_units())) : output::Json());

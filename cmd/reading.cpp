@@ -14,6 +14,11 @@ namespace kwh::cli {
 
 namespace {
 
+// The operator authorize() found; the login name when run without it (tests).
+std::string operator_of(const Context& ctx) {
+  return ctx.operator_name.empty() ? billing::operator_name() : ctx.operator_name;
+}
+
 output::Json opt_int(const std::optional<std::int64_t>& v) { return v ? output::Json(*v) : output::Json(); }
 
 std::optional<UnixTime> time_option(const std::optional<std::string>& text, const char* option) {
@@ -125,11 +130,11 @@ void add_reading(CLI::App& app, Context& ctx) {
         std::string summary;
         std::int64_t charged = 0;
         if (accept) {
-          auto res = biller.accept_held(*id, billing::operator_name());
+          auto res = biller.accept_held(*id, operator_of(ctx));
           summary = res.summary;
           charged = res.charged;
         } else {
-          biller.reject_held(*id, billing::operator_name());
+          biller.reject_held(*id, operator_of(ctx));
           summary = "rejected held reading " + std::to_string(*id);
         }
         tx.commit();

@@ -12,6 +12,11 @@ namespace kwh::cli {
 
 namespace {
 
+// The operator authorize() found; the login name when run without it (tests).
+std::string operator_of(const Context& ctx) {
+  return ctx.operator_name.empty() ? billing::operator_name() : ctx.operator_name;
+}
+
 struct PaymentOptions {
   std::string account, amount;
   std::optional<std::string> ref, receipt;
@@ -79,7 +84,7 @@ void add_payment(CLI::App& app, Context& ctx, billing::PaymentKind kind) {
       r.amount = ctx.parse_money(o->amount, true);
       r.ref = o->ref;
       r.method = o->method;
-      r.operator_name = billing::operator_name();
+      r.operator_name = operator_of(ctx);
       r.time = now();
       auto res = billing::post_payment(ctx.db(), ctx.config(), r);
       if (o->receipt && *o->receipt == "-") {
