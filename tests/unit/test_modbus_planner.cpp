@@ -42,7 +42,7 @@ void check_plan_covers(const std::vector<ValueSpec>& specs, const std::vector<Re
 
 // The true optimum by brute force: every way of grouping the values into requests (set
 // partitions), each group read by one request over its hull. Any plan is one of these.
-double brute_force(const std::vector<ValueSpec>& specs, int baud) {
+double brute_force(const std::vector<ValueSpec>& specs, int baud, int max_gap = -1) {
   double best = std::numeric_limits<double>::infinity();
   std::vector<int> group(specs.size());
   std::function<void(std::size_t, int)> assign = [&](std::size_t i, int groups) {
@@ -60,6 +60,18 @@ double brute_force(const std::vector<ValueSpec>& specs, int baud) {
         }
         int count = static_cast<int>(hi - lo);
         if (count > (is_bit_table(table) ? k_max_read_bits : k_max_read_registers)) return;
+        if (max_gap >= 0) {
+          // Every register of the request that no value of the group covers, in runs.
+          std::vector<bool> covered(static_cast<std::size_t>(count), false);
+          for (std::size_t k = 0; k < specs.size(); ++k)
+            if (group[k] == g)
+              for (std::uint32_t a = specs[k].address; a < specs[k].end(); ++a) covered[a - lo] = true;
+          int run = 0;
+          for (bool c : covered) {
+            run = c ? 0 : run + 1;
+            if (run > max_gap) return;
+          }
+        }
         total += wire_time(table, count, baud);
       }
       best = std::min(best, total);
@@ -111,6 +123,29 @@ TEST_CASE("Planner: a small gap is read through, a big gap splits the request") 
   CHECK(plan[1].address == 12);
   CHECK(plan[1].count == 1);
   CHECK(plan_reads(std::vector<ValueSpec>{reg(0), reg(1000)}).size() == 2);
+}
+
+TEST_CASE("Planner: a profile's max_gap keeps reads off registers the meter may not have") {
+  std::vector<ValueSpec> specs{reg(0), reg(2), reg(3, ValueType::u32), reg(8)};
+  CHECK(plan_reads(specs).size() == 1);
+  auto plan = plan_reads(specs, 9600, 0);
+  REQUIRE(plan.size() == 3);
+  CHECK(plan[0].count == 1);
+  CHECK(plan[1].address == 2);
+  CHECK(plan[1].count == 3);
+  CHECK(plan[2].address == 8);
+  CHECK(plan_reads(specs, 9600, 1).size() == 2);
+  CHECK(plan_reads(specs, 9600, 3).size() == 1);
+  // An overlapping long value covers what would be a hole between shorter ones.
+  std::vector<ValueSpec> overlap{reg(0, ValueType::u64), reg(0), reg(3)};
+  CHECK(plan_reads(overlap, 9600, 0).size() == 1);
+
+  Profile p = *builtin_profile("acrel-ddsy1352");
+  CHECK(plan_reads(p).size() == 1);
+  p.max_gap = 0; // 000AH (code), 000EH are not read
+  plan = plan_reads(p);
+  CHECK(plan.size() == 3);
+  check_plan_covers(p.values, plan);
 }
 
 TEST_CASE("Planner: never more than 125 registers or 2000 bits per request") {
@@ -186,10 +221,12 @@ TEST_CASE("Planner: the plan is optimal, by brute force over small random layout
       specs.push_back(at(table, static_cast<std::uint16_t>(rng() % spread), static_cast<ValueType>(rng() % 8)));
     }
     int baud = rng() % 2 ? 9600 : 115200;
-    auto plan = plan_reads(specs, baud);
+    int max_gap = std::array<int, 4>{-1, -1, 0, 3}[rng() % 4];
+    auto plan = plan_reads(specs, baud, max_gap);
     check_plan_covers(specs, plan);
     CAPTURE(round);
-    CHECK(wire_time(plan, baud) == doctest::Approx(brute_force(specs, baud)).epsilon(1e-12));
+    CAPTURE(max_gap);
+    CHECK(wire_time(plan, baud) == doctest::Approx(brute_force(specs, baud, max_gap)).epsilon(1e-12));
   }
 }
 

@@ -76,6 +76,8 @@ TEST_CASE("Profile: a good profile is read key by key") {
   CHECK(p.source == "good.toml");
   CHECK(p.text == k_good);
   CHECK(p.word_order == WordOrder::little);
+  CHECK(p.max_gap == -1);
+  CHECK(parse_profile(replace(k_good, "word_order = \"little\"", "max_gap = 0"), "gap.toml").max_gap == 0);
   REQUIRE(p.values.size() == 2);
   CHECK(p.values[0].name == "energy_total"); // the order of the file
   CHECK(p.values[0].table == Table::holding);
@@ -221,6 +223,8 @@ TEST_CASE("Profile: each bad key is exit 78 naming the source, the line and the 
       {"name = \"test-meter\"", "", "name: missing"},
       {"word_order = \"little\"", "word_order = \"middle\"", "word_order: must be big or little"},
       {"word_order = \"little\"", "colour = \"red\"", "profile bad.toml:3: colour: unknown key"},
+      {"word_order = \"little\"", "max_gap = -1", "profile bad.toml:3: max_gap: -1 is out of range 0..2000"},
+      {"word_order = \"little\"", "max_gap = \"none\"", "max_gap: expected an integer"},
       {"[values.energy_total]", "[values.energy_totals]", "values.energy_total: missing: every electricity meter needs it"},
       {"[values.voltage_a]", "[values.Voltage-A]", "values.Voltage-A: names are lower-case"},
       {"table = \"input\"\naddress = 3\ntype = \"f32\"", "address = 3\ntype = \"f32\"", "values.voltage_a.table: missing"},

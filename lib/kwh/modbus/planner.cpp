@@ -16,7 +16,7 @@ int max_count(Table table) { return is_bit_table(table) ? k_max_read_bits : k_ma
 
 // Plans the values of one table. `items` are indices into specs, all of that table.
 void plan_table(std::span<const ValueSpec> specs, std::vector<std::size_t> items, Table table, int baud,
-                std::vector<ReadRequest>& out) {
+                int max_gap, std::vector<ReadRequest>& out) {
   if (items.empty()) return;
   std::sort(items.begin(), items.end(), [&](std::size_t a, std::size_t b) {
     const auto& x = specs[a];
@@ -28,6 +28,15 @@ void plan_table(std::span<const ValueSpec> specs, std::vector<std::size_t> items
   const std::size_t n = items.size();
   const int limit = max_count(table);
   auto span_end = [&](std::size_t k) { return is_bit_table(table) ? specs[items[k]].address + 1u : specs[items[k]].end(); };
+  // The largest run of registers no value of items[i..j) covers.
+  auto largest_hole = [&](std::size_t i, std::size_t j) {
+    std::uint32_t covered = specs[items[i]].address, hole = 0;
+    for (std::size_t k = i; k < j; ++k) {
+      if (specs[items[k]].address > covered) hole = std::max<std::uint32_t>(hole, specs[items[k]].address - covered);
+      covered = std::max(covered, span_end(k));
+    }
+    return hole;
+  };
 
   // best[j]: least wire time to read items[0..j); first[j]: where the last request of that
   // plan starts. A request covers a run of consecutive items in address order: any plan can be
@@ -42,6 +51,8 @@ void plan_table(std::span<const ValueSpec> specs, std::vector<std::size_t> items
       end = std::max(end, span_end(i));
       const auto count = static_cast<int>(end - specs[items[i]].address);
       if (count > limit) break; // widening further only grows the request
+      // Not break: an earlier, longer value may cover the hole.
+      if (max_gap >= 0 && largest_hole(i, j) > static_cast<std::uint32_t>(max_gap)) continue;
       double t = best[i] + wire_time(table, count, baud);
       if (t < best[j]) {
         best[j] = t;
@@ -83,18 +94,20 @@ double wire_time(std::span<const ReadRequest> plan, int baud) {
   return total;
 }
 
-std::vector<ReadRequest> plan_reads(std::span<const ValueSpec> specs, int baud) {
+std::vector<ReadRequest> plan_reads(std::span<const ValueSpec> specs, int baud, int max_gap) {
   std::vector<ReadRequest> out;
   for (Table table : {Table::coil, Table::discrete, Table::holding, Table::input}) {
     std::vector<std::size_t> items;
     for (std::size_t i = 0; i < specs.size(); ++i)
       if (specs[i].table == table) items.push_back(i);
-    plan_table(specs, std::move(items), table, baud, out);
+    plan_table(specs, std::move(items), table, baud, max_gap, out);
   }
   return out;
 }
 
-std::vector<ReadRequest> plan_reads(const Profile& profile, int baud) { return plan_reads(profile.values, baud); }
+std::vector<ReadRequest> plan_reads(const Profile& profile, int baud) {
+  return plan_reads(profile.values, baud, profile.max_gap);
+}
 
 std::vector<ReadRequest> plan_one_per_value(std::span<const ValueSpec> specs) {
   std::vector<ReadRequest> out;

@@ -35,9 +35,10 @@ struct ReadRequest {
 double wire_time(Table table, int count, int baud = 9600);
 double wire_time(std::span<const ReadRequest> plan, int baud = 9600);
 
-// The optimal plan for reading all of `specs` (requests ordered by table, then address).
-std::vector<ReadRequest> plan_reads(std::span<const ValueSpec> specs, int baud = 9600);
-// The plan for one poll of a profile's values (indices into profile.values).
+// The optimal plan for reading all of `specs` (requests ordered by table, then address). With
+// max_gap >= 0, no request skips more than max_gap registers (bits) between its values.
+std::vector<ReadRequest> plan_reads(std::span<const ValueSpec> specs, int baud = 9600, int max_gap = -1);
+// The plan for one poll of a profile's values (indices into profile.values), within its max_gap.
 std::vector<ReadRequest> plan_reads(const Profile& profile, int baud = 9600);
 // One request per value: what a planner-less poller would do (the benchmark's baseline).
 std::vector<ReadRequest> plan_one_per_value(std::span<const ValueSpec> specs);

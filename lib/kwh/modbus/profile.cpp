@@ -268,7 +268,7 @@ Profile parse_profile(std::string_view toml_text, const std::string& source) {
   } catch (const toml::parse_error& e) {
     fail(Exit::config, "profile {}:{}: {}", source, e.source().begin.line, e.description());
   }
-  ck.only_keys(root, "", {"name", "kind", "word_order", "values", "relay", "settings"});
+  ck.only_keys(root, "", {"name", "kind", "word_order", "max_gap", "values", "relay", "settings"});
 
   Profile p;
   p.source = source;
@@ -289,6 +289,8 @@ Profile parse_profile(std::string_view toml_text, const std::string& source) {
     else if (s == "little") p.word_order = WordOrder::little;
     else ck.bad(wo, "word_order", fmt::format("must be big or little, not '{}'", s));
   }
+
+  if (const toml::node* gap = root.get("max_gap")) p.max_gap = static_cast<int>(ck.integer(*gap, "max_gap", 0, 2000));
 
   p.values = parse_section(ck, root, "values", false);
   p.settings = parse_section(ck, root, "settings", true);

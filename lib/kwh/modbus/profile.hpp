@@ -66,6 +66,9 @@ struct Profile {
   // The TOML text it was parsed from (stored in the database with the meter, shown by the CLI).
   std::string text;
   WordOrder word_order = WordOrder::big;
+  // The most registers (or bits) one read may skip between the values it carries; -1: no limit,
+  // the planner decides by wire time. 0 for meters that reject reads of unmapped registers.
+  int max_gap = -1;
   std::vector<ValueSpec> values;   // in the order of the file
   std::optional<RelaySpec> relay;
   std::vector<ValueSpec> settings; // writable; table holding or coil
