@@ -1,1 +1,2 @@
 kwh_e2e(billing_prepaid)
+kwh_e2e(billing_readings)
