@@ -65,6 +65,14 @@ private:
 
   bool rtu() const { return m_spec.kind != Kind::tcp; }
 
+  // On a serial line, RTU frames are delimited by 3.5 character times of silence (11 bits a
+  // character); the serial line specification fixes it at 1.75 ms above 19200 baud.
+  Clock::duration frame_silence() const {
+    if (m_spec.kind != Kind::rtu_serial || m_spec.baud == 0) return Clock::duration::zero();
+    if (m_spec.baud > 19200) return std::chrono::microseconds(1750);
+    return std::chrono::microseconds(38'500'000 / m_spec.baud + 1);
+  }
+
   void start_next() {
     if (m_busy || m_queue.empty() || m_shut) return;
     m_busy = true;
@@ -253,7 +261,7 @@ private:
     ++m_stats.requests;
     m_stop.reset();
     m_busy = false;
-    m_next_allowed = Clock::now() + m_spec.gap;
+    m_next_allowed = Clock::now() + std::max<Clock::duration>(m_spec.gap, frame_silence());
     Pending cur = std::move(m_cur);
     m_cur = {};
     cur.done(std::move(outcome));

@@ -45,6 +45,7 @@ struct GatewaySpec {
   unsigned stop_bits = 1;
   std::chrono::milliseconds timeout{500};         // response timeout per request
   std::chrono::milliseconds gap{0};               // silence between the end of one request and the next
+                                                  // (on a serial line at least 3.5 character times)
   std::chrono::milliseconds connect_timeout{3000}; // TCP connect
 
   // "tcp 127.0.0.1:502" or "rtu /dev/ttyUSB0 9600 8E1", for logs.
