@@ -19,7 +19,11 @@ Rounded round_charge(Price price, std::int64_t quantity, int minor_units, std::i
   if (quantity < 0 || price.ten_thousandths() < 0) fail(Exit::data, "a charge needs a non-negative quantity and price");
   // price [1e-4/kWh] × quantity [Wh] = 1e-7 major units = 10^(minor_units - 7) minor units
   // = 10^(minor_units + 2) carry units (1e-9 minor).
-  i128 exact = i128(price.ten_thousandths()) * quantity * pow10(minor_units + 2) + carry;
+  i128 product = i128(price.ten_thousandths()) * quantity;
+  i128 scale = pow10(minor_units + 2);
+  constexpr i128 k_max = (i128(1) << 120);
+  if (product > k_max / scale) fail(Exit::data, "a charge of {} Wh at {} does not fit", quantity, price.format());
+  i128 exact = product * scale + carry;
   i128 minor = exact / k_carry_per_minor;
   if (minor > i128(INT64_MAX)) fail(Exit::data, "a charge of {} Wh at {} does not fit", quantity, price.format());
   return {static_cast<std::int64_t>(minor), static_cast<std::int64_t>(exact % k_carry_per_minor)};
