@@ -79,6 +79,8 @@ TEST_CASE("Billing: an implausible reading is held until accepted or rejected") 
   CHECK(b.f.balance("A1") == 100'000);
   CHECK(b.f.count("SELECT count(*) FROM readings") == 1);
   CHECK(b.f.count("SELECT count(*) FROM events WHERE kind = 'implausible' AND ended IS NULL") == 1);
+  CHECK(b.f.ingest(b.m, 3600, 150'001).outcome == Outcome::duplicate); // the same again: still one held
+  CHECK(b.f.count("SELECT count(*) FROM held_readings") == 1);
   // Exactly at the limit is plausible.
   b.f.add_meter("M2");
   {

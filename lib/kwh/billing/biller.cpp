@@ -106,6 +106,19 @@ IngestResult Biller::store_and_bill(const Meter& m, const Reading& r, const std:
   std::int64_t max_power = m.max_power_w.value_or(m_config.billing.max_power_w);
   // Δ > max_power × dt / 3600 × 1.5  <=>  Δ × 7200 > max_power × dt × 3, exactly.
   if (!force && static_cast<Int128>(delta) * 7200 > static_cast<Int128>(max_power) * (r.time - prev->t) * 3) {
+    // The same implausible reading again (a re-imported file) stays one held reading.
+    auto& again = m_db.cached("SELECT id FROM held_readings WHERE meter_id = ?1 AND t = ?2 AND value = ?3");
+    again.bind_all(m.id, r.time, r.value);
+    if (again.step()) {
+      res.held_id = again.get_int(0);
+      again.reset();
+      res.outcome = Outcome::duplicate;
+      res.quantity = 0;
+      res.summary = fmt::format("meter {} at {}: held as reading {} already, skipped", m.name, format_time(r.time),
+                                *res.held_id);
+      return res;
+    }
+    again.reset();
     m_db.prepare("INSERT INTO held_readings(meter_id, t, value, sharp, peak, flat, valley, power, reason) "
                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")
         .bind_all(m.id, r.time, r.value, r.sharp, r.peak, r.flat, r.valley, r.power,
