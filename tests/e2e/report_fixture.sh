@@ -60,54 +60,61 @@ SQL
 NOV=(--from 2026-11-01 --to 2026-11-30)
 q() { sqlite3 "$KWH_DB" "$1"; }
 
-# xlsx_matches_csv FILE.xlsx FILE.csv SHEET: reads the workbook back with openpyxl and checks it
-# against the CSV of the same report: same header and rows, money as numbers shown with two
-# decimals, dates and times as datetimes, text as text, a bold frozen header.
+# xlsx_matches_csv (FILE.xlsx FILE.csv SHEET)...: reads each workbook back with openpyxl and
+# checks it against the CSV of the same report: same header and rows, money as numbers shown
+# with two decimals, dates and times as datetimes, text as text, a bold frozen header.
 xlsx_matches_csv() {
-  /usr/bin/python3 - "$1" "$2" "$3" <<'PY'
+  /usr/bin/python3 - "$@" <<'PY'
 import csv, sys, datetime
 from decimal import Decimal
 import openpyxl
-xlsx, csvfile, sheet = sys.argv[1:4]
-wb = openpyxl.load_workbook(xlsx)
-ws = wb.active
-def die(msg):
-    print("xlsx mismatch:", msg, file=sys.stderr); sys.exit(1)
-if ws.title != sheet: die(f"sheet {ws.title!r}, expected {sheet!r}")
-if ws.freeze_panes != "A2": die(f"freeze panes {ws.freeze_panes}")
-rows = list(csv.reader(open(csvfile, newline="")))
-header, body = rows[0], rows[1:]
-cells = list(ws.iter_rows())
-got_header = [c.value for c in cells[0]]
-if got_header != header: die(f"header {got_header} != {header}")
-if not all(c.font.b for c in cells[0]): die("header not bold")
-if len(cells) - 1 != len(body): die(f"{len(cells) - 1} rows, CSV has {len(body)}")
-money = {"sales", "refunds", "net", "cost", "balance", "credit_limit", "alarm1", "alarm2", "amount"}
-times = {"time", "since", "ended", "from", "to"}
-for r, (row, want) in enumerate(zip(cells[1:], body), start=2):
-    for c, (cell, text) in enumerate(zip(row, want)):
-        name, v = header[c], cell.value
-        where = f"row {r} column {name}"
-        if name == "duration_s":  # the reports ran a second apart
-            if not isinstance(v, int) or abs(v - int(text)) > 5: die(f"{where}: {v!r} != {text}")
-            continue
-        if name == "duration": continue
-        if text == "":
-            if v is not None: die(f"{where}: {v!r} for an empty CSV cell")
-            continue
-        if name in money:
-            if not isinstance(v, (int, float)) or isinstance(v, bool): die(f"{where}: money {v!r} is not a number")
-            if cell.number_format != "0.00": die(f"{where}: money format {cell.number_format}")
-            if Decimal(str(v)).quantize(Decimal("0.01")) != Decimal(text): die(f"{where}: {v} != {text}")
-        elif name in times or (name == "period" and len(text) == 10):
-            if not isinstance(v, datetime.datetime): die(f"{where}: {v!r} is not a date")
-            want_dt = datetime.datetime.fromisoformat(text).replace(tzinfo=None)
-            if v != want_dt: die(f"{where}: {v} != {want_dt}")
-        elif isinstance(v, (int, float)) and not isinstance(v, bool):
-            if abs(Decimal(str(v)) - Decimal(text)) > Decimal("1e-9"): die(f"{where}: {v} != {text}")
-            if "." in text and name in ("energy_kwh", "volume_m3") and cell.number_format != "0.000":
-                die(f"{where}: format {cell.number_format}")
-        else:
-            if not isinstance(v, str) or v != text: die(f"{where}: {v!r} != {text!r}")
+def check_one(xlsx, csvfile, sheet):
+ wb = openpyxl.load_workbook(xlsx)
+ ws = wb.active
+ def die(msg):
+     print("xlsx mismatch:", msg, file=sys.stderr); sys.exit(1)
+ if ws.title != sheet: die(f"sheet {ws.title!r}, expected {sheet!r}")
+ if ws.freeze_panes != "A2": die(f"freeze panes {ws.freeze_panes}")
+ rows = list(csv.reader(open(csvfile, newline="")))
+ header, body = rows[0], rows[1:]
+ cells = list(ws.iter_rows())
+ got_header = [c.value for c in cells[0]]
+ if got_header != header: die(f"header {got_header} != {header}")
+ if not all(c.font.b for c in cells[0]): die("header not bold")
+ if len(cells) - 1 != len(body): die(f"{len(cells) - 1} rows, CSV has {len(body)}")
+ money = {"sales", "refunds", "net", "cost", "balance", "credit_limit", "alarm1", "alarm2", "amount"}
+ times = {"time", "since", "ended", "from", "to"}
+ for r, (row, want) in enumerate(zip(cells[1:], body), start=2):
+     for c, (cell, text) in enumerate(zip(row, want)):
+         name, v = header[c], cell.value
+         where = f"row {r} column {name}"
+         if name == "duration_s":  # the reports ran a second apart
+             if not isinstance(v, int) or abs(v - int(text)) > 5: die(f"{where}: {v!r} != {text}")
+             continue
+         if name == "duration": continue
+         if text == "":
+             if v is not None: die(f"{where}: {v!r} for an empty CSV cell")
+             continue
+         if name in money:
+             if not isinstance(v, (int, float)) or isinstance(v, bool): die(f"{where}: money {v!r} is not a number")
+             if cell.number_format != "0.00": die(f"{where}: money format {cell.number_format}")
+             if Decimal(str(v)).quantize(Decimal("0.01")) != Decimal(text): die(f"{where}: {v} != {text}")
+         elif name in times or (name == "period" and len(text) == 10):
+             if not isinstance(v, datetime.datetime): die(f"{where}: {v!r} is not a date")
+             want_dt = datetime.datetime.fromisoformat(text).replace(tzinfo=None)
+             if v != want_dt: die(f"{where}: {v} != {want_dt}")
+         elif isinstance(v, (int, float)) and not isinstance(v, bool):
+             if abs(Decimal(str(v)) - Decimal(text)) > Decimal("1e-9"): die(f"{where}: {v} != {text}")
+             if "." in text and name in ("energy_kwh", "volume_m3") and cell.number_format != "0.000":
+                 die(f"{where}: format {cell.number_format}")
+         else:
+             if not isinstance(v, str) or v != text: die(f"{where}: {v!r} != {text!r}")
+args = sys.argv[1:]
+for i in range(0, len(args), 3):
+    try:
+        check_one(*args[i:i + 3])
+    except SystemExit:
+        print("in", args[i], file=sys.stderr)
+        raise
 PY
 }

@@ -4,7 +4,8 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/report_fixture.sh"
 
-run_all_formats() { # NAME ARGS...: leaves $T/NAME.csv, $T/NAME.json, $T/NAME.xlsx, $T/NAME.txt
+XLSX_CHECKS=()
+run_all_formats() { # NAME ARGS...: leaves $T/r-NAME.csv, .json, .txt and .xlsx
   local name=$1; shift
   local base="$T/r-$name"
   expect_exit 0 kwh report "$@" --format csv
@@ -15,22 +16,7 @@ run_all_formats() { # NAME ARGS...: leaves $T/NAME.csv, $T/NAME.json, $T/NAME.xl
   printf '%s\n' "$OUT" > "$base.txt"
   expect_exit 0 kwh report "$@" --format xlsx --output "$base.xlsx"
   [ -s "$base.xlsx" ] || fail "$name: no xlsx written"
-  # JSON: an array of row objects with the CSV's columns, the same values.
-  /usr/bin/python3 - "$base.csv" "$base.json" <<'PY' || fail "$name: JSON and CSV differ"
-import csv, json, sys
-rows = list(csv.DictReader(open(sys.argv[1], newline="")))
-data = json.load(open(sys.argv[2]))
-assert isinstance(data, list) and len(data) == len(rows), (len(data), len(rows))
-for want, got in zip(rows, data):
-    assert list(got.keys()) == list(want.keys()), (list(got.keys()), list(want.keys()))
-    for k, v in want.items():
-        if k in ("duration", "duration_s"): continue  # runs a second apart
-        g = got[k]
-        text = "" if g is None else ("yes" if g is True else "no" if g is False else str(g))
-        assert text == v, (k, g, v)
-PY
-  local sheet=${name%%-*}
-  xlsx_matches_csv "$base.xlsx" "$base.csv" "$sheet" || fail "$name: xlsx differs from the CSV"
+  XLSX_CHECKS+=("$base.xlsx" "$base.csv" "${name%%-*}")
 }
 
 run_all_formats sales sales "${NOV[@]}"
@@ -47,6 +33,24 @@ run_all_formats readings readings
 run_all_formats readings-raw readings --raw "${NOV[@]}"
 run_all_formats reconcile reconcile --from 2026-11-03 --to 2026-11-03
 run_all_formats statement statement --account A1 "${NOV[@]}"
+
+# JSON: an array of row objects with the CSV's columns and the same values.
+/usr/bin/python3 - "$T"/r-*.csv <<'PY' || fail "JSON and CSV differ"
+import csv, json, sys
+for path in sys.argv[1:]:
+    rows = list(csv.DictReader(open(path, newline="")))
+    data = json.load(open(path[:-4] + ".json"))
+    assert isinstance(data, list) and len(data) == len(rows), (path, len(data), len(rows))
+    for want, got in zip(rows, data):
+        assert list(got.keys()) == list(want.keys()), (path, list(got.keys()), list(want.keys()))
+        for k, v in want.items():
+            if k in ("duration", "duration_s"): continue  # the reports ran a second apart
+            g = got[k]
+            text = "" if g is None else ("yes" if g is True else "no" if g is False else str(g))
+            assert text == v, (path, k, g, v)
+PY
+# xlsx: each workbook reads back as its CSV, with typed cells.
+xlsx_matches_csv "${XLSX_CHECKS[@]}" || fail "an xlsx differs from its CSV"
 
 # Sales: the CSV header is the documented one, every day of November is a row, and the totals
 # agree with the ledger summed by sqlite3 over the site-local month.

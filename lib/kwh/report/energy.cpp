@@ -20,11 +20,6 @@ struct Usage {
   std::int64_t wh = 0, litres = 0, cost = 0;
   bool electricity = false, water = false;
 
-  void add(bool is_water, std::int64_t quantity, std::int64_t c) {
-    if (is_water) litres += quantity, water = true;
-    else wh += quantity, electricity = true;
-    cost += c;
-  }
   void add(const Usage& u) {
     wh += u.wh, litres += u.litres, cost += u.cost;
     electricity |= u.electricity, water |= u.water;
@@ -46,23 +41,27 @@ Table energy(storage::Database& db, const Request& r) {
   t.columns = {Column{by_period ? "period" : std::string(by_text(by)), by == By::day ? Kind::date : Kind::text},
                Column{"energy_kwh", Kind::real}, Column{"volume_m3", Kind::real}, Column{"cost", Kind::money}};
 
-  // One grouped scan of the rollups in the period (the primary key starts with day). Groups are
-  // keyed by the meter, account, building or day; a NULL key (no account, no building) is kept
-  // apart and shown empty.
+  // One grouped scan of the rollups in the period (the primary key starts with day, so grouping
+  // by day needs no sort), electricity and water summed side by side. A NULL key (no account,
+  // no building) is kept apart and shown empty. Accounts are joined only when grouped by them.
   std::string key_sql = by == By::meter     ? "m.name"
                         : by == By::account ? "a.name"
                         : by == By::building ? "m.building"
                                               : "d.day";
   std::string sql = "SELECT " + key_sql +
-                    ", m.kind = 'water', SUM(d.quantity), SUM(d.cost) "
-                    "FROM daily_usage d JOIN meters m ON m.id = d.meter_id "
-                    "LEFT JOIN accounts a ON a.id = d.account_id "
-                    "WHERE d.day >= ?1 AND d.day < ?2 AND (?3 IS NULL OR d.account_id = ?3) "
-                    "GROUP BY 1, 2";
+                    ", SUM(CASE WHEN m.kind = 'water' THEN 0 ELSE d.quantity END), "
+                    "SUM(CASE WHEN m.kind = 'water' THEN d.quantity ELSE 0 END), SUM(d.cost), "
+                    "MAX(m.kind <> 'water'), MAX(m.kind = 'water') "
+                    "FROM daily_usage d JOIN meters m ON m.id = d.meter_id " +
+                    std::string(by == By::account ? "LEFT JOIN accounts a ON a.id = d.account_id " : "") +
+                    "WHERE d.day >= ?1 AND d.day < ?2 AND (?3 IS NULL OR d.account_id = ?3) GROUP BY 1";
   auto st = db.prepare(sql);
   st.bind(1, r.period.from).bind(2, r.period.to);
   if (r.options.account) st.bind(3, account_id(db, *r.options.account));
   else st.bind_null(3);
+  auto usage = [&] {
+    return Usage{st.get_int(1), st.get_int(2), st.get_int(3), st.get_int(4) != 0, st.get_int(5) != 0};
+  };
 
   Usage total;
   if (by_period) {
@@ -71,7 +70,7 @@ Table energy(storage::Database& db, const Request& r) {
     while (st.step()) {
       auto i = buckets.index(st.get_int(0));
       if (!i) continue;
-      sums[*i].add(st.get_int(1) != 0, st.get_int(2), st.get_int(3));
+      sums[*i].add(usage());
     }
     for (std::size_t i = 0; i < sums.size(); ++i) {
       t.add(usage_cells(buckets.label(i), sums[i], mu));
@@ -80,7 +79,7 @@ Table energy(storage::Database& db, const Request& r) {
   } else {
     std::map<std::optional<std::string>, Usage> sums;
     while (st.step()) {
-      sums[st.get_opt_text(0)].add(st.get_int(1) != 0, st.get_int(2), st.get_int(3));
+      sums[st.get_opt_text(0)].add(usage());
     }
     for (const auto& [key, u] : sums) {
       t.add(usage_cells(key ? Json(*key) : Json(), u, mu));
