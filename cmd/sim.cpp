@@ -65,8 +65,9 @@ void add_sim(CLI::App& app, Context& ctx) {
   auto* sub = app.add_subcommand("sim", "serve simulated meters over Modbus TCP");
   sub->add_option("--meters", a->meters, "number of meters (default 20)")->type_name("N")->check(CLI::Range(1, 100000));
   sub->add_option("--gateways", a->gateways,
-                  "gateways on consecutive ports from --listen's; meters are dealt in blocks of ceil(N/K),\n"
-                  "units 1..ceil(N/K) on each port (meter m is unit (m-1)%B+1 on port P+(m-1)/B)")
+                  "gateways on consecutive ports from --listen's port P; meters are dealt in blocks of\n"
+                  "B = ceil(N/K): meter m (1-based) is unit (m-1)%B+1 on port P+(m-1)/B. A unit that is\n"
+                  "not there gets exception 11 (no reply with --rtu-over-tcp)")
       ->type_name("K")
       ->check(CLI::Range(1, 1000));
   sub->add_option("--listen", a->listen, "HOST:PORT of the first gateway (default 127.0.0.1:15020); port 0 picks\n"
