@@ -205,7 +205,7 @@ TEST_CASE("Tariff: tier months are the site's months, not UTC's") {
   CHECK(f.balance("A1") == 100'000 - 5000 - 500);
 }
 
-TEST_CASE("Tariff: a charge uses the version in force at the reading's time") {
+TEST_CASE("Tariff: a charge uses the version in force, split where a new version starts") {
   test::BillingFixture f;
   auto m = f.add_meter("M1");
   f.add_tariff("std", "effective = \"2026-01-01\"\nprice = \"1.0000\"\n");
@@ -216,8 +216,12 @@ TEST_CASE("Tariff: a charge uses the version in force at the reading's time") {
   f.ingest(m, utc("2026-05-01T00:00:00Z"), 0);
   f.ingest(m, utc("2026-05-31T00:00:00Z"), 10'000); // 10 kWh at 1.00
   CHECK(f.balance("A1") == 100'000 - 1000);
-  f.ingest(m, utc("2026-06-02T00:00:00Z"), 20'000); // 10 kWh at 2.00 (version at t1)
-  CHECK(f.balance("A1") == 100'000 - 1000 - 2000);
+  f.ingest(m, utc("2026-06-02T00:00:00Z"), 20'000); // 2 days: 5 kWh at 1.00 and 5 kWh at 2.00
+  CHECK(f.balance("A1") == 100'000 - 1000 - 500 - 1000);
+  CHECK(f.count("SELECT count(*) FROM ledger WHERE kind = 'charge' AND t1 = " +
+                std::to_string(utc("2026-06-01T00:00:00Z"))) == 1);
+  f.ingest(m, utc("2026-06-03T00:00:00Z"), 30'000); // all in the new version
+  CHECK(f.balance("A1") == 100'000 - 1000 - 500 - 1000 - 2000);
 }
 
 TEST_CASE("Tariff: a water meter needs a tariff per m3") {

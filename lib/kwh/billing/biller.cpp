@@ -253,12 +253,29 @@ std::int64_t Biller::charge_account(std::int64_t account_id, std::int64_t tariff
                                     const std::vector<std::pair<std::string, std::int64_t>>& band_deltas) {
   if (quantity <= 0) return 0;
   const TariffHistory& history = tariff(tariff_id);
-  const TariffVersion* v = history.at(t1);
-  if (!v && !history.versions().empty()) v = &history.versions().front().version;
-  if (!v) fail(Exit::data, "tariff id {} has no versions", tariff_id);
+  if (history.versions().empty()) fail(Exit::data, "tariff id {} has no versions", tariff_id);
+  // The version in force from time a on; before the first version, the first one.
+  auto version_from = [&](UnixTime a) {
+    const TariffVersion* v = history.at(a);
+    return v ? v : &history.versions().front().version;
+  };
+
+  // A new version that starts inside (t0, t1] splits the interval; each part is priced by
+  // the version in force in it, its quantity pro rata by time.
+  std::vector<UnixTime> cuts{t0};
+  for (const auto& sv : history.versions())
+    if (sv.version.effective > t0 && sv.version.effective < t1) cuts.push_back(sv.version.effective);
+  cuts.push_back(t1);
+  std::vector<std::int64_t> weights;
+  for (std::size_t i = 0; i + 1 < cuts.size(); ++i) weights.push_back(cuts[i + 1] - cuts[i]);
+  std::vector<std::int64_t> quantities = split_proportional(quantity, weights);
+  std::vector<std::vector<std::int64_t>> band_shares;
+  for (const auto& bd : band_deltas) band_shares.push_back(split_proportional(bd.second, weights));
 
   std::int64_t used = 0;
-  if (v->kind == TariffKind::tiers) {
+  bool tiers = false;
+  for (std::size_t i = 0; i + 1 < cuts.size(); ++i) tiers |= version_from(cuts[i])->kind == TariffKind::tiers;
+  if (tiers) {
     auto& st = m_db.cached("SELECT coalesce(sum(quantity), 0) FROM ledger WHERE account_id = ?1 AND kind = 'charge' "
                            "AND time >= ?2 AND time < ?3");
     UnixTime month = local_month_start(t1);
@@ -267,7 +284,6 @@ std::int64_t Biller::charge_account(std::int64_t account_id, std::int64_t tariff
     used = st.get_int(0);
     st.reset();
   }
-  auto pieces = price_pieces(*v, quantity, t0, t1, band_deltas, used);
 
   auto& cs = m_db.cached("SELECT carry FROM accounts WHERE id = ?1");
   cs.bind(1, account_id);
@@ -275,21 +291,27 @@ std::int64_t Biller::charge_account(std::int64_t account_id, std::int64_t tariff
   std::int64_t carry = cs.get_int(0);
   cs.reset();
   std::int64_t total = 0;
-  for (const auto& piece : pieces) {
-    Rounded rounded = round_charge(piece.price, piece.quantity, m_config.minor_units, carry);
-    carry = rounded.carry;
-    ledger::Entry e;
-    e.account_id = account_id;
-    e.time = t1;
-    e.kind = "charge";
-    e.amount = -rounded.minor;
-    e.meter_id = m.id;
-    e.t0 = t0;
-    e.t1 = t1;
-    e.quantity = piece.quantity;
-    e.band = piece.band;
-    ledger::append(m_db, std::move(e));
-    total += rounded.minor;
+  for (std::size_t i = 0; i + 1 < cuts.size(); ++i) {
+    std::vector<std::pair<std::string, std::int64_t>> bands;
+    for (std::size_t b = 0; b < band_deltas.size(); ++b) bands.push_back({band_deltas[b].first, band_shares[b][i]});
+    auto pieces = price_pieces(*version_from(cuts[i]), quantities[i], cuts[i], cuts[i + 1], bands, used);
+    for (const auto& piece : pieces) {
+      Rounded rounded = round_charge(piece.price, piece.quantity, m_config.minor_units, carry);
+      carry = rounded.carry;
+      ledger::Entry e;
+      e.account_id = account_id;
+      e.time = t1;
+      e.kind = "charge";
+      e.amount = -rounded.minor;
+      e.meter_id = m.id;
+      e.t0 = cuts[i];
+      e.t1 = cuts[i + 1];
+      e.quantity = piece.quantity;
+      e.band = piece.band;
+      ledger::append(m_db, std::move(e));
+      total += rounded.minor;
+      used += piece.quantity;
+    }
   }
   auto& us = m_db.cached("UPDATE accounts SET carry = ?2 WHERE id = ?1");
   us.bind_all(account_id, carry);

@@ -20,8 +20,9 @@
 // - Assignments: consumption over (t0, t1] is pro-rated by time between the accounts the meter
 //   belonged to in that interval; the part outside any assignment, or of a closed account, is
 //   nobody's (daily_usage with account 0, no charge).
-// - Tariff versions: a charge uses the version in force at t1 (no split at a version boundary);
-//   readings from before a tariff's first version use its first version.
+// - Tariff versions: an interval that a new version starts inside is split there, pro rata by
+//   time, and each part is priced by the version in force in it; times before a tariff's first
+//   version use its first version.
 // - Tiers: the month of a charge is the site-local month of t1; the account's consumption so
 //   far in that month is the sum of its charge quantities with time (= t1) in the month.
 // - daily_usage: the day is the site-local day of t1.
