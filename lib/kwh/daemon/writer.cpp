@@ -3,9 +3,9 @@
 #include <kwh/billing/biller.hpp>
 #include <kwh/daemon/log.hpp>
 #include <kwh/modbus/profile.hpp>
-#include <kwh/output/json.hpp>
 
 #include <cmath>
+#include <iterator>
 
 namespace kwh::daemon {
 
@@ -20,16 +20,28 @@ std::optional<std::int64_t> integer_of(const std::vector<modbus::Value>& values,
   return std::nullopt;
 }
 
+// {"energy_total": 123456, "voltage_a": 229.9}: integers for energy, volume and money, reals
+// otherwise (the form site::values_json gives), written directly: it runs for every reading.
 std::string values_json(const std::vector<modbus::Value>& values) {
-  auto o = output::Json::object();
+  std::string out = "{";
   for (const auto& v : values) {
+    if (out.size() > 1) out += ", ";
+    out += '"';
+    out += v.name; // profile value names are [a-z0-9_]: nothing to escape
+    out += "\": ";
     if (modbus::is_integer_quantity(v.name) && v.integer)
-      o.set(v.name, output::Json(*v.integer));
+      fmt::format_to(std::back_inserter(out), "{}", *v.integer);
+    else if (std::isfinite(v.real))
+      fmt::format_to(std::back_inserter(out), "{}", v.real);
     else
-      o.set(v.name, output::Json(v.real));
+      out += "null";
   }
-  return o.dump(-1);
+  out += '}';
+  return out;
 }
+
+// A reading billing refused in a batch written without savepoints: write it again carefully.
+struct RefusedReading {};
 
 } // namespace
 
@@ -181,18 +193,21 @@ void Writer::run() {
 
 // Writes the records from items[i] on, up to the next job, in transactions that each end at
 // k_batch_time. A transaction that cannot start (database busy past its timeout) is retried.
+// Readings go in without savepoints; when billing refuses one, the transaction is rolled back
+// and written again with a savepoint per reading, so that only that reading is skipped.
 void Writer::write_records(std::vector<Item>& items, std::size_t& i) {
   using clock = std::chrono::steady_clock;
+  bool careful = false;
   for (int attempt = 0;; ++attempt) {
     const std::size_t first = i;
+    m_lines.clear();
     try {
       auto started = clock::now();
       storage::Transaction tx(*m_db);
       std::uint64_t readings = 0;
       while (i < items.size() && !std::holds_alternative<Job>(items[i])) {
         if (auto* p = std::get_if<PollRecord>(&items[i])) {
-          write_one(*m_db, *p);
-          if (p->reading) ++readings;
+          if (write_one(*m_db, *p, careful)) ++readings;
         } else {
           write_one(*m_db, std::get<GatewayRecord>(items[i]));
         }
@@ -202,7 +217,13 @@ void Writer::write_records(std::vector<Item>& items, std::size_t& i) {
       tx.commit();
       m_metrics.db_write.observe(std::chrono::duration<double>(clock::now() - started).count());
       m_metrics.readings_written.fetch_add(readings, std::memory_order_relaxed);
+      // What billing said is logged once it is committed.
+      for (const auto& line : m_lines) log("{}", line);
+      m_lines.clear();
       return;
+    } catch (const RefusedReading&) {
+      i = first;
+      careful = true;
     } catch (const Error& e) {
       i = first;
       if (e.code() == Exit::temporary && attempt < 20 && !m_stopping) {
@@ -217,14 +238,24 @@ void Writer::write_records(std::vector<Item>& items, std::size_t& i) {
   }
 }
 
-void Writer::write_one(storage::Database& db, const PollRecord& r) {
-  if (r.reading) {
-    // A savepoint per reading: one that billing refuses is skipped alone.
+bool Writer::write_one(storage::Database& db, const PollRecord& r, bool careful) {
+  bool stored = false;
+  if (r.reading && !careful) {
+    try {
+      auto line = m_store->store(*r.reading);
+      if (!line.empty()) m_lines.push_back(std::move(line));
+      stored = true;
+    } catch (const Error& e) {
+      if (e.code() == Exit::temporary) throw;
+      throw RefusedReading();
+    }
+  } else if (r.reading) {
     db.cached("SAVEPOINT reading").run();
     try {
       auto line = m_store->store(*r.reading);
       db.cached("RELEASE reading").run();
-      if (!line.empty()) log("{}", line);
+      if (!line.empty()) m_lines.push_back(std::move(line));
+      stored = true;
     } catch (const Error& e) {
       db.cached("ROLLBACK TO reading").run();
       db.cached("RELEASE reading").run();
@@ -247,6 +278,7 @@ void Writer::write_one(storage::Database& db, const PollRecord& r) {
   } else if (r.failed_polls_changed) {
     db.cached("UPDATE meters SET failed_polls = ?2 WHERE id = ?1").bind_all(r.meter_id, r.failed_polls).run();
   }
+  return stored;
 }
 
 void Writer::write_one(storage::Database& db, const GatewayRecord& r) {

@@ -105,13 +105,15 @@ private:
   using Item = std::variant<PollRecord, GatewayRecord, Job>;
   void run();
   void write_records(std::vector<Item>& items, std::size_t& i);
-  void write_one(storage::Database& db, const PollRecord& r);
+  // Returns whether a reading was stored. careful: a savepoint per reading.
+  bool write_one(storage::Database& db, const PollRecord& r, bool careful);
   void write_one(storage::Database& db, const GatewayRecord& r);
 
   std::unique_ptr<storage::Database> m_db;
   config::Config m_cfg;
   Metrics& m_metrics;
   std::unique_ptr<ReadingStore> m_store;
+  std::vector<std::string> m_lines; // log lines of the transaction being written
   mutable std::mutex m_mutex;
   std::condition_variable m_wake, m_idle;
   std::deque<Item> m_queue;
