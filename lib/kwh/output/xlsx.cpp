@@ -34,7 +34,7 @@ std::optional<double> number(const std::string& s) {
 
 std::optional<lxw_datetime> date_cell(const std::string& s) {
   int y, m, d;
-  if (s.size() != 10 || std::sscanf(s.c_str(), "%4d-%2d-%2d", &y, &m, &d) != 3) return std::nullopt;
+  if (s.size() != 10 || std::sscanf(s.c_str(), "%4d-%2d-%2d", &y, &m, &d) != 3 || y < 1900) return std::nullopt;
   return lxw_datetime{y, m, d, 0, 0, 0.0};
 }
 
@@ -42,6 +42,7 @@ std::optional<lxw_datetime> time_cell(const std::string& s) {
   auto t = parse_time(s);
   if (!t) return std::nullopt;
   auto l = to_local(*t);
+  if (l.year < 1900) return std::nullopt; // before Excel's calendar: written as text
   return lxw_datetime{l.year, l.month, l.day, l.hour, l.minute, static_cast<double>(l.second)};
 }
 

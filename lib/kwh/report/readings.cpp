@@ -53,7 +53,8 @@ Table latest_readings(storage::Database& db, const Request&) {
     std::vector<Json> row{format_time(st.get_int(0)), st.get_text(1), total(3), total(4)};
     for (std::size_t i = 0; i < std::size(k_values); ++i) {
       auto v = st.get_opt_double(static_cast<int>(5 + i));
-      row.push_back(v ? Json(*v) : Json());
+      if (v) row.emplace_back(*v);
+      else row.emplace_back();
     }
     t.add(std::move(row));
   }
