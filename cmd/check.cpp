@@ -2,6 +2,8 @@
 
 #include "context.hpp"
 
+#include <kwh/audit/log.hpp>
+#include <kwh/ledger/ledger.hpp>
 #include <kwh/storage/integrity.hpp>
 
 namespace kwh::cli {
@@ -11,7 +13,11 @@ void add_check(CLI::App& app, Context& ctx) {
   sub->callback([&ctx] {
     ctx.action = [&ctx] {
       auto& db = ctx.db();
+      // The file first, then the money (balances equal their ledger, the ledger chain, no
+      // duplicate --ref), then the audit chain.
       std::vector<std::string> findings = storage::integrity_findings(db);
+      for (auto& f : ledger::verify(db)) findings.push_back(std::move(f));
+      for (auto& f : audit::verify(db)) findings.push_back(std::move(f));
       if (ctx.format() == output::Format::json) {
         output::Json o = output::Json::object();
         output::Json arr = output::Json::array();

@@ -2,6 +2,7 @@
 
 #include "context.hpp"
 
+#include <kwh/billing/account.hpp>
 #include <kwh/site/gateway.hpp>
 #include <kwh/site/live.hpp>
 #include <kwh/site/meter.hpp>
@@ -252,16 +253,49 @@ void add_remove(CLI::App* parent, Context& ctx) {
   });
 }
 
-// `meter replace` moves an account to a new meter: billing's work, wired in later.
+// `meter replace OLD NEW`: a meter swapped after renovation. The old meter's stored readings are
+// billed already; the new one joins the same account and its first reading is its baseline.
+// When NEW is not a known meter it is created at OLD's bus address with OLD's profile and
+// place, which is what a like-for-like swap needs.
 void add_replace(CLI::App* parent, Context& ctx) {
-  auto ids = std::make_shared<std::vector<std::string>>();
-  auto* sub = parent->add_subcommand("replace", "move a meter's account to a new meter (not built yet)");
-  sub->add_option("meters", *ids, "OLD NEW")->type_name("OLD NEW");
-  sub->allow_extras();
-  sub->callback([&ctx, ids] {
-    ctx.action = [] {
-      std::cerr << "kwh: 'kwh meter replace' is not built yet in this version\n";
-      return 1;
+  auto old_id = std::make_shared<std::string>();
+  auto new_id = std::make_shared<std::string>();
+  auto when = std::make_shared<std::string>("now");
+  auto* sub = parent->add_subcommand("replace", "move a meter's account to a new meter (after a swap)");
+  sub->add_option("old", *old_id, "the meter taken out")->required()->type_name("OLD");
+  sub->add_option("new", *new_id, "the meter put in (created at OLD's address if unknown)")
+      ->required()
+      ->type_name("NEW");
+  sub->add_option("--time", *when, "when the swap happened (default: now)")->type_name("TIME");
+  sub->callback([&ctx, old_id, new_id, when] {
+    ctx.action = [&ctx, old_id, new_id, when] {
+      auto t = parse_time(*when);
+      if (!t) throw t.error();
+      auto& db = ctx.db();
+      auto old_meter = site::get_meter_in_service(db, *old_id);
+      bool created = !site::find_meter(db, *new_id).has_value();
+      if (created) site::check_name("meter", *new_id);
+      storage::Transaction tx(db);
+      if (created) {
+        // Free the bus address first, then put the new meter where the old one was.
+        db.prepare("UPDATE meters SET removed = ?2 WHERE id = ?1").bind_all(old_meter.id, *t).run();
+        db.prepare("INSERT INTO meters(name, gateway_id, unit, profile, kind, building, room, relay_mode, "
+                   "overload_w, max_power_w, created) "
+                   "SELECT ?1, gateway_id, unit, profile, kind, building, room, relay_mode, overload_w, "
+                   "max_power_w, ?3 FROM meters WHERE id = ?2")
+            .bind_all(*new_id, old_meter.id, now())
+            .run();
+      }
+      billing::replace_meter(db, *old_id, *new_id, *t);
+      tx.commit();
+      output::Json o = output::Json::object();
+      o.set("old", *old_id).set("new", *new_id).set("time", format_time(*t)).set("created", created);
+      if (ctx.format() == output::Format::json) ctx.print(o);
+      else if (ctx.quiet) ctx.out() << *new_id << '\n';
+      else
+        ctx.out() << fmt::format("meter {} replaced by {}{}\n", *old_id, *new_id,
+                                 created ? fmt::format(" (added at {}'s address)", *old_id) : "");
+      return 0;
     };
   });
 }

@@ -1,2 +1,3 @@
 kwh_e2e(billing_prepaid)
 kwh_e2e(billing_readings)
+kwh_e2e(billing_replace)

@@ -172,7 +172,12 @@ void detach_meter(storage::Database& db, const std::string& account, const std::
 }
 
 void replace_meter(storage::Database& db, const std::string& old_meter, const std::string& new_meter, UnixTime time) {
-  std::int64_t old_id = find_meter_id(db, old_meter);
+  // The old meter may already be out of service: `kwh meter replace` frees its bus address
+  // first when the new meter takes over the same unit.
+  auto old_st = db.prepare("SELECT id FROM meters WHERE name = ?1");
+  old_st.bind(1, old_meter);
+  if (!old_st.step()) fail(Exit::no_input, "no such meter: {}", old_meter);
+  std::int64_t old_id = old_st.get_int(0);
   std::int64_t new_id = find_meter_id(db, new_meter);
   if (old_id == new_id) fail(Exit::data, "meter {} cannot replace itself", old_meter);
   check_meter_free(db, new_id, new_meter);
@@ -190,6 +195,11 @@ void replace_meter(storage::Database& db, const std::string& old_meter, const st
     db.prepare("UPDATE assignments SET valid_to = ?2 WHERE id = ?1").bind_all(st.get_int(0), end).run();
     assign(db, *account_id, new_id, std::max(time, end));
   }
+  // The swapped-out meter leaves service; what was still queued for it is moot.
+  db.prepare("UPDATE meters SET removed = ?2 WHERE id = ?1 AND removed IS NULL").bind_all(old_id, time).run();
+  db.prepare("UPDATE commands SET state = 'cancelled', finished = ?2 WHERE meter_id = ?1 AND state = 'pending'")
+      .bind_all(old_id, time)
+      .run();
   write_event(db, time, "meter_replaced", old_id, account_id, fmt::format("meter {} replaced by {}", old_meter, new_meter));
 }
 

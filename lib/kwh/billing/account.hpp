@@ -70,7 +70,8 @@ void detach_meter(storage::Database& db, const std::string& account, const std::
 // Meter replacement (`kwh meter replace OLD NEW`): the old meter's assignment ends at `time`
 // (its stored readings are billed already), the new meter is assigned to the same account from
 // `time` (its first reading is its baseline, not charged), the balance stays; event
-// meter_replaced. A meter in no open account is replaced without assignments. Exit::data when
+// meter_replaced; the old meter leaves service (removed at `time`, its pending commands
+// cancelled). A meter in no open account is replaced without assignments. Exit::data when
 // the new meter is in an open account or is the old one; Exit::no_input for unknown meters.
 void replace_meter(storage::Database& db, const std::string& old_meter, const std::string& new_meter, UnixTime time);
 
