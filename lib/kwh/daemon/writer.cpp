@@ -100,32 +100,22 @@ void Writer::start() {
   if (!m_thread.joinable()) m_thread = std::thread([this] { run(); });
 }
 
-void Writer::add(PollRecord record) {
+// The writer is woken for the first record of a burst, for a full batch, and for every job;
+// records in between wait for the group commit (see run()).
+void Writer::enqueue(Item item, bool urgent) {
+  bool wake = false;
   {
     std::lock_guard lock(m_mutex);
-    m_queue.emplace_back(std::move(record));
+    wake = urgent || m_queue.empty() || m_queue.size() + 1 >= k_batch_readings;
+    m_queue.push_back(std::move(item));
     ++m_queued;
   }
-  m_wake.notify_one();
+  if (wake) m_wake.notify_one();
 }
 
-void Writer::add(GatewayRecord record) {
-  {
-    std::lock_guard lock(m_mutex);
-    m_queue.emplace_back(std::move(record));
-    ++m_queued;
-  }
-  m_wake.notify_one();
-}
-
-void Writer::post(Job job) {
-  {
-    std::lock_guard lock(m_mutex);
-    m_queue.emplace_back(std::move(job));
-    ++m_queued;
-  }
-  m_wake.notify_one();
-}
+void Writer::add(PollRecord record) { enqueue(std::move(record), false); }
+void Writer::add(GatewayRecord record) { enqueue(std::move(record), false); }
+void Writer::post(Job job) { enqueue(std::move(job), true); }
 
 void Writer::set_config(config::Config cfg) {
   post([this, cfg = std::move(cfg)](storage::Database&) mutable {
@@ -138,7 +128,10 @@ void Writer::flush() {
   std::unique_lock lock(m_mutex);
   if (!m_thread.joinable()) return;
   const auto target = m_queued;
+  ++m_flushing;
+  m_wake.notify_one();
   m_idle.wait(lock, [&] { return m_done >= target; });
+  --m_flushing;
 }
 
 void Writer::stop() {
@@ -163,6 +156,13 @@ void Writer::run() {
       std::unique_lock lock(m_mutex);
       m_wake.wait(lock, [&] { return m_stopping || !m_queue.empty(); });
       if (m_queue.empty() && m_stopping) return;
+      // Group commit: let the rest of a burst of polls arrive, so that one transaction (and
+      // one fsync) carries many readings instead of one each.
+      auto urgent = [&] {
+        return m_stopping || m_flushing > 0 || m_queue.size() >= k_batch_readings ||
+               std::holds_alternative<Job>(m_queue.back());
+      };
+      if (!urgent()) m_wake.wait_for(lock, k_batch_linger, urgent);
       // Take what is there, up to a batch.
       while (!m_queue.empty() && items.size() < k_batch_readings) {
         items.push_back(std::move(m_queue.front()));

@@ -32,6 +32,8 @@ namespace kwh::daemon {
 
 inline constexpr std::size_t k_batch_readings = 500;
 inline constexpr std::chrono::milliseconds k_batch_time{50};
+// How long the writer waits for more records after the first of a burst before it writes.
+inline constexpr std::chrono::milliseconds k_batch_linger{100};
 
 // One successful poll: every decoded value of the meter's profile at time t.
 struct PolledReading {
@@ -103,6 +105,7 @@ public:
 
 private:
   using Item = std::variant<PollRecord, GatewayRecord, Job>;
+  void enqueue(Item item, bool urgent);
   void run();
   void write_records(std::vector<Item>& items, std::size_t& i);
   // Returns whether a reading was stored. careful: a savepoint per reading.
@@ -119,6 +122,7 @@ private:
   std::deque<Item> m_queue;
   std::uint64_t m_queued = 0, m_done = 0;
   bool m_stopping = false;
+  int m_flushing = 0;
   std::thread m_thread;
 };
 
