@@ -34,6 +34,7 @@ _kwh_options() {
       echo "--gateway= --unit= --profile= --kind= --building= --room= --relay-mode= --overload-w=" ;;
     "meter list") echo "--status= --gateway= --building=" ;;
     "meter read") echo "--direct" ;;
+    "meter replace") echo "--time=" ;;
     "tariff add") echo "--flat= --file= --effective= --unit=" ;;
     "account open")
       echo "--name= --tariff= --meter= --alarm1= --alarm2= --credit-limit= --phone= --opened=" ;;

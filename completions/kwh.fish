@@ -165,6 +165,7 @@ complete -c kwh -n '__kwh_at "meter add" "meter set"' -l relay-mode -x -a 'auto 
 complete -c kwh -n '__kwh_at "meter add" "meter set"' -l overload-w -x -d 'overload threshold in W'
 complete -c kwh -n '__kwh_at "meter list"' -l status -x -a 'online offline unknown' -d 'only this status'
 complete -c kwh -n '__kwh_at "meter read"' -l direct -d 'read the meter now'
+complete -c kwh -n '__kwh_at "meter replace"' -l time -r -d 'when the swap happened'
 complete -c kwh -n '__kwh_at "meter show" "meter read" "meter set" "meter remove" "meter replace"' -a '(__kwh_ids meter)'
 
 # kwh tariff

@@ -261,8 +261,9 @@ TEST_CASE("Billing: a replaced meter's account moves to the new meter with its b
   CHECK(first.outcome == Outcome::baseline);
   f.ingest(new_m, 7600, 78'000);
   CHECK(f.balance("A1") == 9'800);
-  // The old meter is free; the new one is taken.
-  f.open("A2", "std", {"M1"}, 5000);
+  // The old meter has left service; the new one is taken.
+  CHECK(f.count("SELECT removed FROM meters WHERE name = 'M1'") == 4000);
+  CHECK_THROWS_AS(f.open("A2", "std", {"M1"}, 5000), Error);
   CHECK_THROWS_AS(f.open("A3", "std", {"M2"}, 5000), Error);
 }
 
