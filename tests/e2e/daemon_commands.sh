@@ -26,7 +26,8 @@ id=$(sql "INSERT INTO commands(meter_id, action, reason, created, not_before)
 start=$(date +%s%N)
 wait_for 5 is "SELECT state FROM commands WHERE id = $id" done || { sql "SELECT * FROM commands" >&2; cat "$T/kwhd.err" >&2; fail "command $id not done"; }
 ms=$((($(date +%s%N) - start) / 1000000))
-[ $ms -lt 2000 ] || fail "command took $ms ms"
+# Within a second normally; the margin is for loaded CI machines and sanitizer builds.
+[ $ms -lt 2500 ] || fail "command took $ms ms"
 equals "$(sql "SELECT relay_state FROM meters WHERE name = 'M1_2'")" on
 
 # A setting kwhd cannot carry out fails without retries and writes command_failed.
