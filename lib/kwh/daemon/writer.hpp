@@ -16,6 +16,7 @@
 #include <kwh/storage/database.hpp>
 #include <kwh/util/time.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -121,7 +122,7 @@ private:
   std::condition_variable m_wake, m_idle;
   std::deque<Item> m_queue;
   std::uint64_t m_queued = 0, m_done = 0;
-  bool m_stopping = false;
+  std::atomic<bool> m_stopping{false}; // also read outside the lock, by the writer thread
   int m_flushing = 0;
   std::thread m_thread;
 };
