@@ -2,7 +2,7 @@
 add_library(kwh_options INTERFACE)
 target_compile_options(kwh_options INTERFACE
   -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wcast-align
-  -Wunused -Wno-missing-field-initializers -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough)
+  -Wunused -Wno-missing-field-initializers -Woverloaded-virtual -Wimplicit-fallthrough)
 target_compile_definitions(kwh_options INTERFACE
   KWH_VERSION="${PROJECT_VERSION}"
   BOOST_ASIO_NO_DEPRECATED)
