@@ -17,14 +17,26 @@ using boost::system::error_code;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
+// Gateways close connections that were idle for a while. A connection idle for this long is
+// checked for that before it carries a request, so that the request goes on a new connection
+// instead of failing; one in use back to back is not (the check is a system call a request).
+constexpr auto k_idle_probe = std::chrono::milliseconds(50);
+
 // Each step of a request has exactly one operation in flight on the link, and its completion
-// handler moves the request on. The deadline timer never finishes a request itself: it records
-// why the request must stop (m_stop) and cancels the link, and the aborted operation's handler
+// handler moves the request on. The deadline never finishes a request itself: it records why
+// the request must stop (m_stop) and cancels the link, and the aborted operation's handler
 // finishes it. So a request finishes exactly once, and no link operation outlives its request.
+//
+// The deadline is lazy: arming and disarming only set m_deadline. The timer underneath is
+// started when none is pending or the pending one is due after the new deadline; when it
+// fires early (the deadline moved on since), it waits again for the deadline in force. So a
+// bus busy with back-to-back requests touches its timer about once per response timeout,
+// not twice per request.
 class Bus::Impl : public std::enable_shared_from_this<Bus::Impl> {
 public:
   Impl(asio::io_context& io, GatewaySpec spec)
-      : m_spec(std::move(spec)), m_link(make_link(io, m_spec)), m_timer(io), m_executor(io.get_executor()) {}
+      : m_spec(std::move(spec)), m_link(make_link(io, m_spec)), m_timer(io), m_gap_timer(io),
+        m_executor(io.get_executor()) {}
 
   void submit(Request req, Handler done) {
     if (m_shut) {
@@ -42,8 +54,10 @@ public:
     if (m_busy) {
       m_stop = Failure::lost("bus closed");
       m_link->cancel();
+      m_gap_timer.cancel();
     } else {
       drop_connection();
+      release_timers();
     }
     for (auto& p : queued) p.done(Failure::lost("bus closed"));
   }
@@ -86,41 +100,68 @@ private:
     }
     auto self = shared_from_this();
     if (m_next_allowed > Clock::now()) {
-      // The gateway's silent gap. The deadline timer is free between requests.
-      m_timer.expires_at(m_next_allowed);
-      m_timer.async_wait([self](error_code) { self->connect_step(); });
+      // The gateway's silent gap.
+      m_gap_timer.expires_at(m_next_allowed);
+      m_gap_timer.async_wait([self](error_code) { self->connect_step(); });
     } else {
       connect_step();
     }
   }
 
-  // Arms the deadline: when it passes, the step in flight is cancelled and fails with `why`
-  // (or, without one, ends a drain: m_quiet).
-  void arm(milliseconds after, std::optional<Failure> why) {
-    auto token = ++m_arm;
-    m_timer.expires_after(after);
-    m_timer.async_wait([self = shared_from_this(), token, why = std::move(why)](error_code ec) {
-      if (ec || token != self->m_arm || self->m_stop || self->m_quiet) return;
-      if (why)
-        self->m_stop = why;
-      else
-        self->m_quiet = true;
+  // What a deadline ends: a connect or a wait for a reply (both fail as timeouts), or a drain
+  // (which ends quietly: m_quiet).
+  enum class Deadline { connect, reply, drain };
+
+  // Arms the deadline: when it passes, the step in flight is cancelled.
+  void arm(Clock::duration after, Deadline what) {
+    m_deadline = Clock::now() + after;
+    m_deadline_what = what;
+    m_armed = true;
+    if (!m_timer_pending || m_timer_due > m_deadline) start_timer(m_deadline);
+  }
+
+  void disarm() { m_armed = false; }
+
+  void start_timer(Clock::time_point due) {
+    m_timer_pending = true;
+    m_timer_due = due;
+    auto generation = ++m_timer_generation;
+    m_timer.expires_at(due);
+    m_timer.async_wait([self = shared_from_this(), generation](error_code ec) {
+      if (generation != self->m_timer_generation) return; // replaced by a sooner one
+      self->m_timer_pending = false;
+      if (ec || !self->m_armed || self->m_stop || self->m_quiet) return;
+      if (Clock::now() < self->m_deadline) return self->start_timer(self->m_deadline);
+      self->m_armed = false;
+      switch (self->m_deadline_what) {
+      case Deadline::connect:
+        self->m_stop = Failure::timeout("connecting to " + self->m_spec.address + " timed out");
+        break;
+      case Deadline::reply:
+        self->m_stop = Failure::timeout(std::to_string(self->m_spec.timeout.count()) + " ms without a reply");
+        break;
+      case Deadline::drain: self->m_quiet = true; break;
+      }
       self->m_link->cancel();
     });
   }
 
-  void disarm() {
-    ++m_arm;
+  // A closed bus lets go of its timers at once, so that nothing keeps it alive.
+  void release_timers() {
+    m_armed = false;
+    ++m_timer_generation;
+    m_timer_pending = false;
     m_timer.cancel();
+    m_gap_timer.cancel();
   }
 
   void connect_step() {
     if (m_stop) return finish(*m_stop);
     if (m_connected && m_link->is_open()) {
-      if (!m_link->peer_closed()) return drain_step();
+      if (Clock::now() - m_idle_since < k_idle_probe || !m_link->peer_closed()) return drain_step();
       drop_connection(); // closed by the gateway while idle: reconnect rather than fail
     }
-    arm(m_spec.connect_timeout, Failure::timeout("connecting to " + m_spec.address + " timed out"));
+    arm(m_spec.connect_timeout, Deadline::connect);
     m_link->async_open([self = shared_from_this()](error_code ec) {
       self->disarm();
       if (self->m_stop || ec) {
@@ -152,7 +193,7 @@ private:
   void drain_read() {
     auto quiet = std::min<Clock::duration>(m_spec.timeout, m_drain_until - Clock::now());
     m_quiet = false;
-    arm(std::chrono::duration_cast<milliseconds>(std::max<Clock::duration>(quiet, milliseconds(1))), std::nullopt);
+    arm(std::max<Clock::duration>(quiet, milliseconds(1)), Deadline::drain);
     m_link->async_read_some(m_chunk, [self = shared_from_this()](error_code ec, std::size_t n) {
       self->disarm();
       if (self->m_stop) return self->finish(*self->m_stop);
@@ -175,7 +216,7 @@ private:
   void send_step() {
     if (m_stop) return finish(*m_stop);
     if (rtu()) m_rx.clear();
-    arm(m_spec.timeout, Failure::timeout(std::to_string(m_spec.timeout.count()) + " ms without a reply"));
+    arm(m_spec.timeout, Deadline::reply);
     m_link->async_write(m_tx, [self = shared_from_this()](error_code ec) {
       if (self->m_stop) return self->finish(*self->m_stop);
       if (ec) return self->lost(ec);
@@ -261,16 +302,19 @@ private:
     ++m_stats.requests;
     m_stop.reset();
     m_busy = false;
-    m_next_allowed = Clock::now() + std::max<Clock::duration>(m_spec.gap, frame_silence());
+    m_idle_since = Clock::now();
+    m_next_allowed = m_idle_since + std::max<Clock::duration>(m_spec.gap, frame_silence());
     Pending cur = std::move(m_cur);
     m_cur = {};
     cur.done(std::move(outcome));
+    if (m_shut) return release_timers();
     start_next();
   }
 
   GatewaySpec m_spec;
   std::unique_ptr<Link> m_link;
-  asio::steady_timer m_timer;
+  asio::steady_timer m_timer;     // the deadline's (see arm())
+  asio::steady_timer m_gap_timer; // the silent gap before a request
   asio::any_io_executor m_executor;
   std::deque<Pending> m_queue;
   Pending m_cur;
@@ -281,7 +325,13 @@ private:
   bool m_dirty = false; // RTU: a late reply may be on its way
   bool m_quiet = false; // a drain saw no byte for its quiet period
   std::optional<Failure> m_stop;
-  std::uint64_t m_arm = 0;
+  bool m_armed = false;        // a deadline is in force
+  Clock::time_point m_deadline{};
+  Deadline m_deadline_what = Deadline::reply;
+  bool m_timer_pending = false; // m_timer waits, due at m_timer_due
+  Clock::time_point m_timer_due{};
+  std::uint64_t m_timer_generation = 0;
+  Clock::time_point m_idle_since{}; // when the last request finished
   std::uint16_t m_transaction = 0;
   std::vector<std::uint8_t> m_tx;
   std::vector<std::uint8_t> m_rx;
