@@ -269,7 +269,9 @@ void GatewayPoller::on_read(transport::Outcome<transport::Response> o) {
   }
   connection_ok();
   const auto& rr = model.plan[m_poll->request];
-  const auto data = data_of(*o);
+  std::vector<std::uint16_t> bit_words; // reads of registers need no copy
+  if (!o->bits.empty()) bit_words = data_of(*o);
+  const auto& data = o->bits.empty() ? o->words : bit_words;
   for (std::size_t i : rr.values) m_poll->values[i] = modbus::decode_from(rr, data, model.profile.values[i], model.profile.word_order);
   m_poll->tries = 0;
   if (++m_poll->request < model.plan.size()) {

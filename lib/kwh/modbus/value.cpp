@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -77,6 +78,25 @@ std::optional<Fraction> exact_scale(double scale) {
   if (num > std::numeric_limits<std::int64_t>::max() || num < std::numeric_limits<std::int64_t>::min())
     return std::nullopt;
   return Fraction{static_cast<std::int64_t>(num), 1};
+}
+
+// Profiles use a handful of scales, and every value of every poll is decoded with one: their
+// fractions are remembered (per thread) so that the poll path does not format a double each.
+std::optional<Fraction> scale_fraction(double scale) {
+  struct Known {
+    double scale;
+    std::optional<Fraction> fraction;
+  };
+  constexpr std::size_t k_slots = 16;
+  thread_local Known known[k_slots];
+  thread_local std::size_t used = 0, next = 0;
+  for (std::size_t i = 0; i < used; ++i)
+    if (known[i].scale == scale) return known[i].fraction;
+  auto f = exact_scale(scale);
+  known[next] = {scale, f};
+  next = (next + 1) % k_slots;
+  used = std::min(used + 1, k_slots);
+  return f;
 }
 
 // p / q rounded half away from zero (q > 0).
@@ -197,7 +217,7 @@ std::optional<Value> decode(const ValueSpec& spec, std::span<const std::uint16_t
     return v;
   }
   Int128 raw = is_bit_table(spec.table) ? Int128(bits) : raw_integer(spec.type, bits);
-  if (auto f = exact_scale(spec.scale)) {
+  if (auto f = scale_fraction(spec.scale)) {
     Int128 product = raw * f->num; // |raw| < 2^64, |num| < 2^63: fits
     v.integer = to_int64(divide_rounded(product, f->den));
     v.real = f->den == 1 ? static_cast<double>(product) : static_cast<double>(product) / static_cast<double>(f->den);
@@ -227,7 +247,7 @@ std::vector<std::uint16_t> encode_integer(const ValueSpec& spec, std::int64_t ca
   if (!std::isfinite(spec.scale) || spec.scale == 0) fail(Exit::data, "{}: bad scale {}", spec.name, spec.scale);
   const bool bits = is_bit_table(spec.table);
   if (!bits && is_float(spec.type)) return float_words(spec, static_cast<double>(canonical) / spec.scale, order);
-  if (auto f = exact_scale(spec.scale)) {
+  if (auto f = scale_fraction(spec.scale)) {
     // raw = canonical / (num / den) = canonical × den / num, with num's sign moved to the top.
     Int128 p = Int128(canonical) * f->den, q = f->num;
     if (q < 0) {
