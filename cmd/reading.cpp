@@ -131,7 +131,7 @@ void add_reading(CLI::App& app, Context& ctx) {
         std::int64_t charged = 0;
         if (accept) {
           auto res = biller.accept_held(*id, operator_of(ctx));
-          summary = res.summary;
+          summary = res.summary();
           charged = res.charged;
         } else {
           biller.reject_held(*id, operator_of(ctx));

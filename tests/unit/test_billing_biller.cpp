@@ -363,3 +363,69 @@ TEST_CASE("Billing: standing charges are charged once at each site-local day or 
   CHECK(f.count("SELECT count(*) FROM ledger WHERE kind = 'standing' AND account_id = 2") == 2);
   CHECK(ledger::verify(*f.db).empty());
 }
+
+TEST_CASE("Billing: a Biller kept between readings sees what another connection changed") {
+  Billed b;
+  b.f.pay("A1", 10'000);
+  b.f.ingest(b.m, 0, 100'000);
+  b.f.ingest(b.m, 3600, 101'000); // 1 kWh at 1.0000
+  CHECK(b.f.balance("A1") == 9'900);
+  // kwh tariff add, kwh meter set and kwh account detach, as another process does them.
+  auto other = storage::Database::open(b.f.dir.file("kwh.db"));
+  {
+    storage::Transaction tx(*other);
+    auto body = std::string("price = \"3.0000\"\n");
+    auto v = parse_tariff(body, "std.toml", 3600, 2);
+    add_tariff_version(*other, "std", v, body, 3600, 2);
+    tx.commit();
+  }
+  b.f.ingest(b.m, 7200, 102'000); // 1 kWh at the new price
+  CHECK(b.f.balance("A1") == 9'600);
+  other->exec("UPDATE meters SET relay_mode = 'off', relay_state = 'on'");
+  auto r = b.f.ingest(b.m, 10'800, 102'000);
+  CHECK(r.commands.size() == 1); // held open: a relay_off is queued at once
+  other->exec("UPDATE assignments SET valid_to = 10800");
+  b.f.ingest(b.m, 14'400, 103'000); // nobody's now
+  CHECK(b.f.balance("A1") == 9'600);
+  CHECK(b.f.count("SELECT quantity FROM daily_usage WHERE account_id = 0") == 1'000);
+}
+
+TEST_CASE("Billing: what a rolled-back transaction stored is not the next reading's baseline") {
+  Billed b;
+  b.f.pay("A1", 10'000);
+  b.f.ingest(b.m, 0, 100'000);
+  {
+    storage::Transaction tx(*b.f.db);
+    Reading r;
+    r.meter_id = b.m;
+    r.time = 3600;
+    r.value = 105'000;
+    b.f.biller().ingest(r);
+    // not committed: rolled back here
+  }
+  CHECK(b.f.count("SELECT count(*) FROM readings") == 1);
+  auto r = b.f.ingest(b.m, 7200, 102'000);
+  CHECK(r.outcome == Outcome::billed);
+  CHECK(r.quantity == 2'000); // from the stored 100 000, not the rolled-back 105 000
+  CHECK(b.f.balance("A1") == 9'800);
+  // A savepoint rolled back inside a transaction is forgotten the same way.
+  {
+    storage::Transaction tx(*b.f.db);
+    {
+      storage::Savepoint sp(*b.f.db, "reading");
+      Reading s;
+      s.meter_id = b.m;
+      s.time = 10'800;
+      s.value = 109'000;
+      b.f.biller().ingest(s);
+    }
+    Reading s;
+    s.meter_id = b.m;
+    s.time = 14'400;
+    s.value = 103'000;
+    CHECK(b.f.biller().ingest(s).quantity == 1'000);
+    tx.commit();
+  }
+  CHECK(b.f.balance("A1") == 9'700);
+  CHECK(ledger::verify(*b.f.db).empty());
+}

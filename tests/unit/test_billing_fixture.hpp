@@ -83,11 +83,19 @@ public:
     r.value = value;
     r.power = power;
     storage::Transaction tx(*db);
-    billing::Biller biller(*db, config);
-    biller.set_clock([this] { return clock; });
-    auto res = biller.ingest(r);
+    auto res = biller().ingest(r);
     tx.commit();
     return res;
+  }
+
+  // One Biller for the test's life, as kwhd keeps one: what it remembers between readings must
+  // follow every change the test makes in between.
+  billing::Biller& biller() {
+    if (!m_biller) {
+      m_biller = std::make_unique<billing::Biller>(*db, config);
+      m_biller->set_clock([this] { return clock; });
+    }
+    return *m_biller;
   }
 
   std::int64_t balance(const std::string& account) { return billing::find_account(*db, account).balance; }
@@ -106,6 +114,7 @@ public:
 
 private:
   int m_unit = 0;
+  std::unique_ptr<billing::Biller> m_biller;
 };
 
 // Restores the site zone to UTC when a test that changed it ends.

@@ -6,6 +6,8 @@
 #include <kwh/ledger/ledger.hpp>
 #include <kwh/storage/database.hpp>
 
+#include <sqlite3.h>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -15,7 +17,6 @@ namespace kwh::billing {
 struct Biller::Meter {
   std::int64_t id = 0;
   std::string name, kind, relay_mode, relay_state;
-  std::optional<std::string> relay_reason;
   std::optional<std::int64_t> overload_w, max_power_w;
 };
 
@@ -23,6 +24,19 @@ struct Biller::Previous {
   UnixTime t = 0;
   std::int64_t value = 0;
   std::optional<std::int64_t> sharp, peak, flat, valley;
+};
+
+struct Biller::Assignment {
+  std::int64_t account_id = 0; // 0 when the account is closed: what falls in it is nobody's
+  std::int64_t tariff_id = 0;
+  UnixTime from = 0;
+  std::optional<UnixTime> to;
+};
+
+struct Biller::Known {
+  Meter meter;
+  std::optional<Previous> latest;
+  std::vector<Assignment> assignments; // every one the meter had, by valid_from
 };
 
 const char* outcome_name(Outcome o) {
@@ -39,53 +53,129 @@ const char* outcome_name(Outcome o) {
 Biller::Biller(storage::Database& db, const config::Config& config)
     : m_db(db), m_config(config), m_clock([] { return kwh::now(); }) {}
 
+Biller::~Biller() = default;
+
 namespace {
 
-std::string unit_of(const std::string& kind) { return kind == "water" ? "L" : "Wh"; }
+const char* unit_of(const std::string& kind) { return kind == "water" ? "L" : "Wh"; }
 
 } // namespace
 
-IngestResult Biller::ingest(const Reading& r) {
-  auto& ms = m_db.cached("SELECT id, name, kind, relay_mode, relay_state, relay_reason, overload_w, max_power_w "
-                         "FROM meters WHERE id = ?1");
-  ms.bind(1, r.meter_id);
-  if (!ms.step()) fail(Exit::no_input, "no such meter id {}", r.meter_id);
-  Meter m{ms.get_int(0),      ms.get_text(1),     ms.get_text(2),    ms.get_text(3),
-          ms.get_text(4),     ms.get_opt_text(5), ms.get_opt_int(6), ms.get_opt_int(7)};
-  ms.reset();
-  if (r.value < 0) fail(Exit::data, "meter {}: a negative counter value ({})", m.name, r.value);
+std::string IngestResult::summary() const {
+  if (outcome != Outcome::billed) return note;
+  return fmt::format("meter {} at {}: +{} {}, charged {}", meter, format_time(time), quantity, unit,
+                     Money::from_minor(charged).format(minor_units));
+}
 
+Biller::Meter Biller::load_meter(std::int64_t meter_id) {
+  auto& ms = m_db.cached("SELECT id, name, kind, relay_mode, relay_state, overload_w, max_power_w FROM meters "
+                         "WHERE id = ?1");
+  ms.bind(1, meter_id);
+  if (!ms.step()) fail(Exit::no_input, "no such meter id {}", meter_id);
+  Meter m{ms.get_int(0), ms.get_text(1), ms.get_text(2), ms.get_text(3), ms.get_text(4), ms.get_opt_int(5),
+          ms.get_opt_int(6)};
+  ms.reset();
+  return m;
+}
+
+std::optional<Biller::Previous> Biller::load_latest(std::int64_t meter_id) {
   std::optional<Previous> prev;
   auto& ps = m_db.cached("SELECT t, value, sharp, peak, flat, valley FROM readings WHERE meter_id = ?1 "
                          "ORDER BY t DESC LIMIT 1");
-  ps.bind(1, r.meter_id);
+  ps.bind(1, meter_id);
   if (ps.step())
     prev = Previous{ps.get_int(0), ps.get_int(1), ps.get_opt_int(2), ps.get_opt_int(3), ps.get_opt_int(4),
                     ps.get_opt_int(5)};
   ps.reset();
+  return prev;
+}
+
+std::vector<Biller::Assignment> Biller::load_assignments(std::int64_t meter_id) {
+  std::vector<Assignment> out;
+  auto& as = m_db.cached("SELECT s.account_id, a.tariff_id, s.valid_from, s.valid_to, a.status FROM assignments s "
+                         "JOIN accounts a ON a.id = s.account_id WHERE s.meter_id = ?1 ORDER BY s.valid_from");
+  as.bind(1, meter_id);
+  while (as.step())
+    out.push_back({as.get_text(4) == "closed" ? 0 : as.get_int(0), as.get_int(1), as.get_int(2), as.get_opt_int(3)});
+  as.reset();
+  return out;
+}
+
+void Biller::sync() {
+  bool stale = m_db.rollbacks() != m_seen_rollbacks || m_db.total_changes() != m_seen_changes;
+  // Other connections' commits show in data_version; within a Transaction none can come in, so
+  // it is read once per transaction (and at every reading outside one).
+  const bool in_transaction = !sqlite3_get_autocommit(m_db.handle());
+  if (!in_transaction || m_db.transactions_begun() != m_seen_transactions) {
+    auto& st = m_db.cached("PRAGMA data_version");
+    st.step();
+    const std::int64_t version = st.get_int(0);
+    st.reset();
+    stale = stale || version != m_data_version;
+    m_data_version = version;
+    m_seen_transactions = m_db.transactions_begun();
+  }
+  if (stale) forget();
+  m_seen_rollbacks = m_db.rollbacks();
+  m_seen_changes = m_db.total_changes();
+}
+
+void Biller::forget() {
+  m_known.clear();
+  m_tariffs.clear();
+}
+
+void Biller::settle() { m_seen_changes = m_db.total_changes(); }
+
+void Biller::outside_billing(const std::function<void()>& write) {
+  const bool in_step = m_db.total_changes() == m_seen_changes && m_db.rollbacks() == m_seen_rollbacks;
+  write();
+  if (in_step) settle();
+}
+
+Biller::Known& Biller::known(std::int64_t meter_id) {
+  sync();
+  auto it = m_known.find(meter_id);
+  if (it == m_known.end())
+    it = m_known.emplace(meter_id, Known{load_meter(meter_id), load_latest(meter_id), load_assignments(meter_id)}).first;
+  return it->second;
+}
+
+IngestResult Biller::ingest(const Reading& r) {
+  const Known& k = known(r.meter_id);
+  const Meter& m = k.meter;
+  if (r.value < 0) fail(Exit::data, "meter {}: a negative counter value ({})", m.name, r.value);
+  const std::optional<Previous>& prev = k.latest;
   if (prev && r.time == prev->t) {
     if (r.value != prev->value)
       fail(Exit::data, "meter {} already has a reading at {} with a different value ({} vs {})", m.name,
            format_time(r.time), prev->value, r.value);
     IngestResult res;
     res.outcome = Outcome::duplicate;
-    res.summary = fmt::format("meter {} at {}: the same reading again, skipped", m.name, format_time(r.time));
+    res.note = fmt::format("meter {} at {}: the same reading again, skipped", m.name, format_time(r.time));
     return res;
   }
   if (prev && r.time < prev->t)
     fail(Exit::data, "meter {}: reading at {} is older than its latest reading ({})", m.name, format_time(r.time),
          format_time(prev->t));
-  return store_and_bill(m, r, prev, false);
+  // Copies: storing the reading updates what is known of the meter.
+  IngestResult res = store_and_bill(m, r, prev, k.assignments, false);
+  settle();
+  return res;
 }
 
-IngestResult Biller::store_and_bill(const Meter& m, const Reading& r, const std::optional<Previous>& prev,
-                                    bool force) {
+IngestResult Biller::store_and_bill(Meter m, const Reading& r, std::optional<Previous> prev,
+                                    const std::vector<Assignment>& assignments, bool force) {
   IngestResult res;
+  res.meter = m.name;
+  res.time = r.time;
+  res.unit = unit_of(m.kind);
+  res.minor_units = m_config.minor_units;
   relay_rules(m, r, res);
   if (!prev) {
     store_reading(r, r.imported ? 1 : 0);
     res.outcome = Outcome::baseline;
-    res.summary = fmt::format("meter {} at {}: first reading {} {}, the baseline", m.name, format_time(r.time),
+    res.note = fmt::format("meter {} at {}: first reading {} {}, the baseline", m.name, format_time(r.time),
                               r.value, unit_of(m.kind));
     return res;
   }
@@ -99,7 +189,7 @@ IngestResult Biller::store_and_bill(const Meter& m, const Reading& r, const std:
     res.events.push_back("counter_reset");
     res.outcome = Outcome::counter_reset;
     res.quantity = 0;
-    res.summary = fmt::format("meter {} at {}: counter reset ({} -> {}), new baseline, no charge", m.name,
+    res.note = fmt::format("meter {} at {}: counter reset ({} -> {}), new baseline, no charge", m.name,
                               format_time(r.time), prev->value, r.value);
     return res;
   }
@@ -114,7 +204,7 @@ IngestResult Biller::store_and_bill(const Meter& m, const Reading& r, const std:
       again.reset();
       res.outcome = Outcome::duplicate;
       res.quantity = 0;
-      res.summary = fmt::format("meter {} at {}: held as reading {} already, skipped", m.name, format_time(r.time),
+      res.note = fmt::format("meter {} at {}: held as reading {} already, skipped", m.name, format_time(r.time),
                                 *res.held_id);
       return res;
     }
@@ -132,15 +222,13 @@ IngestResult Biller::store_and_bill(const Meter& m, const Reading& r, const std:
     res.events.push_back("implausible");
     res.outcome = Outcome::held;
     res.quantity = 0;
-    res.summary = fmt::format("meter {} at {}: implausible (+{} {}), held as reading {}", m.name, format_time(r.time),
+    res.note = fmt::format("meter {} at {}: implausible (+{} {}), held as reading {}", m.name, format_time(r.time),
                               delta, unit_of(m.kind), *res.held_id);
     return res;
   }
   store_reading(r, r.imported ? 1 : 0);
   res.outcome = Outcome::billed;
-  bill_interval(m, *prev, r, res);
-  res.summary = fmt::format("meter {} at {}: +{} {}, charged {}", m.name, format_time(r.time), delta,
-                            unit_of(m.kind), Money::from_minor(res.charged).format(m_config.minor_units));
+  bill_interval(m, *prev, r, assignments, res);
   return res;
 }
 
@@ -149,6 +237,8 @@ void Biller::store_reading(const Reading& r, int flags) {
                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
   st.bind_all(r.meter_id, r.time, r.value, r.sharp, r.peak, r.flat, r.valley, r.power, flags);
   st.run();
+  if (auto it = m_known.find(r.meter_id); it != m_known.end())
+    it->second.latest = Previous{r.time, r.value, r.sharp, r.peak, r.flat, r.valley};
 }
 
 void Biller::add_usage(UnixTime t1, std::int64_t meter_id, std::int64_t account_id, std::int64_t quantity,
@@ -160,7 +250,8 @@ void Biller::add_usage(UnixTime t1, std::int64_t meter_id, std::int64_t account_
   st.run();
 }
 
-void Biller::bill_interval(const Meter& m, const Previous& prev, const Reading& r, IngestResult& res) {
+void Biller::bill_interval(const Meter& m, const Previous& prev, const Reading& r,
+                           const std::vector<Assignment>& assignments, IngestResult& res) {
   const UnixTime t0 = prev.t, t1 = r.time;
   const std::int64_t delta = r.value - prev.value;
   struct Part {
@@ -169,21 +260,16 @@ void Biller::bill_interval(const Meter& m, const Previous& prev, const Reading& 
     UnixTime from = 0, to = 0;
   };
   std::vector<Part> parts;
-  auto& as = m_db.cached("SELECT s.account_id, a.tariff_id, s.valid_from, s.valid_to, a.status FROM assignments s "
-                         "JOIN accounts a ON a.id = s.account_id WHERE s.meter_id = ?1 AND s.valid_from < ?3 AND "
-                         "(s.valid_to IS NULL OR s.valid_to > ?2) ORDER BY s.valid_from");
-  as.bind_all(m.id, t0, t1);
   std::int64_t covered = 0;
-  while (as.step()) {
-    UnixTime from = std::max(t0, as.get_int(2));
-    UnixTime to = as.is_null(3) ? t1 : std::min(t1, as.get_int(3));
+  for (const auto& a : assignments) {
+    if (a.from >= t1 || (a.to && *a.to <= t0)) continue;
+    UnixTime from = std::max(t0, a.from);
+    UnixTime to = a.to ? std::min(t1, *a.to) : t1;
     if (to <= from) continue;
     covered += to - from;
     // A closed account is not charged for what a late reading reveals: that part is nobody's.
-    std::int64_t account = as.get_text(4) == "closed" ? 0 : as.get_int(0);
-    parts.push_back({account, as.get_int(1), from, to});
+    parts.push_back({a.account_id, a.tariff_id, from, to});
   }
-  as.reset();
   if (covered < t1 - t0) parts.push_back({0, 0, t0, t0 + (t1 - t0 - covered)});
 
   std::vector<std::int64_t> weights;
@@ -235,17 +321,11 @@ void Biller::bill_interval(const Meter& m, const Previous& prev, const Reading& 
 }
 
 const TariffHistory& Biller::tariff(std::int64_t tariff_id) {
-  auto& st = m_db.cached("SELECT max(id) FROM tariff_versions WHERE tariff_id = ?1");
-  st.bind(1, tariff_id);
-  st.step();
-  std::int64_t max_id = st.get_opt_int(0).value_or(0);
-  st.reset();
-  auto& cached = m_tariffs[tariff_id];
-  if (cached.max_version_id != max_id) {
-    cached.history = TariffHistory(tariff_versions(m_db, tariff_id, m_config.minor_units));
-    cached.max_version_id = max_id;
-  }
-  return cached.history;
+  // Kept until forget(): a new version is written by another connection (kwh tariff add).
+  auto it = m_tariffs.find(tariff_id);
+  if (it == m_tariffs.end())
+    it = m_tariffs.emplace(tariff_id, TariffHistory(tariff_versions(m_db, tariff_id, m_config.minor_units))).first;
+  return it->second;
 }
 
 std::int64_t Biller::charge_account(std::int64_t account_id, std::int64_t tariff_id, const Meter& m, UnixTime t0,
@@ -376,23 +456,13 @@ IngestResult Biller::accept_held(std::int64_t held_id, const std::string& operat
   r.valley = st.get_opt_int(6);
   r.power = st.get_opt_int(7);
 
-  auto ms = m_db.prepare("SELECT id, name, kind, relay_mode, relay_state, relay_reason, overload_w, max_power_w "
-                         "FROM meters WHERE id = ?1");
-  ms.bind(1, r.meter_id);
-  ms.step();
-  Meter m{ms.get_int(0),      ms.get_text(1),     ms.get_text(2),    ms.get_text(3),
-          ms.get_text(4),     ms.get_opt_text(5), ms.get_opt_int(6), ms.get_opt_int(7)};
-  std::optional<Previous> prev;
-  auto ps = m_db.prepare("SELECT t, value, sharp, peak, flat, valley FROM readings WHERE meter_id = ?1 "
-                         "ORDER BY t DESC LIMIT 1");
-  ps.bind(1, r.meter_id);
-  if (ps.step())
-    prev = Previous{ps.get_int(0), ps.get_int(1), ps.get_opt_int(2), ps.get_opt_int(3), ps.get_opt_int(4),
-                    ps.get_opt_int(5)};
+  const Known& k = known(r.meter_id);
+  const Meter& m = k.meter;
+  const std::optional<Previous>& prev = k.latest;
   if (prev && prev->t >= r.time)
     fail(Exit::data, "meter {} has a newer reading ({}) than held reading {} ({}); reject it instead", m.name,
          format_time(prev->t), held_id, format_time(r.time));
-  IngestResult res = store_and_bill(m, r, prev, true);
+  IngestResult res = store_and_bill(m, r, prev, k.assignments, true);
   m_db.prepare("UPDATE held_readings SET state = 'accepted', decided = ?2, operator = ?3 WHERE id = ?1")
       .bind_all(held_id, m_clock(), operator_name)
       .run();
@@ -400,6 +470,7 @@ IngestResult Biller::accept_held(std::int64_t held_id, const std::string& operat
                "detail LIKE ?3")
       .bind_all(r.meter_id, m_clock(), fmt::format("%held as reading {}", held_id))
       .run();
+  settle();
   return res;
 }
 

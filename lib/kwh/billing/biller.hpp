@@ -7,7 +7,7 @@
 //   billing::Biller biller(db, config);   // cheap; keep one per connection
 //   for (const auto& r : readings) {
 //     billing::IngestResult res = biller.ingest(r);
-//     log(res.summary);                  // one line: what happened
+//     log(res.summary());                // one line: what happened
 //   }
 //   tx.commit();
 //
@@ -39,6 +39,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace kwh::storage {
@@ -73,12 +74,30 @@ struct IngestResult {
   std::vector<std::string> events;    // kinds of events written
   std::vector<std::int64_t> commands; // ids of relay commands queued
   std::optional<std::int64_t> held_id;
-  std::string summary;                // one line for the log
+
+  // One line for the log: what happened. A plain charge is formatted only when asked for, as
+  // kwhd logs none of the thousands a cycle brings; the rarer outcomes keep their line in note.
+  std::string summary() const;
+  std::string note;
+  std::string meter;    // the meter's name
+  UnixTime time = 0;    // the reading's
+  const char* unit = "Wh";
+  int minor_units = 2;
 };
 
+// A Biller remembers, per meter, what every reading needs (the meter's row, its latest reading,
+// its assignments) and the tariffs it priced with, so that a plain reading costs three
+// statements. What it remembers is checked before each reading: anything another connection
+// committed (PRAGMA data_version), any rollback on this connection, and any row changed through
+// this connection other than by the Biller itself (sqlite3_total_changes) make it forget it
+// all. A caller that writes through the connection something billing never reads (kwhd's
+// meter status and events) does it through outside_billing(), which keeps what is known.
 class Biller {
 public:
   Biller(storage::Database& db, const config::Config& config);
+  ~Biller();
+  Biller(const Biller&) = delete;
+  Biller& operator=(const Biller&) = delete;
 
   // Stores and bills one reading in the caller's open transaction. Throws Error(data) for a
   // reading older than the meter's latest, or with a different value at the same time;
@@ -95,11 +114,27 @@ public:
   // When commands are created (default: the wall clock). Tests set a fixed clock.
   void set_clock(std::function<UnixTime()> clock) { m_clock = std::move(clock); }
 
+  // Runs `write`, which changes nothing billing reads (see above), keeping what is known.
+  void outside_billing(const std::function<void()>& write);
+  // Drops what is known; the next reading reads it again.
+  void forget();
+
 private:
   struct Meter;
   struct Previous;
-  IngestResult store_and_bill(const Meter& m, const Reading& r, const std::optional<Previous>& prev, bool force);
-  void bill_interval(const Meter& m, const Previous& prev, const Reading& r, IngestResult& res);
+  struct Assignment;
+  struct Known;
+  void sync();
+  void settle(); // the Biller's own changes are known
+  Known& known(std::int64_t meter_id);
+  Meter load_meter(std::int64_t meter_id);
+  std::optional<Previous> load_latest(std::int64_t meter_id);
+  std::vector<Assignment> load_assignments(std::int64_t meter_id);
+  // The meter and its previous reading by value: storing the reading updates what is known.
+  IngestResult store_and_bill(Meter m, const Reading& r, std::optional<Previous> prev,
+                              const std::vector<Assignment>& assignments, bool force);
+  void bill_interval(const Meter& m, const Previous& prev, const Reading& r,
+                     const std::vector<Assignment>& assignments, IngestResult& res);
   std::int64_t charge_account(std::int64_t account_id, std::int64_t tariff_id, const Meter& m, UnixTime t0,
                               UnixTime t1, std::int64_t quantity,
                               const std::vector<std::pair<std::string, std::int64_t>>& band_deltas);
@@ -112,11 +147,11 @@ private:
   storage::Database& m_db;
   const config::Config& m_config;
   std::function<UnixTime()> m_clock;
-  struct CachedTariff {
-    std::int64_t max_version_id = 0;
-    TariffHistory history;
-  };
-  std::map<std::int64_t, CachedTariff> m_tariffs;
+  std::map<std::int64_t, TariffHistory> m_tariffs;
+  std::unordered_map<std::int64_t, Known> m_known;
+  std::int64_t m_data_version = -1;
+  std::uint64_t m_seen_transactions = 0, m_seen_rollbacks = 0;
+  std::int64_t m_seen_changes = -1;
 };
 
 } // namespace kwh::billing

@@ -76,18 +76,22 @@ std::string ReadingStore::store(const PolledReading& r) {
   b.valley = integer_of(r.values, "energy_valley");
   b.power = integer_of(r.values, "power_total");
   auto result = m_impl->biller.ingest(b);
-  m_impl->db
-      .cached("INSERT INTO meter_values(meter_id, t, \"values\") VALUES (?1, ?2, ?3) "
-              "ON CONFLICT(meter_id) DO UPDATE SET t = excluded.t, \"values\" = excluded.\"values\" "
-              "WHERE excluded.t >= meter_values.t")
-      .bind_all(r.meter_id, r.time, values_json(r.values))
-      .run();
+  m_impl->biller.outside_billing([&] {
+    m_impl->db
+        .cached("INSERT INTO meter_values(meter_id, t, \"values\") VALUES (?1, ?2, ?3) "
+                "ON CONFLICT(meter_id) DO UPDATE SET t = excluded.t, \"values\" = excluded.\"values\" "
+                "WHERE excluded.t >= meter_values.t")
+        .bind_all(r.meter_id, r.time, values_json(r.values))
+        .run();
+  });
   // Plain readings are not worth a line each; what billing decided beyond a charge is.
   if (!result.events.empty() || !result.commands.empty() || result.outcome == billing::Outcome::held ||
       result.outcome == billing::Outcome::counter_reset)
-    return result.summary;
+    return result.summary();
   return {};
 }
+
+void ReadingStore::outside_billing(const std::function<void()>& write) { m_impl->biller.outside_billing(write); }
 
 Writer::Writer(std::unique_ptr<storage::Database> db, config::Config cfg, Metrics& metrics)
     : m_db(std::move(db)), m_cfg(std::move(cfg)), m_metrics(metrics) {
@@ -250,19 +254,22 @@ bool Writer::write_one(storage::Database& db, const PollRecord& r, bool careful)
       throw RefusedReading();
     }
   } else if (r.reading) {
-    db.cached("SAVEPOINT reading").run();
     try {
+      storage::Savepoint sp(db, "reading");
       auto line = m_store->store(*r.reading);
-      db.cached("RELEASE reading").run();
+      sp.release();
       if (!line.empty()) m_lines.push_back(std::move(line));
       stored = true;
     } catch (const Error& e) {
-      db.cached("ROLLBACK TO reading").run();
-      db.cached("RELEASE reading").run();
       if (e.code() == Exit::temporary) throw;
       log("reading of meter id {} at {} not stored: {}", r.meter_id, format_time(r.reading->time), e.what());
     }
   }
+  if (r.status || r.failed_polls_changed) m_store->outside_billing([&] { write_status(db, r); });
+  return stored;
+}
+
+void Writer::write_status(storage::Database& db, const PollRecord& r) {
   if (r.status) {
     db.cached("UPDATE meters SET status = ?2, status_since = ?3, failed_polls = ?4 WHERE id = ?1")
         .bind_all(r.meter_id, status_name(*r.status), r.time, r.failed_polls)
@@ -278,7 +285,6 @@ bool Writer::write_one(storage::Database& db, const PollRecord& r, bool careful)
   } else if (r.failed_polls_changed) {
     db.cached("UPDATE meters SET failed_polls = ?2 WHERE id = ?1").bind_all(r.meter_id, r.failed_polls).run();
   }
-  return stored;
 }
 
 void Writer::write_one(storage::Database& db, const GatewayRecord& r) {

@@ -71,6 +71,9 @@ public:
   ~ReadingStore();
   // Returns the billing summary line when something worth a log line happened, else empty.
   std::string store(const PolledReading& r);
+  // Runs `write`, which changes nothing billing reads (meter status, events), without making
+  // billing read again what it knows of the meters (billing::Biller::outside_billing).
+  void outside_billing(const std::function<void()>& write);
 
 private:
   struct Impl;
@@ -110,6 +113,7 @@ private:
   void run();
   void write_records(std::vector<Item>& items, std::size_t& i);
   // Returns whether a reading was stored. careful: a savepoint per reading.
+  void write_status(storage::Database& db, const PollRecord& r);
   bool write_one(storage::Database& db, const PollRecord& r, bool careful);
   void write_one(storage::Database& db, const GatewayRecord& r);
 

@@ -156,14 +156,14 @@ Statement Database::prepare(std::string_view sql) {
   return Statement(*this, stmt, true);
 }
 
-Statement& Database::cached(const std::string& sql) {
+Statement& Database::cached(std::string_view sql) {
   auto it = m_cache.find(sql);
   if (it == m_cache.end()) {
     sqlite3_stmt* stmt = nullptr;
     int rc = sqlite3_prepare_v3(m_db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt,
                                 nullptr);
     if (rc != SQLITE_OK) throw_error(rc, sql);
-    it = m_cache.emplace(sql, Statement(*this, stmt, true)).first;
+    it = m_cache.emplace(std::string(sql), Statement(*this, stmt, true)).first;
   }
   it->second.reset();
   return it->second;
@@ -178,6 +178,7 @@ void Database::exec(const std::string& sql) {
 
 std::int64_t Database::last_insert_rowid() const { return sqlite3_last_insert_rowid(m_db); }
 int Database::changes() const { return sqlite3_changes(m_db); }
+std::int64_t Database::total_changes() const { return sqlite3_total_changes64(m_db); }
 
 int Database::user_version() {
   auto st = prepare("PRAGMA user_version");
@@ -200,10 +201,14 @@ void Database::throw_error(int rc, std::string_view what) {
   fail(Exit::failed, "database error: {} (in: {})", msg, what.substr(0, 80));
 }
 
-Transaction::Transaction(Database& db) : m_db(db) { m_db.exec("BEGIN IMMEDIATE"); }
+Transaction::Transaction(Database& db) : m_db(db) {
+  m_db.exec("BEGIN IMMEDIATE");
+  ++m_db.m_begun;
+}
 
 Transaction::~Transaction() {
   if (!m_done) {
+    ++m_db.m_rollbacks;
     try {
       m_db.exec("ROLLBACK");
     } catch (...) {
@@ -214,6 +219,26 @@ Transaction::~Transaction() {
 
 void Transaction::commit() {
   m_db.exec("COMMIT");
+  m_done = true;
+}
+
+Savepoint::Savepoint(Database& db, std::string name) : m_db(db), m_name(std::move(name)) {
+  m_db.cached("SAVEPOINT " + m_name).run();
+}
+
+Savepoint::~Savepoint() {
+  if (m_done) return;
+  ++m_db.m_rollbacks;
+  try {
+    m_db.cached("ROLLBACK TO " + m_name).run();
+    m_db.cached("RELEASE " + m_name).run();
+  } catch (...) {
+    // The enclosing transaction is rolled back by its owner.
+  }
+}
+
+void Savepoint::release() {
+  m_db.cached("RELEASE " + m_name).run();
   m_done = true;
 }
 

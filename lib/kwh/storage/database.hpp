@@ -87,7 +87,7 @@ public:
   // A fresh statement, finalised when it goes out of scope.
   Statement prepare(std::string_view sql);
   // A statement kept for the life of the connection, reset on each use: for hot paths.
-  Statement& cached(const std::string& sql);
+  Statement& cached(std::string_view sql);
   // Runs SQL without parameters (schema, pragmas).
   void exec(const std::string& sql);
 
@@ -99,6 +99,12 @@ public:
   int user_version();
   void set_busy_timeout(int ms);
 
+  // For caches over this connection (billing::Biller): how many Transactions began on it, how
+  // many transactions or savepoints were rolled back, and how many rows it changed in all.
+  std::uint64_t transactions_begun() const { return m_begun; }
+  std::uint64_t rollbacks() const { return m_rollbacks; }
+  std::int64_t total_changes() const;
+
   // Turns the connection's last error into kwh::Error with the right exit code (75 for busy).
   [[noreturn]] void throw_error(int rc, std::string_view what);
 
@@ -107,6 +113,9 @@ private:
   sqlite3* m_db;
   std::string m_path;
   std::map<std::string, Statement, std::less<>> m_cache;
+  std::uint64_t m_begun = 0, m_rollbacks = 0;
+  friend class Transaction;
+  friend class Savepoint;
 };
 
 // BEGIN IMMEDIATE on construction; ROLLBACK on destruction unless committed.
@@ -120,6 +129,21 @@ public:
 
 private:
   Database& m_db;
+  bool m_done = false;
+};
+
+// SAVEPOINT inside a transaction; on destruction, unless released, ROLLBACK TO it (and RELEASE).
+class Savepoint {
+public:
+  Savepoint(Database& db, std::string name);
+  ~Savepoint();
+  Savepoint(const Savepoint&) = delete;
+  Savepoint& operator=(const Savepoint&) = delete;
+  void release();
+
+private:
+  Database& m_db;
+  std::string m_name;
   bool m_done = false;
 };
 
