@@ -18,9 +18,10 @@ namespace kwh::test {
 
 class BillingFixture {
 public:
-  BillingFixture() {
+  // `schema`: the version to create (an older one, for tests of an upgrade); default the latest.
+  explicit BillingFixture(std::optional<int> schema = std::nullopt) {
     db = storage::Database::open(dir.file("kwh.db"), storage::OpenMode::create);
-    storage::migrate(*db);
+    storage::migrate(*db, schema);
     // Tests need no durability across power loss; skipping fsync keeps the property test quick.
     db->exec("PRAGMA synchronous = OFF");
     db->exec("INSERT INTO gateways(name, transport, address, created) VALUES ('g1', 'tcp', '127.0.0.1:5020', 0)");

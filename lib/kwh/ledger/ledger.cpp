@@ -85,7 +85,7 @@ std::string chain_hash(const std::string& previous_hash, const Entry& e) {
   return std::string(reinterpret_cast<const char*>(d.data()), d.size());
 }
 
-Entry append(storage::Database& db, Entry e) {
+Entry append(storage::Database& db, Entry e, Head* head) {
   auto& bal = db.cached("SELECT balance FROM accounts WHERE id = ?1");
   bal.bind(1, e.account_id);
   if (!bal.step()) fail(Exit::no_input, "no such account id {}", e.account_id);
@@ -96,16 +96,21 @@ Entry append(storage::Database& db, Entry e) {
     fail(Exit::data, "the balance would overflow");
   e.balance = before + e.amount;
 
-  std::string previous;
-  auto& last = db.cached("SELECT id, hash FROM ledger ORDER BY id DESC LIMIT 1");
-  std::int64_t last_id = 0;
-  if (last.step()) {
-    last_id = last.get_int(0);
-    previous = last.get_blob(1);
+  Head local;
+  if (!head) head = &local;
+  if (!head->known) {
+    auto& last = db.cached("SELECT id, hash FROM ledger ORDER BY id DESC LIMIT 1");
+    head->id = 0;
+    head->hash.clear();
+    if (last.step()) {
+      head->id = last.get_int(0);
+      head->hash = last.get_blob(1);
+    }
+    last.reset();
+    head->known = true;
   }
-  last.reset();
-  e.id = last_id + 1;
-  e.hash = chain_hash(previous, e);
+  e.id = head->id + 1;
+  e.hash = chain_hash(head->hash, e);
 
   auto& ins = db.cached("INSERT INTO ledger(id, account_id, time, kind, amount, balance, receipt, method, ref, "
                         "operator, meter_id, t0, t1, quantity, band, reverses, note, hash) "
@@ -117,6 +122,8 @@ Entry append(storage::Database& db, Entry e) {
   auto& upd = db.cached("UPDATE accounts SET balance = ?2 WHERE id = ?1");
   upd.bind_all(e.account_id, e.balance);
   upd.run();
+  head->id = e.id;
+  head->hash = e.hash;
   return e;
 }
 

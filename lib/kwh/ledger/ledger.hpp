@@ -39,10 +39,20 @@ struct Entry {
   std::string hash; // 32 raw bytes; set by append()
 };
 
+// The newest entry, which the next one chains onto. A caller appending many entries through
+// one connection (billing) may keep it between appends, as long as nothing else appends
+// meanwhile; when not known, append() reads it from the table.
+struct Head {
+  std::int64_t id = 0;
+  std::string hash;
+  bool known = false;
+};
+
 // Appends an entry in the caller's transaction: computes the balance after it from
 // accounts.balance, chains its hash, inserts it and updates accounts.balance. Throws
-// Error(data) when the balance would overflow or the ref is taken. Returns the stored entry.
-Entry append(storage::Database& db, Entry e);
+// Error(data) when the balance would overflow or the ref is taken, Error(no_input) for an
+// unknown account. Returns the stored entry.
+Entry append(storage::Database& db, Entry e, Head* head = nullptr);
 
 // The entry with a --ref key, if any.
 std::optional<Entry> find_by_ref(storage::Database& db, const std::string& ref);

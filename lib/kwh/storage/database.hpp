@@ -148,8 +148,9 @@ private:
 };
 
 // Creates or upgrades the schema; each numbered migration runs in its own transaction and sets
-// PRAGMA user_version. Returns the number of migrations applied.
-int migrate(Database& db);
+// PRAGMA user_version. Returns the number of migrations applied. `target`: stop at that
+// version (tests of an upgrade).
+int migrate(Database& db, std::optional<int> target = std::nullopt);
 int schema_version_latest();
 
 } // namespace kwh::storage
