@@ -123,6 +123,8 @@ void Biller::sync() {
 void Biller::forget() {
   m_known.clear();
   m_tariffs.clear();
+  m_carry.clear();
+  m_head = {};
 }
 
 void Biller::settle() { m_seen_changes = m_db.total_changes(); }
@@ -312,7 +314,7 @@ void Biller::bill_interval(const Meter& m, const Previous& prev, const Reading& 
     std::int64_t cost = charge_account(p.account_id, p.tariff_id, m, p.from, p.to, q, bands);
     res.charged += cost;
     add_usage(t1, m.id, p.account_id, q, cost);
-    std::int64_t standing = charge_standing(m_db, m_config, p.account_id, tariff(p.tariff_id), p.to);
+    std::int64_t standing = charge_standing(m_db, m_config, p.account_id, tariff(p.tariff_id), p.to, &m_head);
     res.charged += standing;
     auto change = update_status(m_db, m_config, p.account_id, t1, m_clock(), false);
     for (auto& e : change.events) res.events.push_back(e);
@@ -365,11 +367,15 @@ std::int64_t Biller::charge_account(std::int64_t account_id, std::int64_t tariff
     st.reset();
   }
 
-  auto& cs = m_db.cached("SELECT carry FROM accounts WHERE id = ?1");
-  cs.bind(1, account_id);
-  cs.step();
-  std::int64_t carry = cs.get_int(0);
-  cs.reset();
+  auto known_carry = m_carry.find(account_id);
+  if (known_carry == m_carry.end()) {
+    auto& cs = m_db.cached("SELECT carry FROM accounts WHERE id = ?1");
+    cs.bind(1, account_id);
+    cs.step();
+    known_carry = m_carry.emplace(account_id, cs.get_int(0)).first;
+    cs.reset();
+  }
+  std::int64_t carry = known_carry->second;
   std::int64_t total = 0;
   for (std::size_t i = 0; i + 1 < cuts.size(); ++i) {
     std::vector<std::pair<std::string, std::int64_t>> bands;
@@ -388,7 +394,7 @@ std::int64_t Biller::charge_account(std::int64_t account_id, std::int64_t tariff
       e.t1 = cuts[i + 1];
       e.quantity = piece.quantity;
       e.band = piece.band;
-      ledger::append(m_db, std::move(e));
+      ledger::append(m_db, std::move(e), &m_head);
       total += rounded.minor;
       used += piece.quantity;
     }
@@ -396,6 +402,7 @@ std::int64_t Biller::charge_account(std::int64_t account_id, std::int64_t tariff
   auto& us = m_db.cached("UPDATE accounts SET carry = ?2 WHERE id = ?1");
   us.bind_all(account_id, carry);
   us.run();
+  known_carry->second = carry;
   return total;
 }
 

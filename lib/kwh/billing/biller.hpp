@@ -32,6 +32,7 @@
 
 #include <kwh/billing/tariff.hpp>
 #include <kwh/config/config.hpp>
+#include <kwh/ledger/ledger.hpp>
 #include <kwh/util/time.hpp>
 
 #include <cstdint>
@@ -86,8 +87,8 @@ struct IngestResult {
 };
 
 // A Biller remembers, per meter, what every reading needs (the meter's row, its latest reading,
-// its assignments) and the tariffs it priced with, so that a plain reading costs three
-// statements. What it remembers is checked before each reading: anything another connection
+// its assignments), the tariffs it priced with, each account's rounding carry and the ledger's
+// newest entry, so that a plain reading costs three statements. What it remembers is checked before each reading: anything another connection
 // committed (PRAGMA data_version), any rollback on this connection, and any row changed through
 // this connection other than by the Biller itself (sqlite3_total_changes) make it forget it
 // all. A caller that writes through the connection something billing never reads (kwhd's
@@ -149,6 +150,8 @@ private:
   std::function<UnixTime()> m_clock;
   std::map<std::int64_t, TariffHistory> m_tariffs;
   std::unordered_map<std::int64_t, Known> m_known;
+  std::unordered_map<std::int64_t, std::int64_t> m_carry; // account -> rounding carry
+  ledger::Head m_head;
   std::int64_t m_data_version = -1;
   std::uint64_t m_seen_transactions = 0, m_seen_rollbacks = 0;
   std::int64_t m_seen_changes = -1;

@@ -71,9 +71,36 @@ enum class Column { meter, time, energy_total, volume_total, sharp, peak, flat, 
 
 struct Row {
   int line = 0;
-  std::string meter;
-  std::string kind;
   Reading r;
+};
+
+struct ImportMeter {
+  std::int64_t id = 0;
+  std::string name;
+  bool water = false;
+};
+
+// A bulk import touches every meter's readings, ledger and usage pages over and over; SQLite's
+// default page cache (2 MB) would read most of them from the file again each time. Restored
+// afterwards: the connection may live on (a test, kwhd).
+class BulkCache {
+public:
+  explicit BulkCache(storage::Database& db) : m_db(db) {
+    auto st = db.prepare("PRAGMA cache_size");
+    st.step();
+    m_before = st.get_int(0);
+    db.exec("PRAGMA cache_size = -262144");
+  }
+  ~BulkCache() {
+    try {
+      m_db.exec("PRAGMA cache_size = " + std::to_string(m_before));
+    } catch (...) {
+    }
+  }
+
+private:
+  storage::Database& m_db;
+  std::int64_t m_before = 0;
 };
 
 } // namespace
@@ -105,7 +132,9 @@ ImportSummary import_readings(storage::Database& db, const config::Config& confi
 
   std::vector<std::pair<int, std::string>> errors;
   std::vector<Row> rows;
-  std::map<std::string, std::pair<std::int64_t, std::string>> meters; // name -> id, kind
+  std::vector<ImportMeter> meters;               // in the order first seen
+  std::map<std::string, std::size_t, std::less<>> by_name; // -> index in meters
+  std::map<std::int64_t, std::size_t> by_id;
   int line_no = 1;
   ImportSummary summary;
   while (std::getline(in, line)) {
@@ -121,6 +150,7 @@ ImportSummary import_readings(storage::Database& db, const config::Config& confi
     Row row;
     row.line = line_no;
     row.r.imported = true;
+    std::string_view meter_name;
     std::optional<std::int64_t> energy, volume;
     bool ok = true;
     for (std::size_t i = 0; i < columns.size() && ok; ++i) {
@@ -135,7 +165,7 @@ ImportSummary import_readings(storage::Database& db, const config::Config& confi
         return v;
       };
       switch (columns[i]) {
-      case Column::meter: row.meter = f; break;
+      case Column::meter: meter_name = f; break;
       case Column::time: {
         auto t = parse_time(f);
         if (!t) {
@@ -156,72 +186,89 @@ ImportSummary import_readings(storage::Database& db, const config::Config& confi
       }
     }
     if (!ok) continue;
-    if (row.meter.empty()) {
+    if (meter_name.empty()) {
       bad("no meter");
       continue;
     }
-    auto mit = meters.find(row.meter);
-    if (mit == meters.end()) {
+    auto mit = by_name.find(meter_name);
+    if (mit == by_name.end()) {
       auto st = db.prepare("SELECT id, kind FROM meters WHERE name = ?1 AND removed IS NULL");
-      st.bind(1, row.meter);
-      if (st.step()) mit = meters.emplace(row.meter, std::pair{st.get_int(0), st.get_text(1)}).first;
+      st.bind(1, meter_name);
+      if (st.step()) {
+        meters.push_back({st.get_int(0), std::string(meter_name), st.get_text(1) == "water"});
+        by_id[meters.back().id] = meters.size() - 1;
+        mit = by_name.emplace(std::string(meter_name), meters.size() - 1).first;
+      }
     }
-    if (mit == meters.end()) {
-      bad(fmt::format("no such meter: {}", row.meter));
+    if (mit == by_name.end()) {
+      bad(fmt::format("no such meter: {}", meter_name));
       continue;
     }
-    row.r.meter_id = mit->second.first;
-    row.kind = mit->second.second;
-    auto value = row.kind == "water" ? volume : energy;
+    const ImportMeter& meter = meters[mit->second];
+    row.r.meter_id = meter.id;
+    auto value = meter.water ? volume : energy;
     if (!value) {
-      bad(fmt::format("meter {} is {}: it needs {}", row.meter, row.kind,
-                      row.kind == "water" ? "volume_total" : "energy_total"));
+      bad(fmt::format("meter {} is {}: it needs {}", meter.name, meter.water ? "water" : "electricity",
+                      meter.water ? "volume_total" : "energy_total"));
       continue;
     }
     row.r.value = *value;
-    rows.push_back(std::move(row));
+    rows.push_back(row);
   }
+  auto name_of = [&](std::int64_t meter_id) -> const std::string& { return meters[by_id.at(meter_id)].name; };
+
+  // The checks against stored readings and the writes see one state of the database: the
+  // transaction starts here, after the file was read.
+  BulkCache cache(db);
+  storage::Transaction tx(db);
 
   // In time order per meter; then check against the file itself and the stored readings.
   std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
     return a.r.meter_id != b.r.meter_id ? a.r.meter_id < b.r.meter_id : a.r.time < b.r.time;
   });
   std::vector<Row> todo;
+  todo.reserve(rows.size());
+  std::int64_t meter_id = 0;
+  std::optional<UnixTime> latest; // the meter's latest stored reading
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const Row& row = rows[i];
+    if (row.r.meter_id != meter_id) {
+      meter_id = row.r.meter_id;
+      auto& st = db.cached("SELECT max(t) FROM readings WHERE meter_id = ?1");
+      st.bind(1, meter_id);
+      st.step();
+      latest = st.get_opt_int(0);
+      st.reset();
+    }
     if (i > 0 && rows[i - 1].r.meter_id == row.r.meter_id && rows[i - 1].r.time == row.r.time) {
       if (rows[i - 1].r.value != row.r.value)
-        errors.push_back({row.line, fmt::format("meter {} at {} has a different value on line {}", row.meter,
-                                                format_time(row.r.time), rows[i - 1].line)});
+        errors.push_back({row.line, fmt::format("meter {} at {} has a different value on line {}",
+                                                name_of(row.r.meter_id), format_time(row.r.time), rows[i - 1].line)});
       else
         ++summary.skipped;
       continue;
     }
-    auto& same = db.cached("SELECT value FROM readings WHERE meter_id = ?1 AND t = ?2");
-    same.bind_all(row.r.meter_id, row.r.time);
-    std::optional<std::int64_t> stored;
-    if (same.step()) stored = same.get_int(0);
-    same.reset();
-    if (stored) {
-      if (*stored != row.r.value)
-        errors.push_back({row.line, fmt::format("meter {} already has {} at {}, not {}", row.meter, *stored,
-                                                format_time(row.r.time), row.r.value)});
+    if (latest && row.r.time <= *latest) {
+      // Only a reading the meter has already may be this old.
+      auto& same = db.cached("SELECT value FROM readings WHERE meter_id = ?1 AND t = ?2");
+      same.bind_all(row.r.meter_id, row.r.time);
+      std::optional<std::int64_t> stored;
+      if (same.step()) stored = same.get_int(0);
+      same.reset();
+      if (!stored)
+        errors.push_back({row.line, fmt::format("meter {} at {} is older than its latest reading ({})",
+                                                name_of(row.r.meter_id), format_time(row.r.time), format_time(*latest))});
+      else if (*stored != row.r.value)
+        errors.push_back({row.line, fmt::format("meter {} already has {} at {}, not {}", name_of(row.r.meter_id),
+                                                *stored, format_time(row.r.time), row.r.value)});
       else
         ++summary.skipped;
-      continue;
-    }
-    auto& latest = db.cached("SELECT max(t) FROM readings WHERE meter_id = ?1");
-    latest.bind(1, row.r.meter_id);
-    latest.step();
-    auto last = latest.get_opt_int(0);
-    latest.reset();
-    if (last && row.r.time < *last) {
-      errors.push_back({row.line, fmt::format("meter {} at {} is older than its latest reading ({})", row.meter,
-                                              format_time(row.r.time), format_time(*last))});
       continue;
     }
     todo.push_back(row);
   }
+  rows.clear();
+  rows.shrink_to_fit();
   if (!errors.empty()) {
     std::sort(errors.begin(), errors.end());
     std::string lines, details;
@@ -237,7 +284,6 @@ ImportSummary import_readings(storage::Database& db, const config::Config& confi
   std::stable_sort(todo.begin(), todo.end(), [](const Row& a, const Row& b) {
     return a.r.time != b.r.time ? a.r.time < b.r.time : a.r.meter_id < b.r.meter_id;
   });
-  storage::Transaction tx(db);
   Biller biller(db, config);
   if (clock) biller.set_clock(clock);
   for (const auto& row : todo) {

@@ -30,7 +30,7 @@ bool has_standing(const TariffHistory& tariff) {
 } // namespace
 
 std::int64_t charge_standing(storage::Database& db, const config::Config& config, std::int64_t account_id,
-                             const TariffHistory& tariff, UnixTime until) {
+                             const TariffHistory& tariff, UnixTime until, ledger::Head* head) {
   if (!has_standing(tariff)) return 0;
   auto& st = db.cached("SELECT a.opened, a.status, (SELECT max(time) FROM ledger l WHERE l.account_id = a.id AND "
                        "l.kind = 'standing') FROM accounts a WHERE a.id = ?1");
@@ -57,7 +57,7 @@ std::int64_t charge_standing(storage::Database& db, const config::Config& config
     e.amount = -v->standing_charge.minor();
     e.note = fmt::format("standing charge for the {} starting {}",
                          v->standing_period == StandingPeriod::day ? "day" : "month", format_date(day));
-    ledger::append(db, std::move(e));
+    ledger::append(db, std::move(e), head);
     total += v->standing_charge.minor();
   }
   if (total > 0) update_status(db, config, account_id, until, until, false);

@@ -11,6 +11,7 @@
 // transaction) so that accounts without readings are charged too.
 
 #include <kwh/billing/tariff.hpp>
+#include <kwh/ledger/ledger.hpp>
 #include <kwh/config/config.hpp>
 
 #include <cstdint>
@@ -22,9 +23,9 @@ class Database;
 namespace kwh::billing {
 
 // Charges one account's standing charges due up to `until` (caller's transaction); returns the
-// minor units charged.
+// minor units charged. `head`: the ledger's newest entry, when the caller keeps it.
 std::int64_t charge_standing(storage::Database& db, const config::Config& config, std::int64_t account_id,
-                             const TariffHistory& tariff, UnixTime until);
+                             const TariffHistory& tariff, UnixTime until, ledger::Head* head = nullptr);
 
 // The same for every open account; returns the minor units charged in total.
 std::int64_t charge_standing_all(storage::Database& db, const config::Config& config, UnixTime until);

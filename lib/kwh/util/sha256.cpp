@@ -104,13 +104,11 @@ Sha256& Sha256::update(std::string_view data) {
 Sha256Digest Sha256::finish() {
   // Padding (5.1.1): a one bit, zeros up to 56 mod 64 bytes, then the length in bits.
   const std::uint64_t bit_length = m_total_bytes * 8;
-  const std::uint8_t one = 0x80;
-  update(&one, 1);
-  const std::uint8_t zero = 0;
-  while (m_buffered != 56) update(&zero, 1);
-  std::array<std::uint8_t, 8> length{};
-  for (int i = 0; i < 8; ++i) length[i] = static_cast<std::uint8_t>(bit_length >> (56 - 8 * i));
-  update(length.data(), length.size());
+  std::array<std::uint8_t, 64 + 8> padding{};
+  padding[0] = 0x80;
+  const std::size_t zeros = (m_buffered < 56 ? 56 : 120) - m_buffered; // bytes up to 56 mod 64, the 0x80 included
+  for (int i = 0; i < 8; ++i) padding[zeros + i] = static_cast<std::uint8_t>(bit_length >> (56 - 8 * i));
+  update(padding.data(), zeros + 8);
 
   Sha256Digest digest{};
   for (int i = 0; i < 8; ++i) {

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <cctype>
 #include <cstdlib>
 #include <ctime>
@@ -12,6 +13,7 @@ namespace kwh {
 namespace {
 
 std::string g_zone;
+std::atomic<unsigned> g_zone_generation{0}; // changes with the zone, for what is remembered of it
 
 bool digits(std::string_view s, std::size_t pos, std::size_t n, int& out) {
   if (pos + n > s.size()) return false;
@@ -54,6 +56,7 @@ void set_site_timezone(const std::string& iana_name) {
   }
   ::tzset();
   g_zone = iana_name;
+  g_zone_generation.fetch_add(1, std::memory_order_relaxed);
 }
 
 const std::string& site_timezone() { return g_zone; }
@@ -85,8 +88,19 @@ UnixTime from_local(int year, int month, int day, int hour, int minute, int seco
 }
 
 UnixTime local_day_start(UnixTime t) {
+  // Billing asks for the day of every reading, and readings come in time order: the day asked
+  // for last is remembered (per thread, per zone), as the zone conversion takes a global lock.
+  struct Day {
+    unsigned generation = ~0u;
+    UnixTime start = 0, end = 0;
+  };
+  thread_local Day last;
+  const unsigned generation = g_zone_generation.load(std::memory_order_relaxed);
+  if (last.generation == generation && t >= last.start && t < last.end) return last.start;
   auto l = to_local(t);
-  return from_local(l.year, l.month, l.day);
+  const UnixTime start = from_local(l.year, l.month, l.day);
+  last = Day{generation, start, from_local(l.year, l.month, l.day + 1)};
+  return start;
 }
 
 UnixTime local_month_start(UnixTime t) {
