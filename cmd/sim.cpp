@@ -55,6 +55,8 @@ int run_sim(Context& ctx, const SimArgs& a) {
   // One line, flushed, so that scripts and tests can wait for it (and read the ports).
   std::cout << server.banner() << std::endl;
   io.run();
+  // What happened to the requests, so that a test can show that a fault really occurred.
+  std::cout << server.summary() << std::endl;
   return 0;
 }
 

@@ -2,16 +2,30 @@
 # ports, gateways and meters for it, and kwhd running against them.
 
 # start_sim METERS GATEWAYS [ARGS...]: starts kwh sim on free ports; sets SIM_PID, SIM_PORT
-# (the first gateway's port).
+# (the first gateway's port) and SIM_OUT (its standard output: the banner, and the summary of
+# what it did once stopped, see stop_sim).
+_sim_count=0
 start_sim() {
   local meters=$1 gateways=$2; shift 2
+  _sim_count=$((_sim_count + 1))
+  SIM_OUT="$T/sim$_sim_count.out"
   "$KWH" sim --meters "$meters" --gateways "$gateways" --listen "127.0.0.1:${SIM_LISTEN_PORT:-0}" "$@" \
-    >"$T/sim.out" 2>"$T/sim.err" &
+    >"$SIM_OUT" 2>"$T/sim$_sim_count.err" &
   SIM_PID=$!
   track $SIM_PID
-  wait_for 10 grep -q '127.0.0.1:[0-9]' "$T/sim.out" || { cat "$T/sim.err" >&2; fail "kwh sim did not start"; }
-  SIM_PORT=$(grep -o '127.0.0.1:[0-9]*' "$T/sim.out" | head -1 | cut -d: -f2)
+  wait_for 10 grep -q '127.0.0.1:[0-9]' "$SIM_OUT" || { cat "$T/sim$_sim_count.err" >&2; fail "kwh sim did not start"; }
+  SIM_PORT=$(grep -o '127.0.0.1:[0-9]*' "$SIM_OUT" | head -1 | cut -d: -f2)
 }
+
+# stop_sim PID OUT: stops a simulator and prints its summary line ("kwh sim: N requests; faults: ...").
+stop_sim() {
+  kill -TERM "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+  tail -n 1 "$2"
+}
+
+# fault_count SUMMARY WHAT: how many of WHAT ("late", "dropped", ...) the summary line names (0 if none).
+fault_count() { printf '%s\n' "$1" | grep -o "[0-9]* $2" | head -1 | cut -d' ' -f1 | grep . || echo 0; }
 
 # add_site GATEWAYS UNITS: gateways g1..gK on SIM_PORT.., meters M<g>_<u> on each.
 add_site() {

@@ -11,7 +11,12 @@ export NO_COLOR=1
 _kwh_pids=()
 cleanup() {
   local rc=$?
-  for p in "${_kwh_pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+  # A tracked `kwh ... &` is a subshell running the kwh() function: stop its child too.
+  for p in "${_kwh_pids[@]:-}"; do
+    [ -n "$p" ] || continue
+    pkill -TERM -P "$p" 2>/dev/null || true
+    kill "$p" 2>/dev/null || true
+  done
   wait 2>/dev/null || true
   rm -rf "$T"
   exit $rc

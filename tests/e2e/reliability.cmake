@@ -3,3 +3,4 @@
 kwh_e2e(reliability_crash LABELS nosan TIMEOUT 120)
 kwh_e2e(reliability_concurrency LABELS nosan TIMEOUT 120)
 kwh_e2e(reliability_faults LABELS nosan TIMEOUT 120)
+kwh_e2e(reliability_flap LABELS nosan TIMEOUT 120)

@@ -9,15 +9,20 @@
 # (L's readings never go back, no counter_reset on L, no step above what the load can draw);
 # garbage and exception replies store nothing (no zero reading anywhere); a counter reset writes
 # a counter_reset event and charges nothing for it (no charge above what the load can draw).
+# The simulators' own counts show that each fault really happened, and kwhd's metrics that late
+# replies reached it and were dropped.
 source "$KWH_SOURCE/tests/e2e/lib.sh"
 source "$KWH_SOURCE/tests/e2e/daemon_lib.sh"
 need_sqlite3
 RUN_S=${RUN_S:-10}
 kwh init >/dev/null
 start_sim 2 1 --speed 3600 --load-w 2000;  H=$SIM_PORT
-start_sim 5 2 --speed 3600 --load-w 2000 --seed 7 \
-  --faults late=0.2,late-by=1500ms,drop=0.1,exception=0.1,garbage=0.1,silent-gateway=2;  L=$SIM_PORT
+start_sim 5 2 --speed 3600 --load-w 2000 --seed 85 \
+  --faults late=0.3,late-by=1500ms,drop=0.1,exception=0.1,garbage=0.05,silent-gateway=2;  L=$SIM_PORT
+# Seed 85 draws each of L's faults at least twice within its first 18 answered requests.
+L_PID=$SIM_PID L_OUT=$SIM_OUT
 start_sim 2 1 --speed 3600 --load-w 2000 --seed 3 --faults reset=0.15;  R=$SIM_PORT
+R_PID=$SIM_PID R_OUT=$SIM_OUT
 kwh gateway add gh --tcp "127.0.0.1:$H" --timeout-ms 300 >/dev/null
 kwh gateway add gl --tcp "127.0.0.1:$L" --timeout-ms 300 >/dev/null
 kwh gateway add gs --tcp "127.0.0.1:$((L + 1))" --timeout-ms 300 >/dev/null
@@ -32,12 +37,26 @@ for m in H1 L1 L2 R1 R2; do
   kwh account open "A$m" --name "Shop $m" --tariff flat --meter "$m" >/dev/null
   kwh sell "A$m" 100000 >/dev/null
 done
-write_config '[billing]' 'max_power_w = 100000000'
+MP=$(free_port)
+write_config '[billing]' 'max_power_w = 100000000' '[metrics]' "listen = \"127.0.0.1:$MP\""
 start_kwhd
 t0=$(date +%s)
 sleep "$RUN_S"
 t1=$(date +%s)
+stale=$(/usr/bin/python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:$MP/metrics', timeout=5).read().decode())" \
+  | awk '$1 == "kwh_stale_replies_total" { print $2 }')
 kill -TERM "$KWHD_PID"; wait "$KWHD_PID" 2>/dev/null || true
+L_SUMMARY=$(stop_sim "$L_PID" "$L_OUT")
+R_SUMMARY=$(stop_sim "$R_PID" "$R_OUT")
+echo "$L_SUMMARY"; echo "$R_SUMMARY"; echo "kwhd: $stale stale replies dropped"
+
+# Each fault happened: late, dropped, exception and garbage replies on L, resets on R; and late
+# replies reached kwhd, which dropped them (never taking one for a later request's answer).
+for what in late dropped "exception replies" "garbage replies"; do
+  [ "$(fault_count "$L_SUMMARY" "$what")" -gt 0 ] || fail "the simulator sent no $what: $L_SUMMARY"
+done
+[ "$(fault_count "$R_SUMMARY" "counter resets")" -gt 0 ] || fail "the simulator reset no counter: $R_SUMMARY"
+[ "${stale:-0}" -gt 0 ] || fail "kwhd dropped no late reply (kwh_stale_replies_total ${stale:-missing})"
 id() { sql "SELECT id FROM meters WHERE name = '$1'"; }
 
 # Healthy gateway: full rate. Allow for the first cycle and a loaded machine.

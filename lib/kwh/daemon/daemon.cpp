@@ -299,6 +299,7 @@ void Daemon::Impl::command_done(const QueuedCommand& c, const CommandOutcome& o)
 void Daemon::Impl::polled(const GatewayTarget& gateway, const MeterTarget& meter, PollOutcome o) {
   m_metrics.count_poll(o.result);
   if (o.seconds > 0) m_metrics.poll_duration.observe(o.seconds);
+  if (o.stale_replies > 0) m_metrics.stale_replies.fetch_add(o.stale_replies, std::memory_order_relaxed);
   auto& h = m_health[meter.id];
   const int before = h.failed_polls();
   PollRecord rec;

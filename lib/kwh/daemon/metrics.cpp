@@ -90,6 +90,9 @@ std::string Metrics::render() const {
   out += "# HELP kwh_polls_skipped_total Polls dropped because their bus was still busy with the previous "
          "cycle.\n# TYPE kwh_polls_skipped_total counter\n";
   out += fmt::format("kwh_polls_skipped_total {}\n", polls_skipped.load());
+  out += "# HELP kwh_stale_replies_total Replies that came after their request had failed (late), dropped "
+         "unread.\n# TYPE kwh_stale_replies_total counter\n";
+  out += fmt::format("kwh_stale_replies_total {}\n", stale_replies.load());
   return out;
 }
 

@@ -47,6 +47,7 @@ struct Metrics {
   std::atomic<std::uint64_t> readings_written{0};
   std::atomic<std::uint64_t> meters_online{0}, meters_offline{0}, meters_unknown{0};
   std::atomic<std::uint64_t> cycles{0}, polls_skipped{0};
+  std::atomic<std::uint64_t> stale_replies{0};
   Histogram poll_duration;
   Histogram db_write;
 

@@ -21,6 +21,7 @@ public:
   TransportBus(asio::io_context& io, const transport::GatewaySpec& spec) : m_bus(io, spec) {}
   void submit(Request req, transport::Bus::Handler done) override { m_bus.submit(std::move(req), std::move(done)); }
   void close() override { m_bus.close(); }
+  std::uint64_t stale_replies() const override { return m_bus.status().stale_frames_dropped; }
 
 private:
   transport::Bus m_bus;
@@ -228,7 +229,7 @@ void GatewayPoller::fail_unreachable(const PollJob& job) {
 void GatewayPoller::start_poll(const PollJob& job) {
   const auto& meter = m_target.meters[job.meter];
   m_busy = true;
-  m_poll = PollRun{job.meter, job.t, 0, 0, {}, Clock::now()};
+  m_poll = PollRun{job.meter, job.t, 0, 0, {}, Clock::now(), m_bus->stale_replies()};
   m_poll->values.resize(meter.model->profile.values.size());
   if (meter.model->plan.empty()) {
     PollOutcome o;
@@ -302,6 +303,7 @@ void GatewayPoller::on_read(transport::Outcome<transport::Response> o) {
 
 void GatewayPoller::finish_poll(PollOutcome outcome) {
   outcome.seconds = std::chrono::duration<double>(Clock::now() - m_poll->started).count();
+  outcome.stale_replies = m_bus->stale_replies() - m_poll->stale_before;
   const std::size_t meter = m_poll->meter;
   m_poll.reset();
   m_busy = false;

@@ -36,6 +36,8 @@ public:
   virtual void submit(transport::Request req, transport::Bus::Handler done) = 0;
   // Drops the connection; what is queued completes with connection_lost.
   virtual void close() = 0;
+  // Replies dropped so far because they came after their request had failed (late ones).
+  virtual std::uint64_t stale_replies() const { return 0; }
 };
 
 std::unique_ptr<MeterBus> make_transport_bus(boost::asio::io_context& io, const transport::GatewaySpec& spec);
@@ -45,6 +47,7 @@ struct PollOutcome {
   PollResult result = PollResult::ok;
   std::string error;                    // when it did not: one line
   double seconds = 0;                   // time on the bus, retries included
+  std::uint64_t stale_replies = 0;      // late replies to earlier requests dropped meanwhile
 };
 
 // What a poller reports. Called on the io_context's thread.
@@ -102,6 +105,7 @@ private:
     int tries = 0;
     std::vector<std::optional<modbus::Value>> values;
     std::chrono::steady_clock::time_point started;
+    std::uint64_t stale_before = 0; // the bus's stale_replies() when the poll started
   };
   struct CommandRun {
     QueuedCommand command;

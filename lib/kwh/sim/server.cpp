@@ -6,6 +6,7 @@
 #include <boost/asio/write.hpp>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <deque>
 #include <list>
@@ -67,6 +68,7 @@ public:
 
   const std::vector<std::uint16_t>& ports() const { return m_ports; }
   Fleet& fleet() { return m_fleet; }
+  const FaultCounts& counts() const { return m_counts; }
 
 private:
   struct Conn {
@@ -160,20 +162,33 @@ private:
 
   void respond(const std::shared_ptr<Conn>& c, std::uint16_t tid, std::uint8_t unit, const Bytes& pdu) {
     const Faults& f = m_options.faults;
-    if (f.silent_gateway == c->gateway + 1 || unit == 0) return;
+    if (unit == 0) return;
     auto now = Fleet::Clock::now();
     int count_here = std::min(m_per, m_options.meters - c->gateway * m_per);
     std::optional<Bytes> reply;
     if (unit > count_here) {
+      if (f.silent_gateway == c->gateway + 1) return;
       if (!m_options.rtu_over_tcp) reply = transport::encode_exception_pdu(pdu.empty() ? 0 : pdu[0], 11);
     } else {
+      ++m_counts.requests;
       int index = c->gateway * m_per + unit - 1;
-      if (offline(index, now) || chance(f.drop)) return;
-      if (chance(f.reset)) m_fleet.reset(index, now);
+      if (f.silent_gateway == c->gateway + 1 || offline(index, now)) {
+        ++m_counts.silent;
+        return;
+      }
+      if (chance(f.drop)) {
+        ++m_counts.dropped;
+        return;
+      }
+      if (chance(f.reset)) {
+        ++m_counts.resets;
+        m_fleet.reset(index, now);
+      }
       auto req = transport::decode_request_pdu(unit, pdu);
       if (!req.ok()) {
         reply = transport::encode_exception_pdu(pdu.empty() ? 0 : pdu[0], req.failure().exception_code);
       } else if (chance(f.exception)) {
+        ++m_counts.exceptions;
         reply = transport::encode_exception_pdu(req->function, 4);
       } else {
         auto out = m_fleet.handle(index, *req, now);
@@ -184,10 +199,13 @@ private:
     if (!reply) return;
     Bytes frame = m_options.rtu_over_tcp ? transport::wrap_rtu(unit, *reply) : transport::wrap_tcp(tid, unit, *reply);
     if (chance(f.garbage)) {
+      ++m_counts.garbage;
       frame.resize(1 + std::uniform_int_distribution<std::size_t>(0, 15)(m_rng));
       for (auto& b : frame) b = static_cast<std::uint8_t>(std::uniform_int_distribution<int>(0, 255)(m_rng));
     }
-    auto delay = f.delay + (chance(f.late) ? f.late_by : std::chrono::milliseconds(0));
+    const bool late = chance(f.late);
+    if (late) ++m_counts.late;
+    auto delay = f.delay + (late ? f.late_by : std::chrono::milliseconds(0));
     if (delay.count() == 0) return send(c, std::move(frame));
     auto timer = std::make_shared<asio::steady_timer>(m_io, delay);
     timer->async_wait([self = shared_from_this(), c, timer, frame = std::move(frame)](error_code ec) mutable {
@@ -226,6 +244,7 @@ private:
   int m_per;
   std::mt19937 m_rng;
   Fleet::Clock::time_point m_started = Fleet::Clock::now();
+  FaultCounts m_counts;
   std::vector<tcp::acceptor> m_acceptors;
   std::vector<std::uint16_t> m_ports;
   std::list<std::weak_ptr<Conn>> m_conns;
@@ -242,6 +261,24 @@ Server::~Server() { m_impl->stop(); }
 const std::vector<std::uint16_t>& Server::ports() const { return m_impl->ports(); }
 std::string Server::banner() const { return m_impl->banner(); }
 Fleet& Server::fleet() { return m_impl->fleet(); }
+const FaultCounts& Server::counts() const { return m_impl->counts(); }
+
+std::string Server::summary() const {
+  const FaultCounts& c = counts();
+  std::string out = fmt::format("kwh sim: {} requests", c.requests);
+  std::vector<std::string> parts;
+  auto add = [&](std::uint64_t n, const char* what) {
+    if (n > 0) parts.push_back(fmt::format("{} {}", n, what));
+  };
+  add(c.dropped, "dropped");
+  add(c.silent, "unanswered (silent gateway or flapping meter)");
+  add(c.late, "late");
+  add(c.exceptions, "exception replies");
+  add(c.garbage, "garbage replies");
+  add(c.resets, "counter resets");
+  if (!parts.empty()) out += "; faults: " + fmt::format("{}", fmt::join(parts, ", "));
+  return out;
+}
 void Server::stop() { m_impl->stop(); }
 
 } // namespace kwh::sim

@@ -36,6 +36,17 @@ struct Options {
 // Checks the options (meters per gateway at most 247, speed > 0 ...); Error(usage) if not.
 void check(const Options& options);
 
+// What the simulator did to the requests it was sent, for tests that must show a fault happened.
+struct FaultCounts {
+  std::uint64_t requests = 0;   // requests for a meter that is there
+  std::uint64_t dropped = 0;    // no reply (drop)
+  std::uint64_t silent = 0;     // no reply: the silent gateway, or the flapping meter while it is away
+  std::uint64_t late = 0;       // replied late-by after the reply was due
+  std::uint64_t exceptions = 0; // exception replies injected
+  std::uint64_t garbage = 0;    // random bytes instead of the reply
+  std::uint64_t resets = 0;     // counters reset
+};
+
 class Server {
 public:
   // Binds every port (Error(unavailable) naming the port when one is taken) and starts serving
@@ -49,6 +60,9 @@ public:
   // "kwh sim: 20 meters on 127.0.0.1:15020-15021 (acrel-ddsy1352, speed 60)".
   std::string banner() const;
   Fleet& fleet();
+  const FaultCounts& counts() const;
+  // "kwh sim: 1200 requests; faults: 120 dropped, 60 late, ...", or with no faults "kwh sim: 1200 requests".
+  std::string summary() const;
   // Stops accepting and closes every connection.
   void stop();
 
