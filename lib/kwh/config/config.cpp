@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <set>
 
@@ -201,22 +202,29 @@ std::optional<std::string> resolve_config_path(const std::optional<std::string>&
   return std::nullopt;
 }
 
+Config parse(std::string_view text, const std::string& source) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    fail(Exit::config, "{}:{}: {}", source, e.source().begin.line, e.description());
+  }
+  reject_unknown(root, source);
+  Config c;
+  c.source = source;
+  for (const auto& k : keys()) {
+    if (const toml::node* n = root.at_path(k.info.key).node()) k.set(c, *n, source);
+  }
+  return c;
+}
+
 Config load_file(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) fail(Exit::config, "{}: no such configuration file", path);
-  toml::table root;
-  try {
-    root = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    fail(Exit::config, "{}:{}: {}", path, e.source().begin.line, e.description());
-  }
-  reject_unknown(root, path);
-  Config c;
-  c.source = path;
-  for (const auto& k : keys()) {
-    if (const toml::node* n = root.at_path(k.info.key).node()) k.set(c, *n, path);
-  }
-  return c;
+  std::ifstream in(path, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in && !in.eof()) fail(Exit::config, "{}: cannot be read", path);
+  return parse(text, path);
 }
 
 Config load(const std::optional<std::string>& cli_option) {

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace kwh::config {
@@ -59,6 +60,8 @@ std::optional<std::string> resolve_config_path(const std::optional<std::string>&
 
 // Loads and checks a file; throws Error(Exit::config) naming file:line and the key.
 Config load_file(const std::string& path);
+// The same for text already read; `source` names it in errors.
+Config parse(std::string_view text, const std::string& source);
 // Loads the resolved file, or returns defaults when there is none.
 Config load(const std::optional<std::string>& cli_option);
 
