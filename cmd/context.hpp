@@ -35,9 +35,14 @@ public:
   // The operator running the command (a login name), set by authorize() before the action
   // runs; for the ledger's operator column and audit entries.
   std::string operator_name;
-  // A command that writes its own audit entry with audit::append inside its transaction sets
-  // this, so that record_audit() does not write a second one.
+  // A command that writes its own audit entry inside its transaction (audit_now()) sets this,
+  // so that record_audit() does not write a second one; so does one that changed nothing.
   bool audit_written = false;
+  // The command being run, set by authorize(): what its audit entry names.
+  std::string command_path, command_subject;
+  // Writes the command's audit entry now, in the caller's open transaction, so that the change
+  // and its entry commit together (one fsync, and no change without its entry after a crash).
+  void audit_now();
 
   const config::Config& config();
   std::string database_path();

@@ -42,6 +42,7 @@ void add_reading(CLI::App& app, Context& ctx) {
   import->callback([&ctx, file] {
     ctx.action = [&ctx, file] {
       auto& db = ctx.db();
+      db.exec("PRAGMA wal_autocheckpoint = 1000"); // a big import checkpoints as it goes (see Context::db)
       billing::ImportSummary s;
       if (*file == "-") {
         s = billing::import_readings(db, ctx.config(), std::cin, "<stdin>");

@@ -5,6 +5,7 @@
 
 #include <kwh/util/error.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -110,7 +111,10 @@ public:
 
 private:
   Database(sqlite3* db, std::string path);
+  static int busy_handler(void* self, int tries);
   sqlite3* m_db;
+  int m_busy_timeout_ms = 0;
+  std::chrono::steady_clock::time_point m_busy_since{};
   std::string m_path;
   std::map<std::string, Statement, std::less<>> m_cache;
   std::uint64_t m_begun = 0, m_rollbacks = 0;
