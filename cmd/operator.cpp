@@ -32,6 +32,8 @@ ChosenCommand chosen_command(const CLI::App& app) {
 }
 
 void authorize(Context& ctx, const ChosenCommand& chosen) {
+  ctx.command_path = chosen.path;
+  ctx.command_subject = chosen.subject;
   if (auto config_path = config::resolve_config_path(ctx.config_option))
     auth::refuse_world_writable(*config_path, Exit::config);
   ctx.operator_name = auth::current_login();
@@ -52,17 +54,30 @@ void authorize(Context& ctx, const ChosenCommand& chosen) {
   ctx.operator_name = auth::authorize(ctx.db(), ctx.operator_name, rule.needs, what).name;
 }
 
-void record_audit(Context& ctx, const ChosenCommand& chosen) {
-  const auth::CommandRule rule = auth::command_rule(chosen.path);
-  if (!rule.changes || !rule.uses_database || ctx.audit_written) return;
+namespace {
+
+audit::Entry audit_entry(const Context& ctx) {
   audit::Entry entry;
   entry.time = now();
   entry.operator_name = ctx.operator_name;
-  entry.action = chosen.path;
-  if (!chosen.subject.empty()) entry.subject = chosen.subject;
+  entry.action = ctx.command_path;
+  if (!ctx.command_subject.empty()) entry.subject = ctx.command_subject;
   entry.command = ctx.command_line;
+  return entry;
+}
+
+} // namespace
+
+void Context::audit_now() {
+  audit::append(db(), audit_entry(*this));
+  audit_written = true;
+}
+
+void record_audit(Context& ctx, const ChosenCommand& chosen) {
+  const auth::CommandRule rule = auth::command_rule(chosen.path);
+  if (!rule.changes || !rule.uses_database || ctx.audit_written) return;
   try {
-    audit::append(ctx.db(), entry);
+    audit::append(ctx.db(), audit_entry(ctx));
   } catch (const Error& e) {
     fail(e.code(), "'kwh {}' was done, but its audit entry could not be written: {}", chosen.path, e.what());
   }

@@ -86,7 +86,8 @@ void add_payment(CLI::App& app, Context& ctx, billing::PaymentKind kind) {
       r.method = o->method;
       r.operator_name = operator_of(ctx);
       r.time = now();
-      auto res = billing::post_payment(ctx.db(), ctx.config(), r);
+      auto res = billing::post_payment(ctx.db(), ctx.config(), r, [&ctx] { ctx.audit_now(); });
+      if (res.replayed) ctx.audit_written = true; // nothing was written, so nothing to record
       if (o->receipt && *o->receipt == "-") {
         write_receipt(ctx, "-", res);
         return 0;

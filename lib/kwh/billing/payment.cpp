@@ -102,7 +102,8 @@ PaymentResult post_payment_in(storage::Database& db, const config::Config& confi
   return res;
 }
 
-PaymentResult post_payment(storage::Database& db, const config::Config& config, const PaymentRequest& r) {
+PaymentResult post_payment(storage::Database& db, const config::Config& config, const PaymentRequest& r,
+                           const std::function<void()>& also) {
   check_request(r);
   for (int attempt = 0;; ++attempt) {
     try {
@@ -111,6 +112,7 @@ PaymentResult post_payment(storage::Database& db, const config::Config& config, 
         if (auto first = ledger::find_by_ref(db, *r.ref)) return replay(db, config, *first, r);
       }
       PaymentResult res = post_payment_in(db, config, r);
+      if (also) also();
       tx.commit();
       return res;
     } catch (const Error& e) {

@@ -12,6 +12,7 @@
 #include <kwh/util/time.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -55,7 +56,10 @@ const char* kind_name(PaymentKind k);
 // Posts a sale or refund in its own transaction (BEGIN IMMEDIATE). Errors: Exit::data for an
 // amount <= 0, an unknown method, a refund above the balance, a closed account or a --ref
 // conflict; Exit::no_input for an unknown account.
-PaymentResult post_payment(storage::Database& db, const config::Config& config, const PaymentRequest& request);
+// `also`, when given, runs inside the payment's transaction once the entry is written (not on a
+// replay), so that what it writes (the CLI's audit entry) commits with the payment, in one fsync.
+PaymentResult post_payment(storage::Database& db, const config::Config& config, const PaymentRequest& request,
+                           const std::function<void()>& also = {});
 
 // The same inside the caller's transaction (for account close --refund). No --ref handling.
 PaymentResult post_payment_in(storage::Database& db, const config::Config& config, const PaymentRequest& request);
