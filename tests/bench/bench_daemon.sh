@@ -7,12 +7,15 @@
 #   - collectd (modbus + csv, Interval 1, the same 2 000 meters, energy_total only) as
 #     values read per CPU-second, and the ratio;
 #   - kwhd's peak RSS (VmHWM).
-# Usage: bench_daemon.sh KWH KWHD [SECONDS]. Figures go to stdout; nothing here passes or fails
-# on them (targets: ratio >= 2, --once < 2 s, RSS < 64 MB).
+# The three runs take turns, ROUNDS times (default 2), so that a machine whose speed drifts (a
+# shared VM) drifts for all of them alike; each figure is the sum over its rounds.
+# Usage: bench_daemon.sh KWH KWHD [SECONDS=30]. Figures go to stdout; nothing here passes or
+# fails on them (targets: ratio >= 2, --once < 2 s, RSS < 64 MB).
 set -euo pipefail
 KWH=${1:-${KWH:?}}
 KWHD=${2:-${KWHD:?}}
-WINDOW=${3:-20}
+WINDOW=${3:-30}
+ROUNDS=${ROUNDS:-2}
 METERS=2000
 GATEWAYS=10
 PER=$((METERS / GATEWAYS))
@@ -67,49 +70,36 @@ echo "  readings stored by the --once runs: $(sql 'SELECT count(*) FROM readings
 echo
 
 # 2. kwhd polling every second: with the full profile (9 values, one planned request), then
-# with a profile of energy_total only (the one u32 register collectd reads).
-poll_run() { # LABEL
+# with a profile of energy_total only (the one u32 register collectd reads); 3. collectd.
+printf 'name = "bench-energy"\nkind = "electricity"\n[values.energy_total]\ntable = "holding"\naddress = 0\ntype = "u32"\nscale = 10\n' \
+  >"$T/energy.toml"
+declare -A got_n got_cpu got_wall
+measure() { # LABEL PID COUNTER: what COUNTER counts and PID's CPU over WINDOW s, added to got_*[LABEL]
+  local label=$1 pid=$2 counter=$3 n0 c0 s0 n1 c1 s1
+  n0=$($counter); c0=$(cpu_ticks "$pid"); s0=$(date +%s%N)
+  sleep "$WINDOW"
+  n1=$($counter); c1=$(cpu_ticks "$pid"); s1=$(date +%s%N)
+  got_n[$label]=$(( ${got_n[$label]:-0} + n1 - n0 ))
+  got_cpu[$label]=$(( ${got_cpu[$label]:-0} + c1 - c0 ))
+  got_wall[$label]=$(( ${got_wall[$label]:-0} + (s1 - s0) / 1000000 ))
+}
+count_readings() { sql 'SELECT count(*) FROM readings'; }
+kwhd_run() { # LABEL PROFILE
+  sql "UPDATE meters SET profile = '$2'"
   "$KWHD" --config "$T/kwh.toml" 2>"$T/kwhd.err" &
   local kpid=$!
   pids+=($kpid)
   sleep 3
-  local r0 c0 s0 r1 c1 s1 hwm
-  r0=$(sql 'SELECT count(*) FROM readings')
-  c0=$(cpu_ticks $kpid)
-  s0=$(date +%s%N)
-  sleep "$WINDOW"
-  r1=$(sql 'SELECT count(*) FROM readings')
-  c1=$(cpu_ticks $kpid)
-  s1=$(date +%s%N)
+  measure "$1" $kpid count_readings
+  local hwm
   hwm=$(awk '/VmHWM/ { print $2 }' /proc/$kpid/status)
+  [ "$hwm" -gt "${peak_kb:-0}" ] && peak_kb=$hwm
+  skipped=$(( ${skipped:-0} + $(sed -n 's/.* \([0-9]*\) polls skipped.*/\1/p' "$T/kwhd.err" | awk '{ n += $1 } END { print n + 0 }') ))
   kill -TERM $kpid
   wait $kpid || true
-  local readings=$((r1 - r0))
-  local cpu wall
-  cpu=$(echo "scale=3; ($c1 - $c0) / $ticks_per_s" | bc)
-  wall=$(echo "scale=3; ($s1 - $s0) / 1000000000" | bc)
-  kwhd_rate=$(echo "scale=1; $readings / $cpu" | bc)
-  echo "kwhd polling every second, $1, for $wall s:"
-  echo "  readings stored and billed: $readings ($(echo "scale=1; $readings / $wall" | bc) per second; $METERS meters)"
-  echo "  CPU: $cpu s ($(echo "scale=1; 100 * $cpu / $wall" | bc)% of one core)"
-  echo "  readings per CPU-second: $kwhd_rate"
-  echo "  peak RSS (VmHWM): $((hwm / 1024)) MB ($hwm kB)"
-  echo "  skipped polls (cycle overran): $(grep -o '[0-9]* polls skipped' "$T/kwhd.err" | awk '{ n += $1 } END { print n + 0 }')"
-  echo
 }
-poll_run "profile acrel-ddsy1352 (9 values)"
-kwhd_full=$kwhd_rate
-printf 'name = "bench-energy"\nkind = "electricity"\n[values.energy_total]\ntable = "holding"\naddress = 0\ntype = "u32"\nscale = 10\n' \
-  >"$T/energy.toml"
-sql "UPDATE meters SET profile = '$T/energy.toml'"
-poll_run "energy_total only"
-kwhd_energy=$kwhd_rate
-
-# 3. collectd's modbus plugin on the same simulator, energy_total only (one u32).
-if ! command -v collectd >/dev/null || [ ! -f /usr/lib/collectd/modbus.so ]; then
-  echo "collectd: not installed (apt-get install collectd-core, or tools/kwh-dev bench); no comparison"
-  exit 0
-fi
+have_collectd=1
+if ! command -v collectd >/dev/null || [ ! -f /usr/lib/collectd/modbus.so ]; then have_collectd=0; fi
 mkdir -p "$T/csv"
 {
   echo "Interval 1"
@@ -146,32 +136,46 @@ mkdir -p "$T/csv"
   done
   echo "</Plugin>"
 } >"$T/collectd.conf"
-collectd_lines() { find "$T/csv" -type f -exec cat {} + 2>/dev/null | grep -vc '^epoch' || true; }
-collectd -f -C "$T/collectd.conf" >"$T/collectd.out" 2>&1 &
-cpid=$!
-pids+=($cpid)
-sleep 3
-l0=$(collectd_lines)
-c0=$(cpu_ticks $cpid)
-s0=$(date +%s%N)
-sleep "$WINDOW"
-l1=$(collectd_lines)
-c1=$(cpu_ticks $cpid)
-s1=$(date +%s%N)
-kill -TERM $cpid
-wait $cpid || true
-collectd_values=$((l1 - l0))
-collectd_cpu=$(echo "scale=3; ($c1 - $c0) / $ticks_per_s" | bc)
-wall=$(echo "scale=3; ($s1 - $s0) / 1000000000" | bc)
-echo "collectd $(collectd -h 2>&1 | sed -n 's/.*collectd \([0-9.]*\).*/\1/p' | head -1) modbus + csv, Interval 1, for $wall s:"
-echo "  values read and written: $collectd_values ($(echo "scale=1; $collectd_values / $wall" | bc) per second)"
-echo "  CPU: $collectd_cpu s ($(echo "scale=1; 100 * $collectd_cpu / $wall" | bc)% of one core)"
-if [ "$collectd_values" -gt 0 ] && [ "$(echo "$collectd_cpu > 0" | bc)" = 1 ]; then
-  collectd_rate=$(echo "scale=1; $collectd_values / $collectd_cpu" | bc)
-  echo "  values per CPU-second: $collectd_rate"
+count_collectd() { find "$T/csv" -type f -exec cat {} + 2>/dev/null | grep -vc '^epoch' || true; }
+collectd_run() {
+  collectd -f -C "$T/collectd.conf" >"$T/collectd.out" 2>&1 &
+  local cpid=$!
+  pids+=($cpid)
+  sleep 3
+  measure collectd $cpid count_collectd
+  kill -TERM $cpid
+  wait $cpid || true
+}
+for ((round = 1; round <= ROUNDS; round++)); do
+  kwhd_run full acrel-ddsy1352
+  kwhd_run energy "$T/energy.toml"
+  [ $have_collectd = 1 ] && collectd_run
+  echo "round $round of $ROUNDS done" >&2
+done
+
+rate() { echo "scale=1; ${got_n[$1]} * $ticks_per_s / ${got_cpu[$1]}" | bc; }
+report() { # LABEL TITLE NOUN
+  local wall_s cpu_s
+  wall_s=$(echo "scale=1; ${got_wall[$1]} / 1000" | bc)
+  cpu_s=$(echo "scale=2; ${got_cpu[$1]} / $ticks_per_s" | bc)
+  echo "$2, $ROUNDS x $WINDOW s ($wall_s s):"
+  echo "  $3: ${got_n[$1]} ($(echo "scale=1; ${got_n[$1]} * 1000 / ${got_wall[$1]}" | bc) per second; $METERS meters)"
+  echo "  CPU: $cpu_s s ($(echo "scale=1; 100 * ${got_cpu[$1]} * 1000 / $ticks_per_s / ${got_wall[$1]}" | bc)% of one core)"
+  echo "  $3 per CPU-second: $(rate "$1")"
+}
+report full "kwhd polling every second, profile acrel-ddsy1352 (9 values)" "readings stored and billed"
+report energy "kwhd polling every second, energy_total only" "readings stored and billed"
+echo "kwhd peak RSS (VmHWM): $((peak_kb / 1024)) MB ($peak_kb kB); polls skipped (cycle overran): $skipped"
+echo
+if [ $have_collectd = 0 ]; then
+  echo "collectd: not installed (apt-get install collectd-core, or tools/kwh-dev bench); no comparison"
+  exit 0
+fi
+report collectd "collectd $(collectd -h 2>&1 | sed -n 's/.*collectd \([0-9.]*\).*/\1/p' | head -1) modbus + csv, Interval 1" "values read and written"
+if [ "${got_n[collectd]}" -gt 0 ]; then
   echo
-  echo "kwhd / collectd, readings per CPU-second: $(echo "scale=2; $kwhd_energy / $collectd_rate" | bc) with the same register" \
-       "(energy_total only), $(echo "scale=2; $kwhd_full / $collectd_rate" | bc) with kwhd reading its full profile"
+  echo "kwhd / collectd, readings per CPU-second: $(echo "scale=2; $(rate energy) / $(rate collectd)" | bc) with the same register" \
+       "(energy_total only), $(echo "scale=2; $(rate full) / $(rate collectd)" | bc) with kwhd reading its full profile"
 else
   echo "  collectd stored nothing; its log:"
   tail -5 "$T/collectd.out"
