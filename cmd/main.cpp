@@ -85,21 +85,14 @@ int run(int argc, char** argv) {
 
 } // namespace
 
-// Every error is one line on stderr.
-std::string one_line(std::string s) {
-  for (auto& c : s)
-    if (c == '\n' || c == '\r') c = ' ';
-  return s;
-}
-
 int main(int argc, char** argv) {
   try {
     return run(argc, argv);
   } catch (const kwh::Error& e) {
-    std::cerr << "kwh: " << one_line(e.what()) << '\n';
+    std::cerr << "kwh: " << e.what() << '\n'; // one line already (kwh::Error)
     return static_cast<int>(e.code());
   } catch (const std::exception& e) {
-    std::cerr << "kwh: " << one_line(e.what()) << '\n';
+    std::cerr << "kwh: " << kwh::one_line(e.what()) << '\n'; // every error is one line on stderr
     return 1;
   }
 }

@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
     std::cerr << "kwhd: " << e.what() << '\n';
     return static_cast<int>(e.code());
   } catch (const std::exception& e) {
-    std::cerr << "kwhd: " << e.what() << '\n';
+    std::cerr << "kwhd: " << kwh::one_line(e.what()) << '\n';
     return 1;
   }
 }

@@ -118,3 +118,18 @@ TEST_CASE("Config: database path resolution order") {
   CHECK(config::resolve_database_path(std::string("/from/cli.db"), c) == "/from/cli.db");
   ::unsetenv("KWH_DB");
 }
+
+TEST_CASE("Config: an error that quotes what the file has is still one line") {
+  // A fuzzer's find: toml++ quotes the character it saw, here the end of the line.
+  try {
+    config::parse("minor_units = t\n[poll]\n", "kwh.toml");
+    FAIL("expected an error");
+  } catch (const Error& e) {
+    CHECK(e.code() == Exit::config);
+    const std::string m = e.what();
+    CHECK(m.find('\n') == std::string::npos);
+    CHECK(m.find("kwh.toml:1:") == 0);
+    CHECK(m.find("\\n") != std::string::npos);
+  }
+  CHECK(one_line("a\tb\x01\r\n") == "a\\tb\\x01\\r\\n");
+}

@@ -9,6 +9,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 
@@ -27,9 +28,13 @@ enum class Exit : int {
   config = 78,      // bad configuration or profile
 };
 
+// An error's message is one line: control characters that come in with what it quotes (a
+// parser's "saw '\n'", bytes of a bad file) are written as \n, \r, \t or \xHH.
+std::string one_line(std::string_view text);
+
 class Error : public std::runtime_error {
 public:
-  Error(Exit code, std::string message) : std::runtime_error(std::move(message)), m_code(code) {}
+  Error(Exit code, std::string message) : std::runtime_error(one_line(message)), m_code(code) {}
   Exit code() const noexcept { return m_code; }
 
 private:
