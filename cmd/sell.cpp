@@ -6,7 +6,12 @@
 #include <kwh/billing/receipt.hpp>
 #include <kwh/util/time.hpp>
 
-#include <fstream>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace kwh::cli {
 
@@ -49,17 +54,47 @@ void print_result(Context& ctx, const billing::PaymentResult& r) {
   }
 }
 
-void write_receipt(Context& ctx, const std::string& path, const billing::PaymentResult& r) {
-  std::string text = billing::format_receipt(r, ctx.config().currency, ctx.minor_units());
-  if (path == "-") {
-    std::cout << text;
-    return;
+// --receipt FILE is prepared before the payment: a new file beside FILE, so that a receipt that
+// cannot be written stops the command before anything is written, and a payment that fails
+// leaves an existing FILE as it was. It becomes FILE once the payment is committed.
+class ReceiptFile {
+public:
+  explicit ReceiptFile(std::string path) : m_path(std::move(path)), m_tmp(m_path + ".XXXXXX") {
+    m_fd = ::mkstemp(m_tmp.data());
+    if (m_fd < 0) fail(Exit::failed, "cannot write the receipt {}: {}; nothing written", m_path, std::strerror(errno));
+    mode_t mask = ::umask(0);
+    ::umask(mask);
+    ::fchmod(m_fd, 0666 & ~mask); // as an ordinary new file would be, not mkstemp's 0600
   }
-  std::ofstream out(path, std::ios::trunc);
-  out << text;
-  out.close();
-  if (!out) fail(Exit::failed, "receipt {} written to the ledger, but the file {} could not be written", r.receipt, path);
-}
+  ReceiptFile(const ReceiptFile&) = delete;
+  ReceiptFile& operator=(const ReceiptFile&) = delete;
+  ~ReceiptFile() {
+    if (m_fd >= 0) ::close(m_fd);
+    if (!m_done) ::unlink(m_tmp.c_str());
+  }
+
+  void commit(const billing::PaymentResult& r, const std::string& text) {
+    std::size_t done = 0;
+    while (done < text.size()) {
+      ssize_t n = ::write(m_fd, text.data() + done, text.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      done += static_cast<std::size_t>(n);
+    }
+    bool ok = done == text.size() && ::close(m_fd) == 0;
+    m_fd = -1;
+    if (ok) ok = std::rename(m_tmp.c_str(), m_path.c_str()) == 0;
+    if (!ok)
+      fail(Exit::failed, "receipt {} written to the ledger, but the file {} could not be written: {}", r.receipt,
+           m_path, std::strerror(errno));
+    m_done = true;
+  }
+
+private:
+  std::string m_path, m_tmp;
+  int m_fd = -1;
+  bool m_done = false;
+};
 
 void add_payment(CLI::App& app, Context& ctx, billing::PaymentKind kind) {
   bool sale = kind == billing::PaymentKind::sale;
@@ -86,14 +121,18 @@ void add_payment(CLI::App& app, Context& ctx, billing::PaymentKind kind) {
       r.method = o->method;
       r.operator_name = operator_of(ctx);
       r.time = now();
+      std::optional<ReceiptFile> file;
+      if (o->receipt && *o->receipt != "-") file.emplace(*o->receipt);
       auto res = billing::post_payment(ctx.db(), ctx.config(), r, [&ctx] { ctx.audit_now(); });
       if (res.replayed) ctx.audit_written = true; // nothing was written, so nothing to record
+      std::string text;
+      if (o->receipt) text = billing::format_receipt(res, ctx.config().currency, ctx.minor_units());
       if (o->receipt && *o->receipt == "-") {
-        write_receipt(ctx, "-", res);
+        std::cout << text;
         return 0;
       }
       print_result(ctx, res);
-      if (o->receipt) write_receipt(ctx, *o->receipt, res);
+      if (file) file->commit(res, text);
       return 0;
     };
   });
