@@ -2,6 +2,9 @@
 
 #include <kwh/util/time.hpp>
 
+#include <fmt/format.h>
+
+#include <charconv>
 #include <sstream>
 
 namespace kwh::cli {
@@ -71,6 +74,19 @@ std::vector<std::string> Context::expand_ids(const std::vector<std::string>& ids
   }
   if (out.empty()) fail(Exit::usage, "no ids given (standard input was empty)");
   return out;
+}
+
+CLI::Validator within(double lo, double hi) {
+  return CLI::Validator(
+      [lo, hi](std::string& value) -> std::string {
+        double v = 0;
+        const char* end = value.data() + value.size();
+        auto [p, ec] = std::from_chars(value.data(), end, v);
+        if (value.empty() || ec != std::errc() || p != end) return fmt::format("'{}' is not a number", value);
+        if (v < lo || v > hi) return fmt::format("{} is outside {} to {}", value, lo, hi);
+        return {};
+      },
+      fmt::format("{} to {}", lo, hi));
 }
 
 void add_unbuilt(CLI::App& app, Context& ctx, const std::string& name, const std::string& description) {

@@ -69,6 +69,10 @@ private:
   std::unique_ptr<storage::Database> m_db;
 };
 
+// An option's check that its value is a number from lo to hi, with errors that say so plainly
+// ("--wait: 'abc' is not a number", "--meters: 0 is outside 1 to 100000").
+CLI::Validator within(double lo, double hi);
+
 // Registers a subcommand that is in SPEC.md but not built yet: visible in --help, and it says
 // so and exits 1.
 void add_unbuilt(CLI::App& app, Context& ctx, const std::string& name, const std::string& description);

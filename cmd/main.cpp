@@ -5,6 +5,8 @@
 
 #include <kwh/util/error.hpp>
 
+#include <fmt/format.h>
+
 #include <iostream>
 
 namespace {
@@ -65,6 +67,14 @@ int run(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
+  } catch (const CLI::ConversionError& e) {
+    // CLI11 says "Could not convert: --unit = abc"; every such option of kwh takes a number.
+    std::string msg = e.what();
+    constexpr std::string_view prefix = "Could not convert: ";
+    if (auto eq = msg.find(" = "); msg.rfind(prefix, 0) == 0 && eq != std::string::npos)
+      msg = fmt::format("{}: '{}' is not a valid number", msg.substr(prefix.size(), eq - prefix.size()), msg.substr(eq + 3));
+    std::cerr << "kwh: " << msg << " (see kwh --help)\n";
+    return static_cast<int>(Exit::usage);
   } catch (const CLI::ParseError& e) {
     std::string msg = e.what();
     if (msg.empty()) msg = "bad usage";

@@ -183,7 +183,7 @@ void add_relay(CLI::App& app, Context& ctx) {
   sub->add_option("--building", o->building, "the meters in this building")->type_name("B");
   sub->add_flag("--all", o->all, "every meter (with --yes)");
   sub->add_option("--wait", o->wait, "wait until kwhd has carried the commands out")
-      ->check(CLI::Range(0.0, 86400.0))
+      ->check(within(0, 86400))
       ->type_name("SECONDS");
   sub->add_flag("--direct", o->direct, "switch now over the gateway instead of queueing for kwhd");
   sub->callback([&ctx, o] {

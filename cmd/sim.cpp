@@ -65,13 +65,13 @@ int run_sim(Context& ctx, const SimArgs& a) {
 void add_sim(CLI::App& app, Context& ctx) {
   auto a = std::make_shared<SimArgs>();
   auto* sub = app.add_subcommand("sim", "serve simulated meters over Modbus TCP");
-  sub->add_option("--meters", a->meters, "number of meters (default 20)")->type_name("N")->check(CLI::Range(1, 100000));
+  sub->add_option("--meters", a->meters, "number of meters (default 20)")->type_name("N")->check(within(1, 100000));
   sub->add_option("--gateways", a->gateways,
                   "gateways on consecutive ports from --listen's port P; meters are dealt in blocks of\n"
                   "B = ceil(N/K): meter m (1-based) is unit (m-1)%B+1 on port P+(m-1)/B. A unit that is\n"
                   "not there gets exception 11 (no reply with --rtu-over-tcp)")
       ->type_name("K")
-      ->check(CLI::Range(1, 1000));
+      ->check(within(1, 1000));
   sub->add_option("--listen", a->listen, "HOST:PORT of the first gateway (default 127.0.0.1:15020); port 0 picks\n"
                                          "free consecutive ports, printed on the first line")
       ->type_name("HOST:PORT");

@@ -162,6 +162,12 @@ rejects 64 relay off
 rejects 64 relay off --all
 rejects 64 relay off M1 --account A1
 rejects 64 relay off M1 --wait abc
+contains "$ERR" "--wait: 'abc' is not a number"
+rejects 64 relay off M1 --wait -1
+contains "$ERR" "--wait: -1 is outside 0 to 86400"
+rejects 64 meter add M3 --gateway g --unit 1.5 --profile acrel-ddsy1352
+contains "$ERR" "--unit: '1.5' is not a valid number"
+rejects 64 reading accept first
 rejects 64 relay sideways M1
 rejects 64 gateway add g2
 rejects 64 gateway add g2 --tcp 127.0.0.1:2 --rtu /dev/ttyS0
