@@ -50,7 +50,7 @@ std::vector<site::Meter> select_meters(storage::Database& db, const RelayOptions
   if (o.account) {
     auto st = db.prepare("SELECT 1 FROM accounts WHERE name = ?1");
     st.bind(1, *o.account);
-    if (!st.step()) fail(Exit::no_input, "no account {}", *o.account);
+    if (!st.step()) fail(Exit::no_input, "no such account: {}", *o.account);
   }
   out = site::list_meters(db, site::MeterFilter{.building = o.building, .account = o.account});
   if (out.empty()) {

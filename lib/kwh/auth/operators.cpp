@@ -79,7 +79,7 @@ Operator add_operator(storage::Database& db, std::string_view name, Role role, U
 
 void remove_operator(storage::Database& db, std::string_view name) {
   auto existing = find_operator(db, name);
-  if (!existing) fail(Exit::no_input, "no operator {}", name);
+  if (!existing) fail(Exit::no_input, "no such operator: {}", name);
   if (existing->role == Role::admin) {
     // Removing the only operator is allowed: the site is back to "whoever can open the file".
     auto st = db.prepare("SELECT count(*), count(*) FILTER (WHERE role = 'admin') FROM operators WHERE name != ?1");

@@ -113,13 +113,13 @@ std::optional<Gateway> find_gateway(storage::Database& db, std::int64_t id) {
 
 Gateway get_gateway(storage::Database& db, std::string_view name) {
   auto g = find_gateway(db, name);
-  if (!g) fail(Exit::no_input, "no gateway {}", name);
+  if (!g) fail(Exit::no_input, "no such gateway: {}", name);
   return *g;
 }
 
 Gateway get_gateway(storage::Database& db, std::int64_t id) {
   auto g = find_gateway(db, id);
-  if (!g) fail(Exit::no_input, "no gateway with id {}", id);
+  if (!g) fail(Exit::no_input, "no such gateway id {}", id);
   return *g;
 }
 
@@ -140,7 +140,7 @@ void update_gateway(storage::Database& db, Gateway g) {
       .bind_all(g.id, g.name, std::string(transport::kind_name(g.transport)), g.address, g.baud, opt_parity(g), g.stop_bits, g.timeout_ms,
                 g.gap_ms)
       .run();
-  if (db.changes() == 0) fail(Exit::no_input, "no gateway {}", g.name);
+  if (db.changes() == 0) fail(Exit::no_input, "no such gateway: {}", g.name);
   tx.commit();
 }
 

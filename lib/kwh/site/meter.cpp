@@ -196,7 +196,7 @@ std::optional<Meter> find_meter(storage::Database& db, std::int64_t id) {
 
 Meter get_meter(storage::Database& db, std::string_view name) {
   auto m = find_meter(db, name);
-  if (!m) fail(Exit::no_input, "no meter {}", name);
+  if (!m) fail(Exit::no_input, "no such meter: {}", name);
   return *m;
 }
 
