@@ -1,6 +1,7 @@
 // kwh reading: import readings from CSV, list them, accept or reject held ones.
 
 #include "context.hpp"
+#include "progress.hpp"
 
 #include <kwh/billing/account.hpp>
 #include <kwh/billing/biller.hpp>
@@ -43,14 +44,25 @@ void add_reading(CLI::App& app, Context& ctx) {
     ctx.action = [&ctx, file] {
       auto& db = ctx.db();
       db.exec("PRAGMA wal_autocheckpoint = 1000"); // a big import checkpoints as it goes (see Context::db)
+      Progress progress(!ctx.quiet);
+      const std::string shown = *file == "-" ? std::string("standard input") : *file;
+      auto on_progress = [&](const billing::ImportProgress& p) {
+        if (p.phase == billing::ImportProgress::Phase::reading)
+          progress.show(fmt::format("kwh: importing {}: read {} lines", shown, p.done));
+        else
+          progress.show(fmt::format("kwh: importing {}: billing {} of {} readings ({}%)", shown, p.done, p.total,
+                                    p.total ? p.done * 100 / p.total : 100),
+                        p.done == 0);
+      };
       billing::ImportSummary s;
       if (*file == "-") {
-        s = billing::import_readings(db, ctx.config(), std::cin, "<stdin>");
+        s = billing::import_readings(db, ctx.config(), std::cin, "<stdin>", {}, on_progress);
       } else {
         std::ifstream in(*file);
         if (!in) fail(Exit::no_input, "cannot read {}", *file);
-        s = billing::import_readings(db, ctx.config(), in, *file);
+        s = billing::import_readings(db, ctx.config(), in, *file, {}, on_progress);
       }
+      progress.clear();
       if (ctx.format() == output::Format::json) {
         auto o = output::Json::object();
         o.set("lines", s.lines);

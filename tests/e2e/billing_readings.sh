@@ -103,4 +103,22 @@ expect_exit 0 kwh account detach A1 M2 --time 2026-01-05T18:00:00+08:00
 equals "$(kwh account show A1 --json | json 'd["meters"]')" '["M1"]'
 expect_exit 0 kwh account list --json
 equals "$(echo "$OUT" | json 'd[0]["name"]')" "Café Ünïcode"
+
+# A long import shows how far it has got on a terminal (script(1) gives it one), and nothing
+# on standard error otherwise; the line is cleared before the summary.
+/usr/bin/python3 -c "
+print('meter,time,energy_total')
+for i in range(20000):
+    print(f'M2,2026-02-{1 + i // 1440:02d}T{i // 60 % 24:02d}:{i % 60:02d}:00Z,{1000 + i}')
+" >"$T/long.csv"
+head -n 201 "$T/long.csv" >"$T/short.csv"
+expect_exit 0 kwh reading import "$T/short.csv"
+equals "$ERR" ""
+if command -v script >/dev/null; then
+  script -qec "$KWH --db $KWH_DB reading import $T/long.csv" /dev/null >"$T/tty.out" </dev/null
+  tty=$(tr '\r' '\n' <"$T/tty.out")
+  contains "$tty" "kwh: importing $T/long.csv: read 4096 lines"
+  contains "$tty" "kwh: importing $T/long.csv: billing 0 of 19800 readings (0%)"
+  contains "$tty" "imported 19800 reading(s), skipped 200"
+fi
 echo "billing_readings: ok"

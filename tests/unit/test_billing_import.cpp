@@ -83,6 +83,15 @@ TEST_CASE("Billing: an import with bad lines is rejected whole, naming every bad
   CHECK(e.find("line 5: no such meter: M2") != std::string::npos);
   CHECK(f.count("SELECT count(*) FROM readings") == 1);
 
+  // A file of bad lines stays one readable line: the first 50 numbers, then how many more.
+  std::string many = "meter,time,energy_total\n";
+  for (int i = 0; i < 1000; ++i) many += "M1,yesterday,1\n";
+  e = import_error(f, many);
+  CHECK(e.find("bad lines 2, 3, 4, ") != std::string::npos);
+  CHECK(e.find(", 51 and 950 more (1000 in all); line 2: ") != std::string::npos);
+  CHECK(e.find(", 52") == std::string::npos);
+  CHECK(e.size() < 2000);
+
   e = import_error(f, "meter,time,energy_total,colour\n");
   CHECK(e.find("r.csv:1") != std::string::npos);
   CHECK(e.find("colour") != std::string::npos);

@@ -106,7 +106,12 @@ private:
 } // namespace
 
 ImportSummary import_readings(storage::Database& db, const config::Config& config, std::istream& in,
-                              const std::string& source, std::function<std::int64_t()> clock) {
+                              const std::string& source, std::function<std::int64_t()> clock,
+                              const ImportProgressFn& progress) {
+  constexpr std::uint64_t k_progress_every = 4096;
+  auto report = [&](ImportProgress::Phase phase, std::uint64_t done, std::uint64_t total) {
+    if (progress && (done % k_progress_every == 0 || done == total)) progress({phase, done, total});
+  };
   std::string line;
   if (!std::getline(in, line)) fail(Exit::data, "{}: empty file; expected a header meter,time,energy_total", source);
   static const std::map<std::string, Column> k_names = {
@@ -141,6 +146,7 @@ ImportSummary import_readings(storage::Database& db, const config::Config& confi
     ++line_no;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     ++summary.lines;
+    report(ImportProgress::Phase::reading, static_cast<std::uint64_t>(summary.lines), 0);
     auto fields = split_csv(line);
     auto bad = [&](std::string why) { errors.push_back({line_no, std::move(why)}); };
     if (fields.size() != columns.size()) {
@@ -271,12 +277,15 @@ ImportSummary import_readings(storage::Database& db, const config::Config& confi
   rows.shrink_to_fit();
   if (!errors.empty()) {
     std::sort(errors.begin(), errors.end());
+    // The first 50 line numbers and the first 10 reasons: a file of bad lines is one readable line.
+    constexpr std::size_t k_numbers = 50, k_reasons = 10;
     std::string lines, details;
-    for (std::size_t i = 0; i < errors.size(); ++i) {
+    for (std::size_t i = 0; i < errors.size() && i < k_numbers; ++i) {
       lines += (i ? ", " : "") + std::to_string(errors[i].first);
-      if (i < 10) details += fmt::format("; line {}: {}", errors[i].first, errors[i].second);
+      if (i < k_reasons) details += fmt::format("; line {}: {}", errors[i].first, errors[i].second);
     }
-    if (errors.size() > 10) details += "; ...";
+    if (errors.size() > k_numbers) lines += fmt::format(" and {} more ({} in all)", errors.size() - k_numbers, errors.size());
+    if (errors.size() > k_reasons) details += "; ...";
     fail(Exit::data, "{}: rejected, nothing imported: bad line{} {}{}", source, errors.size() == 1 ? "" : "s", lines,
          details);
   }
@@ -286,7 +295,9 @@ ImportSummary import_readings(storage::Database& db, const config::Config& confi
   });
   Biller biller(db, config);
   if (clock) biller.set_clock(clock);
+  std::uint64_t billed = 0;
   for (const auto& row : todo) {
+    report(ImportProgress::Phase::billing, billed++, todo.size());
     IngestResult res;
     try {
       res = biller.ingest(row.r);

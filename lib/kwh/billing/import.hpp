@@ -31,7 +31,18 @@ struct ImportSummary {
   int commands = 0;         // relay commands queued
 };
 
+// How far a long import has got, for a progress display: while reading the file, the lines read
+// (total 0: not known yet); while billing, the readings billed of those to bill. Reported every
+// few thousand lines or readings, so it costs nothing that shows.
+struct ImportProgress {
+  enum class Phase { reading, billing } phase = Phase::reading;
+  std::uint64_t done = 0;
+  std::uint64_t total = 0;
+};
+using ImportProgressFn = std::function<void(const ImportProgress&)>;
+
 ImportSummary import_readings(storage::Database& db, const config::Config& config, std::istream& in,
-                              const std::string& source, std::function<std::int64_t()> clock = {});
+                              const std::string& source, std::function<std::int64_t()> clock = {},
+                              const ImportProgressFn& progress = {});
 
 } // namespace kwh::billing
