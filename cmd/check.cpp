@@ -1,6 +1,7 @@
 // kwh check: verify the database. Exit 0 when clean, 1 with one line per finding.
 
 #include "context.hpp"
+#include "progress.hpp"
 
 #include <kwh/audit/log.hpp>
 #include <kwh/ledger/ledger.hpp>
@@ -15,9 +16,15 @@ void add_check(CLI::App& app, Context& ctx) {
       auto& db = ctx.db();
       // The file first, then the money (balances equal their ledger, the ledger chain, no
       // duplicate --ref), then the audit chain.
+      // On a big database each step takes a while: a terminal is told which one is running.
+      Progress progress(!ctx.quiet);
+      progress.show(fmt::format("kwh: checking {}: the SQLite file", db.path()), true);
       std::vector<std::string> findings = storage::integrity_findings(db);
+      progress.show(fmt::format("kwh: checking {}: balances and the ledger chain", db.path()), true);
       for (auto& f : ledger::verify(db)) findings.push_back(std::move(f));
+      progress.show(fmt::format("kwh: checking {}: the audit chain", db.path()), true);
       for (auto& f : audit::verify(db)) findings.push_back(std::move(f));
+      progress.clear();
       if (ctx.format() == output::Format::json) {
         output::Json o = output::Json::object();
         output::Json arr = output::Json::array();
