@@ -99,6 +99,11 @@ TEST_CASE("Config: bad values name the key") {
   CHECK(error_of(write(d, "[billing]\nfriendly_days = [\"someday\"]\n")).find("friendly_days") != std::string::npos);
   CHECK(error_of(write(d, "[billing]\noverload_action = \"explode\"\n")).find("overload_action") != std::string::npos);
   CHECK(error_of(write(d, "poll = 3\n")).find("poll") != std::string::npos);
+  // A float where an integer belongs, however large (the config fuzzer's finding: toml++ casts
+  // a float to an integer without a range check when asked for one).
+  CHECK(error_of(write(d, "[billing]\nmax_power_w = 6.5e40\n")).find(":2: billing.max_power_w: expected an integer") !=
+        std::string::npos);
+  CHECK(error_of(write(d, "[poll]\nretries = 1.0\n")).find("poll.retries: expected an integer") != std::string::npos);
 }
 
 TEST_CASE("Config: a TOML syntax error names file and line") {

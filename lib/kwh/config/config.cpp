@@ -21,14 +21,15 @@ namespace {
 }
 
 std::string as_string(const std::string& file, const toml::node& n, const std::string& key) {
-  if (auto v = n.value<std::string>()) return *v;
+  if (auto v = n.value_exact<std::string>()) return *v;
   bad_value(file, n, key, "expected a string");
 }
 
 std::int64_t as_int(const std::string& file, const toml::node& n, const std::string& key, std::int64_t lo,
                     std::int64_t hi) {
-  auto v = n.value<std::int64_t>();
-  if (!v || !n.is_integer()) bad_value(file, n, key, "expected an integer");
+  // Only an integer node: toml++'s value<int64_t>() of a float casts it, out of range too.
+  if (!n.is_integer()) bad_value(file, n, key, "expected an integer");
+  auto v = n.value_exact<std::int64_t>();
   if (*v < lo || *v > hi) bad_value(file, n, key, fmt::format("must be between {} and {}", lo, hi));
   return *v;
 }
