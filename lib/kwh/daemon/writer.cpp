@@ -196,7 +196,8 @@ void Writer::run() {
 }
 
 // Writes the records from items[i] on, up to the next job, in transactions that each end at
-// k_batch_time. A transaction that cannot start (database busy past its timeout) is retried.
+// k_batch_time. A transaction that cannot start (database busy past its timeout) is retried
+// until it can, unless kwhd is stopping.
 // Readings go in without savepoints; when billing refuses one, the transaction is rolled back
 // and written again with a savepoint per reading, so that only that reading is skipped.
 void Writer::write_records(std::vector<Item>& items, std::size_t& i) {
@@ -230,8 +231,11 @@ void Writer::write_records(std::vector<Item>& items, std::size_t& i) {
       careful = true;
     } catch (const Error& e) {
       i = first;
-      if (e.code() == Exit::temporary && attempt < 20 && !m_stopping) {
-        log("database busy, retrying: {}", e.what());
+      if (e.code() == Exit::temporary && !m_stopping) {
+        // Another writer holds the lock (a long kwh reading import): wait for it, however long,
+        // rather than lose readings; the polls queue up meanwhile. Said once, then every minute.
+        if (attempt % 12 == 0)
+          log("database busy{}: {} records waiting to be written", attempt ? ", still" : "", backlog() + items.size() - first);
         continue;
       }
       // Not something waiting helps: drop this batch's records so that the daemon keeps going.
