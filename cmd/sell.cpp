@@ -60,6 +60,9 @@ void print_result(Context& ctx, const billing::PaymentResult& r) {
 class ReceiptFile {
 public:
   explicit ReceiptFile(std::string path) : m_path(std::move(path)), m_tmp(m_path + ".XXXXXX") {
+    struct stat st{};
+    if (::stat(m_path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+      fail(Exit::failed, "cannot write the receipt {}: not a regular file; nothing written", m_path);
     m_fd = ::mkstemp(m_tmp.data());
     if (m_fd < 0) fail(Exit::failed, "cannot write the receipt {}: {}; nothing written", m_path, std::strerror(errno));
     mode_t mask = ::umask(0);
