@@ -54,26 +54,35 @@ void print_result(Context& ctx, const billing::PaymentResult& r) {
   }
 }
 
-// --receipt FILE is prepared before the payment: a new file beside FILE, so that a receipt that
-// cannot be written stops the command before anything is written, and a payment that fails
-// leaves an existing FILE as it was. It becomes FILE once the payment is committed.
+// --receipt FILE is made ready before the payment, so that a receipt that cannot be written
+// stops the command before anything is written. A file is written as a new file beside it and
+// renamed onto it once the payment is committed, so that a payment that fails leaves an
+// existing FILE as it was; a device (a receipt printer such as /dev/usb/lp0) or a pipe is
+// opened before and written after.
 class ReceiptFile {
 public:
-  explicit ReceiptFile(std::string path) : m_path(std::move(path)), m_tmp(m_path + ".XXXXXX") {
+  explicit ReceiptFile(std::string path) : m_path(std::move(path)) {
     struct stat st{};
-    if (::stat(m_path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
-      fail(Exit::failed, "cannot write the receipt {}: not a regular file; nothing written", m_path);
-    m_fd = ::mkstemp(m_tmp.data());
+    if (::stat(m_path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+      fail(Exit::failed, "cannot write the receipt {}: it is a folder; nothing written", m_path);
+    if (::stat(m_path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+      m_fd = ::open(m_path.c_str(), O_WRONLY | O_CLOEXEC);
+    } else {
+      m_tmp = m_path + ".XXXXXX";
+      m_fd = ::mkostemp(m_tmp.data(), O_CLOEXEC);
+      if (m_fd >= 0) {
+        mode_t mask = ::umask(0);
+        ::umask(mask);
+        ::fchmod(m_fd, 0666 & ~mask); // as an ordinary new file would be, not mkstemp's 0600
+      }
+    }
     if (m_fd < 0) fail(Exit::failed, "cannot write the receipt {}: {}; nothing written", m_path, std::strerror(errno));
-    mode_t mask = ::umask(0);
-    ::umask(mask);
-    ::fchmod(m_fd, 0666 & ~mask); // as an ordinary new file would be, not mkstemp's 0600
   }
   ReceiptFile(const ReceiptFile&) = delete;
   ReceiptFile& operator=(const ReceiptFile&) = delete;
   ~ReceiptFile() {
     if (m_fd >= 0) ::close(m_fd);
-    if (!m_done) ::unlink(m_tmp.c_str());
+    if (!m_done && !m_tmp.empty()) ::unlink(m_tmp.c_str());
   }
 
   void commit(const billing::PaymentResult& r, const std::string& text) {
@@ -86,7 +95,7 @@ public:
     }
     bool ok = done == text.size() && ::close(m_fd) == 0;
     m_fd = -1;
-    if (ok) ok = std::rename(m_tmp.c_str(), m_path.c_str()) == 0;
+    if (ok && !m_tmp.empty()) ok = std::rename(m_tmp.c_str(), m_path.c_str()) == 0;
     if (!ok)
       fail(Exit::failed, "receipt {} written to the ledger, but the file {} could not be written: {}", r.receipt,
            m_path, std::strerror(errno));
@@ -94,7 +103,7 @@ public:
   }
 
 private:
-  std::string m_path, m_tmp;
+  std::string m_path, m_tmp; // m_tmp: the new file beside m_path, when it is a file
   int m_fd = -1;
   bool m_done = false;
 };

@@ -123,6 +123,19 @@ contains "$(cat "$T/receipt.txt")" "CNY 1.50"
 contains "$(cat "$T/receipt.txt")" "CNY 26.50"
 contains "$(cat "$T/receipt.txt")" "Shop One"
 [ "$(awk '{ if (length($0) > m) m = length($0) } END { print m }' "$T/receipt.txt")" -le 42 ] || fail "receipt wider than 42 columns"
+# The next receipt replaces the file whole; a device (a receipt printer) or a pipe is written
+# as it is, and no file is left beside either.
+expect_exit 0 kwh refund A1 0.50 --receipt "$T/receipt.txt"
+equals "$(grep -c 'COPY' "$T/receipt.txt")" "3"
+contains "$(cat "$T/receipt.txt")" "CNY 26.00"
+mkfifo "$T/printer"
+cat "$T/printer" >"$T/printed.txt" &
+expect_exit 0 kwh sell A1 0.50 --receipt "$T/printer"
+wait
+contains "$(cat "$T/printed.txt")" "CNY 26.50"
+expect_exit 0 kwh sell A1 0.50 --receipt /dev/null
+expect_exit 0 kwh refund A1 0.50 --receipt /dev/null
+equals "$(ls "$T" | grep -c '^receipt\.txt\.\|^printer\.')" "0"
 
 # The ledger verifies; closing needs --refund while there is money on the account.
 equals "$(q "SELECT balance FROM accounts WHERE name = 'A1'")" "$(q "SELECT sum(amount) FROM ledger")"

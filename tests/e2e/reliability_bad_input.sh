@@ -89,6 +89,7 @@ rejects 65 tariff add t2 --flat -1
 rejects 64 sell A1 1 --method bitcoin
 rejects 1 sell A1 1 --receipt "$T/no/such/folder/receipt.txt"
 rejects 1 sell A1 1 --receipt "$F"
+contains "$ERR" "it is a folder"
 rejects 66 sell NOPE 1 --receipt "$T/receipt.txt"
 rejects 65 sell A1 1.001 --receipt "$T/receipt.txt"
 
