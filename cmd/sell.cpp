@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -62,6 +63,11 @@ void print_result(Context& ctx, const billing::PaymentResult& r) {
 class ReceiptFile {
 public:
   explicit ReceiptFile(std::string path) : m_path(std::move(path)) {
+    // A symbolic link is followed: the file it names is the one replaced.
+    if (char* real = ::realpath(m_path.c_str(), nullptr)) {
+      m_path = real;
+      std::free(real);
+    }
     struct stat st{};
     if (::stat(m_path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
       fail(Exit::failed, "cannot write the receipt {}: it is a folder; nothing written", m_path);
