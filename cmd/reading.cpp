@@ -7,6 +7,7 @@
 #include <kwh/billing/biller.hpp>
 #include <kwh/billing/import.hpp>
 #include <kwh/billing/payment.hpp>
+#include <kwh/site/meter.hpp>
 #include <kwh/util/time.hpp>
 
 #include <fstream>
@@ -95,7 +96,8 @@ void add_reading(CLI::App& app, Context& ctx) {
   list->callback([&ctx, lo] {
     ctx.action = [&ctx, lo] {
       auto& db = ctx.db();
-      std::int64_t meter_id = billing::find_meter_id(db, lo->meter);
+      // A removed meter's readings are still its history.
+      std::int64_t meter_id = site::get_meter(db, lo->meter).id;
       auto from = time_option(lo->from, "--from");
       auto to = time_option(lo->to, "--to");
       output::Table t;

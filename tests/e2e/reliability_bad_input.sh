@@ -12,13 +12,19 @@ kwh init >/dev/null
 kwh gateway add g --tcp 127.0.0.1:1 >/dev/null
 kwh meter add M1 --gateway g --unit 1 --profile acrel-ddsy1352 >/dev/null
 kwh meter add M2 --gateway g --unit 2 --profile acrel-ddsy1352 --building B1 >/dev/null
+kwh meter add M9 --gateway g --unit 9 --profile acrel-ddsy1352 >/dev/null
 kwh tariff add flat --flat 1.0000 >/dev/null
 kwh account open A1 --name "Shop 1" --tariff flat --meter M1 >/dev/null
 kwh account open A2 --name "Shop 2" --tariff flat >/dev/null
 kwh account close A2 >/dev/null
 kwh sell A1 10.00 --ref R1 >/dev/null
 printf 'meter,time,energy_total\nM1,2026-01-01T00:00:00Z,1000\n' >"$T/good.csv"
+printf 'meter,time,energy_total\nM9,2026-01-01T00:00:00Z,500\n' >"$T/m9.csv"
 kwh reading import "$T/good.csv" >/dev/null
+kwh reading import "$T/m9.csv" >/dev/null
+kwh meter remove M9 >/dev/null
+# A removed meter's readings are still listed: its history.
+equals "$(kwh reading list M9 --json | json 'd[0]["value"]')" 500
 
 # The files the cases read.
 F="$T/in"
@@ -100,6 +106,8 @@ rejects 66 account show NOPE
 rejects 66 account attach A1 NOPE
 rejects 66 account attach NOPE M2
 rejects 65 account attach A2 M2
+rejects 65 account attach A1 M9
+contains "$ERR" "meter M9 was removed"
 rejects 65 account open A1 --name X --tariff flat
 rejects 66 account open A3 --name X --tariff NOPE
 rejects 66 account open A3 --name X --tariff flat --meter NOPE

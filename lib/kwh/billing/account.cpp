@@ -2,6 +2,7 @@
 
 #include <kwh/billing/status.hpp>
 #include <kwh/billing/tariff.hpp>
+#include <kwh/site/meter.hpp>
 #include <kwh/storage/database.hpp>
 
 #include <fmt/format.h>
@@ -78,10 +79,7 @@ void assign(storage::Database& db, std::int64_t account_id, std::int64_t meter_i
 } // namespace
 
 std::int64_t find_meter_id(storage::Database& db, const std::string& meter) {
-  auto st = db.prepare("SELECT id FROM meters WHERE name = ?1 AND removed IS NULL");
-  st.bind(1, meter);
-  if (!st.step()) fail(Exit::no_input, "no such meter: {}", meter);
-  return st.get_int(0);
+  return site::get_meter_in_service(db, meter).id;
 }
 
 Account load_account(storage::Database& db, std::int64_t id) {

@@ -57,7 +57,8 @@ Account load_account(storage::Database& db, std::int64_t id);
 // All accounts (or those with one status), by ID.
 std::vector<Account> list_accounts(storage::Database& db, const std::optional<std::string>& status = {});
 
-// The meter's row id by its ID (name); Exit::no_input when unknown or removed.
+// The row id of a meter in service, by its ID (name): Exit::no_input when unknown, Exit::data
+// when it was removed (site::get_meter_in_service).
 std::int64_t find_meter_id(storage::Database& db, const std::string& meter);
 
 // Assigns a meter to an open account from `time`. Exit::data when the meter is in an open
