@@ -72,6 +72,8 @@ TEST_CASE("Tariff: bad files name file:line and the key") {
 
   e = error_of("[bands]\nflat = \"1\"\n[[windows]]\nband = \"peak\"\nfrom = \"08:00\"\nto = \"25:00\"\n");
   CHECK(e.find("windows.to") != std::string::npos);
+  e = error_of("[bands]\nflat = \"1\"\npeak = \"2\"\n[[windows]]\nband = \"peak\"\nfrom = \"24:00\"\nto = \"08:00\"\n");
+  CHECK(e.find("windows.from: 24:00 ends a day") != std::string::npos);
 
   e = error_of("[bands]\nflat = \"1\"\n[[windows]]\nband = \"peak\"\nfrom = \"08:00\"\nto = \"09:00\"\n");
   CHECK(e.find("peak") != std::string::npos); // a window's band needs a price

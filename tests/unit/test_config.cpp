@@ -97,6 +97,8 @@ TEST_CASE("Config: bad values name the key") {
   CHECK(error_of(write(d, "[billing]\nreconnect_above = \"1.001\"\n")).find("reconnect_above") != std::string::npos);
   CHECK(error_of(write(d, "[billing]\nfriendly_hours = [\"18-8\"]\n")).find("friendly_hours") != std::string::npos);
   CHECK(error_of(write(d, "[billing]\nfriendly_days = [\"someday\"]\n")).find("friendly_days") != std::string::npos);
+  // 24:00 ends a window, never starts one (the config fuzzer's second finding).
+  CHECK(error_of(write(d, "[billing]\nfriendly_hours = [\"24:00-23:59\"]\n")).find("starts at 24:00") != std::string::npos);
   CHECK(error_of(write(d, "[billing]\noverload_action = \"explode\"\n")).find("overload_action") != std::string::npos);
   CHECK(error_of(write(d, "poll = 3\n")).find("poll") != std::string::npos);
   // A float where an integer belongs, however large (the config fuzzer's finding: toml++ casts

@@ -185,6 +185,7 @@ TariffVersion parse_tariff(std::string_view text, const std::string& source, Uni
           } else if (k == "from" || k == "to") {
             int m = parse_hhmm(fc.str(wv, full));
             if (m < 0) fc.bad(wv, full, "expected a site-local time HH:MM");
+            if (k == "from" && m == 24 * 60) fc.bad(wv, full, "24:00 ends a day; start the window at 00:00");
             (k == "from" ? w.from_minute : w.to_minute) = m;
             (k == "from" ? has_from : has_to) = true;
           } else if (k == "days") {

@@ -133,6 +133,8 @@ const std::vector<Key>& keys() {
            int b = dash == std::string::npos ? -1 : parse_hhmm(std::string_view(s).substr(dash + 1));
            if (a < 0 || b < 0 || a == b)
              bad_value(f, n, "billing.friendly_hours", fmt::format("'{}' is not a window like \"18:00-08:00\"", s));
+           if (a == 24 * 60) // 24:00 ends a day; it starts none
+             bad_value(f, n, "billing.friendly_hours", fmt::format("'{}' starts at 24:00; start it at 00:00", s));
            c.billing.friendly_hours.push_back({a, b});
          }
        }},
