@@ -19,6 +19,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string_view text(reinterpret_cast<const char*>(data), size);
   try {
     auto v = kwh::billing::parse_tariff(text, "fuzz.toml", 0);
+    // An accepted window starts within the day and ends by its end (24:00), and is not empty.
+    for (const auto& w : v.windows)
+      if (w.from_minute < 0 || w.from_minute >= 1440 || w.to_minute < 0 || w.to_minute > 1440 ||
+          w.from_minute == w.to_minute)
+        __builtin_trap();
     const kwh::UnixTime t0 = 1'764'000'000; // 2025-11-24
     (void)v.band_at(t0);
     auto secs = v.band_seconds(t0, t0 + 3 * 86'400);
