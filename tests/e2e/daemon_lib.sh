@@ -17,11 +17,15 @@ start_sim() {
   SIM_PORT=$(grep -o '127.0.0.1:[0-9]*' "$SIM_OUT" | head -1 | cut -d: -f2)
 }
 
-# stop_sim PID OUT: stops a simulator and prints its summary line ("kwh sim: N requests; faults: ...").
+# stop_sim PID OUT: stops a simulator, waits until it has exited, and sets SIM_SUMMARY to the
+# last line it printed ("kwh sim: N requests; faults: ..."). Call it in this shell, not inside
+# $(...): a subshell cannot wait for this shell's children, and would read OUT before the
+# simulator had written its summary.
 stop_sim() {
   kill -TERM "$1" 2>/dev/null || true
   wait "$1" 2>/dev/null || true
-  tail -n 1 "$2"
+  while kill -0 "$1" 2>/dev/null; do sleep 0.05; done
+  SIM_SUMMARY=$(tail -n 1 "$2")
 }
 
 # fault_count SUMMARY WHAT: how many of WHAT ("late", "dropped", ...) the summary line names (0 if none).

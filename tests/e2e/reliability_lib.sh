@@ -45,7 +45,8 @@ fault_run() {
   METRICS=$(/usr/bin/python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:$MP/metrics', timeout=5).read().decode())")
   kill -TERM "$KWHD_PID"
   wait "$KWHD_PID" 2>/dev/null || true
-  X_SUMMARY=$(stop_sim "$X_PID" "$X_OUT")
+  stop_sim "$X_PID" "$X_OUT"
+  X_SUMMARY=$SIM_SUMMARY
   echo "$X_SUMMARY"
 }
 
