@@ -17,7 +17,6 @@ public:
   Progress(const Progress&) = delete;
   Progress& operator=(const Progress&) = delete;
 
-  bool shown() const { return m_on; }
   // Replaces the line with text. The first call, and one with now set (a new phase of the work),
   // draw at once; the others at most every 200 ms.
   void show(const std::string& text, bool now = false);

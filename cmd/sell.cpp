@@ -69,9 +69,10 @@ public:
       std::free(real);
     }
     struct stat st{};
-    if (::stat(m_path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+    const bool exists = ::stat(m_path.c_str(), &st) == 0;
+    if (exists && S_ISDIR(st.st_mode))
       fail(Exit::failed, "cannot write the receipt {}: it is a folder; nothing written", m_path);
-    if (::stat(m_path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    if (exists && !S_ISREG(st.st_mode)) {
       m_fd = ::open(m_path.c_str(), O_WRONLY | O_CLOEXEC);
     } else {
       m_tmp = m_path + ".XXXXXX";
