@@ -17,7 +17,7 @@ kwh sell A1 5 >/dev/null
 expect_exit 0 kwhd --config "$T/kwh.toml" --once
 sleep 1.2
 expect_exit 0 kwhd --config "$T/kwh.toml" --once
-[ "$(sql "SELECT count(*) FROM ledger WHERE kind = 'charge'")" -ge 1 ] || { echo "$ERR" >&2; sql "SELECT * FROM readings; SELECT * FROM events; SELECT * FROM assignments" >&2; fail "no charge written"; }
+[ "$(sql "SELECT count(*) FROM charges")" -ge 1 ] || { echo "$ERR" >&2; sql "SELECT * FROM readings; SELECT * FROM events; SELECT * FROM assignments" >&2; fail "no charge written"; }
 # More than 5.00 was used: the account is in arrears, and its relay was opened in the same run.
 balance=$(sql "SELECT balance FROM accounts WHERE name = 'A1'")
 [ "$balance" -lt 0 ] || fail "balance $balance should be below zero"
@@ -25,4 +25,4 @@ equals "$(sql "SELECT status FROM accounts WHERE name = 'A1'")" arrears
 equals "$(sql "SELECT state FROM commands WHERE action = 'relay_off'")" done
 equals "$(sql "SELECT relay_state FROM meters WHERE name = 'M1_1'")" off
 # daily_usage holds what was charged.
-equals "$(sql "SELECT sum(cost) FROM daily_usage") " "$(sql "SELECT -sum(amount) FROM ledger WHERE kind = 'charge'") "
+equals "$(sql "SELECT sum(cost) FROM daily_usage") " "$(sql "SELECT -sum(amount) FROM charges") "

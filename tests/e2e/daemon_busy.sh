@@ -45,7 +45,7 @@ for u in 1 2 3; do
   gap=$(sql "SELECT max(gap) FROM (SELECT t - lag(t) OVER (ORDER BY t) AS gap FROM readings WHERE meter_id = $id)")
   [ "${gap:-0}" -le 2 ] || fail "M1_$u: a gap of $gap s between readings"
   counted=$(sql "SELECT max(value) - min(value) FROM readings WHERE meter_id = $id")
-  charged=$(sql "SELECT coalesce(sum(quantity), 0) FROM ledger WHERE kind = 'charge' AND meter_id = $id")
+  charged=$(sql "SELECT coalesce(sum(quantity), 0) FROM charges WHERE meter_id = $id")
   equals "$charged" "$counted"
 done
 expect_exit 0 kwh check

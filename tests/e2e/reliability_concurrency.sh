@@ -55,11 +55,12 @@ for ((a = 1; a <= ACCOUNTS; a++)); do
     $((CASHIERS * SALES / ACCOUNTS))
   equals "$(sql "SELECT sum(amount) FROM ledger l JOIN accounts a ON a.id = l.account_id WHERE a.name = 'A$a' AND kind = 'sale'")" \
     "${want[$a]}"
-  equals "$(sql "SELECT balance FROM accounts WHERE name = 'A$a'")" \
-    "$(sql "SELECT sum(amount) FROM ledger l JOIN accounts a ON a.id = l.account_id WHERE a.name = 'A$a'")"
+  # One statement, one snapshot: kwhd goes on billing meanwhile.
+  equals "$(sql "SELECT a.balance - ((SELECT sum(amount) FROM ledger l WHERE l.account_id = a.id) - (SELECT \
+    coalesce(sum(amount), 0) FROM accumulators c WHERE c.account_id = a.id)) FROM accounts a WHERE a.name = 'A$a'")" 0
 done
 # kwhd kept polling all 200 meters meanwhile (the sales take a few seconds), and was billing.
 at_least $((r0 + 200)) "SELECT count(*) FROM readings" || fail "kwhd stored no full cycle while the cashiers sold"
-at_least 1 "SELECT count(*) FROM ledger WHERE kind = 'charge'" || fail "kwhd billed nothing"
+at_least 1 "SELECT count(*) FROM charges" || fail "kwhd billed nothing"
 kill -TERM "$KWHD_PID"; wait "$KWHD_PID" 2>/dev/null || true
 expect_exit 0 kwh check

@@ -108,7 +108,7 @@ check_charged() {
   for m in "$@"; do
     id=$(mid "$m")
     counted=$(sql "$STEPS SELECT coalesce(sum(dv), 0) FROM s WHERE meter_id = $id AND dv > 0")
-    charged=$(sql "SELECT coalesce(sum(quantity), 0) FROM ledger WHERE kind = 'charge' AND meter_id = $id")
+    charged=$(sql "SELECT coalesce(sum(quantity), 0) FROM charges WHERE meter_id = $id")
     [ "$counted" -gt 0 ] || fail "$m counted nothing"
     [ "$charged" = "$counted" ] || fail "$m: $charged Wh charged, $counted Wh counted"
   done

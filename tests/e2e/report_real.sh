@@ -55,12 +55,12 @@ contains "$OUT" ",card,120.50,0.00,120.50,1,payments"
 
 # Energy by meter: the rollups billing kept equal the consumption charged in the ledger.
 expect_exit 0 kwh report energy --from "$from" --to "$to" --by meter --json
-charged_wh=$(q "SELECT SUM(quantity) FROM ledger WHERE kind = 'charge'")
-charged=$(q "SELECT -SUM(amount) FROM ledger WHERE kind = 'charge'")
+charged_wh=$(q "SELECT SUM(quantity) FROM charges")
+charged=$(q "SELECT -SUM(amount) FROM charges")
 [ "$charged_wh" -gt 0 ] || fail "the import charged nothing"
 equals "$(json 'sum(int(r["energy_kwh"].replace(".", "")) for r in d)' <<< "$OUT")" "$charged_wh"
 equals "$(json 'sum(int(r["cost"].replace(".", "")) for r in d)' <<< "$OUT")" "$charged"
-m1_wh=$(q "SELECT SUM(quantity) FROM ledger l JOIN meters m ON m.id = l.meter_id WHERE l.kind = 'charge' AND m.name = 'M1'")
+m1_wh=$(q "SELECT SUM(quantity) FROM charges l JOIN meters m ON m.id = l.meter_id WHERE m.name = 'M1'")
 equals "$(json '[r["energy_kwh"] for r in d if r["meter"] == "M1"][0].replace(".", "")' <<< "$OUT" | sed 's/^0*//')" "$m1_wh"
 # By day, the same total: every rollup day falls in one site-local day of the period.
 expect_exit 0 kwh report energy --from "$from" --to "$to" --by day --json
@@ -73,7 +73,7 @@ expect_exit 0 kwh report statement --account A2 --from "$from" --to "$to" --json
 equals "$(json 'd[-1]["balance"]' <<< "$OUT")" "$(money "SELECT balance FROM accounts WHERE name = 'A2'")"
 contains "$(json 'd[-1]["note"]' <<< "$OUT")" "agrees with the ledger"
 equals "$(json 'sum(r["quantity"] for r in d if r["kind"] == "consumption")' <<< "$OUT")" \
-       "$(q "SELECT SUM(quantity) FROM ledger l JOIN accounts a ON a.id = l.account_id WHERE a.name = 'A2' AND l.kind = 'charge'")"
+       "$(q "SELECT SUM(quantity) FROM charges l JOIN accounts a ON a.id = l.account_id WHERE a.name = 'A2'")"
 
 # The raw export lists every imported reading.
 expect_exit 0 kwh report readings --raw --from "$from" --to "$to" --format csv

@@ -89,6 +89,14 @@ public:
     return res;
   }
 
+  // Posts the accumulators of every day that is over (as kwhd does with each write).
+  int post_days() {
+    storage::Transaction tx(*db);
+    int n = biller().post_days_over();
+    tx.commit();
+    return n;
+  }
+
   // One Biller for the test's life, as kwhd keeps one: what it remembers between readings must
   // follow every change the test makes in between.
   billing::Biller& biller() {

@@ -184,6 +184,9 @@ TEST_CASE("Tariff: monthly tiers count the account's consumption in the site-loc
   CHECK(f.balance("A1") == 100'000 - 4500);
   f.ingest(m, utc("2026-03-20T00:00:00Z"), 110'000); // 10 at 0.50 + 10 at 0.80 = 13.00
   CHECK(f.balance("A1") == 100'000 - 4500 - 1300);
+  // Charged into the day's accumulator of band tier2, posted when the day is over.
+  CHECK(f.count("SELECT count(*) FROM accumulators WHERE band = 'tier2'") == 1);
+  CHECK(f.post_days() == 2);
   CHECK(f.count("SELECT count(*) FROM ledger WHERE kind = 'charge' AND band = 'tier2'") == 1);
   f.ingest(m, utc("2026-03-31T23:00:00Z"), 120'000); // 10 more at 0.80 = 8.00
   CHECK(f.balance("A1") == 100'000 - 4500 - 1300 - 800);

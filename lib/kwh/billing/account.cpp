@@ -2,6 +2,7 @@
 
 #include <kwh/billing/status.hpp>
 #include <kwh/billing/tariff.hpp>
+#include <kwh/ledger/accumulator.hpp>
 #include <kwh/site/meter.hpp>
 #include <kwh/storage/database.hpp>
 
@@ -167,6 +168,8 @@ void detach_meter(storage::Database& db, const std::string& account, const std::
     fail(Exit::data, "meter {} has readings up to {}, after {}: detach it then or later", meter,
          format_time(*latest), format_time(time));
   db.prepare("UPDATE assignments SET valid_to = ?2 WHERE id = ?1").bind_all(assignment, time).run();
+  // The meter's charges to the account so far this day become its ledger entries now.
+  ledger::post_open(db, a.id, meter_id);
 }
 
 void replace_meter(storage::Database& db, const std::string& old_meter, const std::string& new_meter, UnixTime time) {
@@ -192,6 +195,7 @@ void replace_meter(storage::Database& db, const std::string& old_meter, const st
     if (auto latest = latest_reading(db, old_id); latest && *latest > end) end = *latest;
     db.prepare("UPDATE assignments SET valid_to = ?2 WHERE id = ?1").bind_all(st.get_int(0), end).run();
     assign(db, *account_id, new_id, std::max(time, end));
+    ledger::post_open(db, *account_id, old_id);
   }
   // The swapped-out meter leaves service; what was still queued for it is moot.
   db.prepare("UPDATE meters SET removed = ?2 WHERE id = ?1 AND removed IS NULL").bind_all(old_id, time).run();

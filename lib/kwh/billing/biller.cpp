@@ -1,6 +1,7 @@
 #include <kwh/billing/biller.hpp>
 
 #include <kwh/billing/charge.hpp>
+#include <kwh/billing/interval.hpp>
 #include <kwh/billing/standing.hpp>
 #include <kwh/billing/status.hpp>
 #include <kwh/ledger/ledger.hpp>
@@ -11,6 +12,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <limits>
 
 namespace kwh::billing {
 
@@ -26,17 +28,45 @@ struct Biller::Previous {
   std::optional<std::int64_t> sharp, peak, flat, valley;
 };
 
-struct Biller::Assignment {
-  std::int64_t account_id = 0; // 0 when the account is closed: what falls in it is nobody's
-  std::int64_t tariff_id = 0;
-  UnixTime from = 0;
-  std::optional<UnixTime> to;
-};
-
 struct Biller::Known {
   Meter meter;
   std::optional<Previous> latest;
   std::vector<Assignment> assignments; // every one the meter had, by valid_from
+};
+
+struct Biller::AccountState {
+  std::int64_t id = 0;
+  std::int64_t balance = 0;  // the whole balance: ledger less open accumulators
+  std::int64_t accrued = 0;  // what its open accumulators hold
+  std::int64_t carry = 0;
+  std::int64_t written_balance = 0, written_carry = 0; // what the database holds
+  std::string status;
+  std::optional<std::int64_t> alarm1, alarm2;
+  std::int64_t credit_limit = 0;
+  bool checked = false; // update_status has run since it was loaded
+  bool standing_known = false;
+  UnixTime standing_next = 0; // the next boundary a standing charge may fall on
+  UnixTime tier_month = -1;   // the site-local month tier_used is for
+  std::int64_t tier_used = 0;
+};
+
+// One open accumulator, and what the database holds of it (for the compare-and-set).
+struct Biller::Open {
+  ledger::Accumulator acc;
+  bool in_db = false;
+  bool dirty = false;
+  std::int64_t db_quantity = 0, db_amount = 0;
+};
+
+// The open accumulators of one (account, meter): one day at a time, one per band.
+struct Biller::Group {
+  std::int64_t account_id = 0, meter_id = 0;
+  std::vector<Open> bands;
+  bool dirty = false;
+};
+
+struct Biller::Usage {
+  std::int64_t quantity = 0, cost = 0;
 };
 
 const char* outcome_name(Outcome o) {
@@ -51,9 +81,21 @@ const char* outcome_name(Outcome o) {
 }
 
 Biller::Biller(storage::Database& db, const config::Config& config)
-    : m_db(db), m_config(config), m_clock([] { return kwh::now(); }) {}
+    : m_db(db), m_config(config), m_clock([] { return kwh::now(); }) {
+  m_db.add_deferred(this);
+}
 
-Biller::~Biller() = default;
+Biller::~Biller() {
+  m_db.remove_deferred(this);
+  // A caller that commits after dropping its Biller would lose what is pending: write it now.
+  if (pending() && !sqlite3_get_autocommit(m_db.handle())) {
+    try {
+      write_pending();
+    } catch (...) {
+      // The transaction fails at its commit or rolls back; nothing more to do here.
+    }
+  }
+}
 
 namespace {
 
@@ -102,7 +144,8 @@ std::vector<Biller::Assignment> Biller::load_assignments(std::int64_t meter_id) 
 }
 
 void Biller::sync() {
-  bool stale = m_db.rollbacks() != m_seen_rollbacks || m_db.total_changes() != m_seen_changes;
+  const bool rolled_back = m_db.rollbacks() != m_seen_rollbacks;
+  bool stale = m_db.total_changes() != m_seen_changes;
   // Other connections' commits show in data_version; within a Transaction none can come in, so
   // it is read once per transaction (and at every reading outside one).
   const bool in_transaction = !sqlite3_get_autocommit(m_db.handle());
@@ -115,7 +158,14 @@ void Biller::sync() {
     m_data_version = version;
     m_seen_transactions = m_db.transactions_begun();
   }
-  if (stale) forget();
+  if (rolled_back) {
+    forget(); // what was pending was rolled back with it
+  } else if (stale) {
+    // Something else wrote through this connection: what is pending is still ours to write
+    // (checked row by row), then everything is read again.
+    if (pending()) write_pending();
+    forget();
+  }
   m_seen_rollbacks = m_db.rollbacks();
   m_seen_changes = m_db.total_changes();
 }
@@ -123,7 +173,9 @@ void Biller::sync() {
 void Biller::forget() {
   m_known.clear();
   m_tariffs.clear();
-  m_carry.clear();
+  m_accounts.clear();
+  m_groups.clear();
+  m_usage.clear();
   m_head = {};
 }
 
@@ -133,6 +185,189 @@ void Biller::outside_billing(const std::function<void()>& write) {
   const bool in_step = m_db.total_changes() == m_seen_changes && m_db.rollbacks() == m_seen_rollbacks;
   write();
   if (in_step) settle();
+}
+
+bool Biller::pending() const {
+  if (!m_usage.empty()) return true;
+  for (const auto& [id, a] : m_accounts)
+    if (a.balance != a.written_balance || a.carry != a.written_carry) return true;
+  for (const auto& [key, g] : m_groups)
+    if (g.dirty) return true;
+  return false;
+}
+
+void Biller::flush() {
+  sync();
+  write_pending();
+  settle();
+}
+
+void Biller::write_pending() {
+  for (auto& [id, a] : m_accounts) write_account(a);
+  for (auto& [key, g] : m_groups) write_group(g);
+  if (!m_usage.empty()) {
+    auto& st = m_db.cached("INSERT INTO daily_usage(day, meter_id, account_id, quantity, cost) VALUES (?1, ?2, ?3, ?4, ?5) "
+                           "ON CONFLICT(day, meter_id, account_id) DO UPDATE SET quantity = quantity + excluded.quantity, "
+                           "cost = cost + excluded.cost");
+    for (const auto& [key, u] : m_usage) {
+      st.bind_all(std::get<0>(key), std::get<1>(key), std::get<2>(key), u.quantity, u.cost);
+      st.run();
+    }
+    m_usage.clear();
+  }
+}
+
+// The account's balance and carry, and its accumulators, so that SQL that reads them (status,
+// standing charges, ledger::append) sees what billing knows.
+void Biller::write_account(AccountState& a) {
+  if (a.balance != a.written_balance || a.carry != a.written_carry) {
+    // The balance as a difference: what another writer added meanwhile stays added.
+    auto& st = m_db.cached("UPDATE accounts SET balance = balance + ?2, carry = ?3 WHERE id = ?1");
+    st.bind_all(a.id, a.balance - a.written_balance, a.carry);
+    st.run();
+    a.written_balance = a.balance;
+    a.written_carry = a.carry;
+  }
+}
+
+void Biller::write_group(Group& g) {
+  if (!g.dirty) return;
+  for (auto& o : g.bands) {
+    if (!o.dirty) continue;
+    const auto& a = o.acc;
+    auto hash = ledger::accumulator_hash(a);
+    if (o.in_db) {
+      auto& st = m_db.cached("UPDATE accumulators SET day = ?4, version_id = ?5, t0 = ?6, t1 = ?7, quantity = ?8, "
+                             "amount = ?9, hash = ?10 WHERE account_id = ?1 AND meter_id = ?2 AND band = ?3 AND "
+                             "quantity = ?11 AND amount = ?12");
+      st.bind_all(a.account_id, a.meter_id, a.band, a.day, a.version_id, a.t0, a.t1, a.quantity, a.amount);
+      st.bind_blob(10, hash.data(), hash.size());
+      st.bind(11, o.db_quantity).bind(12, o.db_amount);
+      st.run();
+      if (m_db.changes() != 1)
+        fail(Exit::temporary, "the accumulator of account id {}, meter id {}, band {} was changed by another writer; "
+                              "try again",
+             a.account_id, a.meter_id, a.band);
+    } else {
+      auto& st = m_db.cached("INSERT INTO accumulators(account_id, meter_id, band, day, version_id, t0, t1, quantity, "
+                             "amount, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+      st.bind_all(a.account_id, a.meter_id, a.band, a.day, a.version_id, a.t0, a.t1, a.quantity, a.amount);
+      st.bind_blob(10, hash.data(), hash.size());
+      st.run();
+      o.in_db = true;
+    }
+    o.db_quantity = a.quantity;
+    o.db_amount = a.amount;
+    o.dirty = false;
+  }
+  g.dirty = false;
+}
+
+Biller::AccountState& Biller::account(std::int64_t account_id) {
+  auto it = m_accounts.find(account_id);
+  if (it != m_accounts.end()) return it->second;
+  auto& st = m_db.cached("SELECT balance, carry, status, alarm1, alarm2, credit_limit, (SELECT coalesce(sum(amount), 0) "
+                         "FROM accumulators WHERE account_id = ?1) FROM accounts WHERE id = ?1");
+  st.bind(1, account_id);
+  if (!st.step()) fail(Exit::no_input, "no such account id {}", account_id);
+  AccountState a;
+  a.id = account_id;
+  a.balance = a.written_balance = st.get_int(0);
+  a.carry = a.written_carry = st.get_int(1);
+  a.status = st.get_text(2);
+  a.alarm1 = st.get_opt_int(3);
+  a.alarm2 = st.get_opt_int(4);
+  a.credit_limit = st.get_int(5);
+  a.accrued = st.get_int(6);
+  st.reset();
+  return m_accounts.emplace(account_id, std::move(a)).first->second;
+}
+
+// After SQL that may have changed the account (a standing charge, a status change): its
+// balance and status as the database has them now.
+void Biller::after_sql(AccountState& a) {
+  auto& st = m_db.cached("SELECT balance, status FROM accounts WHERE id = ?1");
+  st.bind(1, a.id);
+  st.step();
+  a.balance = a.written_balance = st.get_int(0);
+  a.status = st.get_text(1);
+  st.reset();
+}
+
+Biller::Group& Biller::group(std::int64_t account_id, std::int64_t meter_id) {
+  auto key = std::make_pair(account_id, meter_id);
+  auto it = m_groups.find(key);
+  if (it != m_groups.end()) return it->second;
+  Group g;
+  g.account_id = account_id;
+  g.meter_id = meter_id;
+  for (auto& acc : ledger::open_accumulators(m_db, account_id, meter_id)) {
+    Open o;
+    o.db_quantity = acc.quantity;
+    o.db_amount = acc.amount;
+    o.acc = std::move(acc);
+    o.in_db = true;
+    g.bands.push_back(std::move(o));
+  }
+  return m_groups.emplace(key, std::move(g)).first->second;
+}
+
+void Biller::post_one(AccountState& a, Open& o) {
+  ledger::insert(m_db, ledger::posting(o.acc, a.balance, a.accrued - o.acc.amount), &m_head);
+  a.accrued -= o.acc.amount;
+  if (o.in_db) {
+    auto& st = m_db.cached("DELETE FROM accumulators WHERE account_id = ?1 AND meter_id = ?2 AND band = ?3 AND "
+                           "quantity = ?4 AND amount = ?5");
+    st.bind_all(o.acc.account_id, o.acc.meter_id, o.acc.band, o.db_quantity, o.db_amount);
+    st.run();
+    if (m_db.changes() != 1)
+      fail(Exit::temporary, "the accumulator of account id {}, meter id {}, band {} was changed by another writer; "
+                            "try again",
+           o.acc.account_id, o.acc.meter_id, o.acc.band);
+  }
+}
+
+void Biller::post(AccountState& a, Group& g) {
+  for (auto& o : g.bands) post_one(a, o);
+  g.bands.clear();
+}
+
+int Biller::post_days_over() {
+  sync();
+  const UnixTime cutoff = local_day_start(m_clock() - k_day_grace);
+  {
+    // Rows not in memory: load their groups.
+    std::vector<std::pair<std::int64_t, std::int64_t>> keys;
+    auto& st = m_db.cached("SELECT DISTINCT account_id, meter_id FROM accumulators WHERE day < ?1");
+    st.bind(1, cutoff);
+    while (st.step()) keys.emplace_back(st.get_int(0), st.get_int(1));
+    st.reset();
+    for (const auto& [account_id, meter_id] : keys) group(account_id, meter_id);
+  }
+  int posted = 0;
+  for (auto& [key, g] : m_groups) {
+    AccountState* a = nullptr;
+    for (std::size_t i = 0; i < g.bands.size();) {
+      if (g.bands[i].acc.day >= cutoff) {
+        ++i;
+        continue;
+      }
+      if (!a) a = &account(g.account_id);
+      post_one(*a, g.bands[i]);
+      g.bands.erase(g.bands.begin() + static_cast<std::ptrdiff_t>(i));
+      ++posted;
+    }
+  }
+  settle();
+  return posted;
+}
+
+UnixTime Biller::day_of(UnixTime t) {
+  if (t < m_day_start || t >= m_day_end) {
+    m_day_start = local_day_start(t);
+    m_day_end = add_local_days(m_day_start, 1);
+  }
+  return m_day_start;
 }
 
 Biller::Known& Biller::known(std::int64_t meter_id) {
@@ -162,6 +397,7 @@ IngestResult Biller::ingest(const Reading& r) {
          format_time(prev->t));
   // Copies: storing the reading updates what is known of the meter.
   IngestResult res = store_and_bill(m, r, prev, k.assignments, false);
+  if (sqlite3_get_autocommit(m_db.handle())) write_pending(); // no transaction will
   settle();
   return res;
 }
@@ -243,83 +479,62 @@ void Biller::store_reading(const Reading& r, int flags) {
     it->second.latest = Previous{r.time, r.value, r.sharp, r.peak, r.flat, r.valley};
 }
 
-void Biller::add_usage(UnixTime t1, std::int64_t meter_id, std::int64_t account_id, std::int64_t quantity,
+void Biller::add_usage(UnixTime day, std::int64_t meter_id, std::int64_t account_id, std::int64_t quantity,
                        std::int64_t cost) {
-  auto& st = m_db.cached("INSERT INTO daily_usage(day, meter_id, account_id, quantity, cost) VALUES (?1, ?2, ?3, ?4, ?5) "
-                         "ON CONFLICT(day, meter_id, account_id) DO UPDATE SET quantity = quantity + excluded.quantity, "
-                         "cost = cost + excluded.cost");
-  st.bind_all(local_day_start(t1), meter_id, account_id, quantity, cost);
-  st.run();
+  Usage& u = m_usage[{day, meter_id, account_id}];
+  u.quantity += quantity;
+  u.cost += cost;
 }
 
 void Biller::bill_interval(const Meter& m, const Previous& prev, const Reading& r,
                            const std::vector<Assignment>& assignments, IngestResult& res) {
-  const UnixTime t0 = prev.t, t1 = r.time;
-  const std::int64_t delta = r.value - prev.value;
-  struct Part {
-    std::int64_t account_id = 0; // 0: nobody's
-    std::int64_t tariff_id = 0;
-    UnixTime from = 0, to = 0;
-  };
-  std::vector<Part> parts;
-  std::int64_t covered = 0;
-  for (const auto& a : assignments) {
-    if (a.from >= t1 || (a.to && *a.to <= t0)) continue;
-    UnixTime from = std::max(t0, a.from);
-    UnixTime to = a.to ? std::min(t1, *a.to) : t1;
-    if (to <= from) continue;
-    covered += to - from;
-    // A closed account is not charged for what a late reading reveals: that part is nobody's.
-    parts.push_back({a.account_id, a.tariff_id, from, to});
-  }
-  if (covered < t1 - t0) parts.push_back({0, 0, t0, t0 + (t1 - t0 - covered)});
-
-  std::vector<std::int64_t> weights;
-  for (const auto& p : parts) weights.push_back(p.to - p.from);
-  std::vector<std::int64_t> quantities = split_proportional(delta, weights);
-
-  // Per-band register deltas, when both readings have them and none went backwards.
-  std::vector<std::pair<std::string, std::int64_t>> band_deltas;
-  {
-    const std::optional<std::int64_t> now_regs[] = {r.sharp, r.peak, r.flat, r.valley};
-    const std::optional<std::int64_t> then_regs[] = {prev.sharp, prev.peak, prev.flat, prev.valley};
-    bool usable = false, broken = false;
-    for (int i = 0; i < 4; ++i) {
-      if (now_regs[i].has_value() != then_regs[i].has_value()) broken = true;
-      if (now_regs[i] && then_regs[i]) {
-        std::int64_t d = *now_regs[i] - *then_regs[i];
-        if (d < 0) broken = true;
-        band_deltas.push_back({k_bands[static_cast<std::size_t>(i)], d});
-        usable = true;
-      }
-    }
-    if (!usable || broken) band_deltas.clear();
-  }
-
-  for (std::size_t i = 0; i < parts.size(); ++i) {
-    const Part& p = parts[i];
-    std::int64_t q = quantities[i];
+  const Counters then{prev.t, prev.value, prev.sharp, prev.peak, prev.flat, prev.valley};
+  const Counters now{r.time, r.value, r.sharp, r.peak, r.flat, r.valley};
+  const UnixTime day = day_of(r.time);
+  for (const Share& p : share_interval(then, now, assignments)) {
     if (p.account_id == 0) {
-      if (q > 0) add_usage(t1, m.id, 0, q, 0);
+      if (p.quantity > 0) add_usage(day, m.id, 0, p.quantity, 0);
       continue;
     }
-    // Band registers are shared out between accounts like the total.
-    std::vector<std::pair<std::string, std::int64_t>> bands;
-    if (!band_deltas.empty()) {
-      for (const auto& [band, d] : band_deltas) {
-        auto share = split_proportional(d, weights);
-        bands.push_back({band, share[i]});
-      }
-    }
-    std::int64_t cost = charge_account(p.account_id, p.tariff_id, m, p.from, p.to, q, bands);
+    AccountState& a = account(p.account_id);
+    // A reading in a later day closes the meter's day for the account, whatever it charges.
+    Group& g = group(p.account_id, m.id);
+    if (!g.bands.empty() && g.bands.front().acc.day != day) post(a, g);
+    std::int64_t cost = charge_account(a, p.tariff_id, m, p.from, p.to, day, p.quantity, p.bands);
     res.charged += cost;
-    add_usage(t1, m.id, p.account_id, q, cost);
-    std::int64_t standing = charge_standing(m_db, m_config, p.account_id, tariff(p.tariff_id), p.to, &m_head);
-    res.charged += standing;
-    auto change = update_status(m_db, m_config, p.account_id, t1, m_clock(), false);
-    for (auto& e : change.events) res.events.push_back(e);
-    for (auto c : change.commands) res.commands.push_back(c);
+    add_usage(day, m.id, p.account_id, p.quantity, cost);
+    charge_standing_due(a, p.tariff_id, p.to, res);
+    check_status(a, r.time, res);
   }
+}
+
+void Biller::charge_standing_due(AccountState& a, std::int64_t tariff_id, UnixTime until, IngestResult& res) {
+  if (a.standing_known && until < a.standing_next) return;
+  const TariffHistory& history = tariff(tariff_id);
+  a.standing_known = true;
+  if (!has_standing(history)) {
+    a.standing_next = std::numeric_limits<UnixTime>::max();
+    return;
+  }
+  write_account(a);
+  // Its accumulators too: the entries charge_standing appends say what they hold.
+  if (auto it = m_groups.lower_bound({a.id, 0}); it != m_groups.end())
+    for (; it != m_groups.end() && it->first.first == a.id; ++it) write_group(it->second);
+  std::int64_t charged = charge_standing(m_db, m_config, a.id, history, until, &m_head);
+  res.charged += charged;
+  if (charged) after_sql(a);
+  a.standing_next = add_local_days(local_day_start(until), 1);
+}
+
+void Biller::check_status(AccountState& a, UnixTime event_time, IngestResult& res) {
+  if (a.status == "closed") return;
+  if (a.checked && compute_status(a.balance, a.alarm1, a.alarm2, a.credit_limit) == a.status) return;
+  write_account(a);
+  auto change = update_status(m_db, m_config, a.id, event_time, m_clock(), false);
+  for (auto& e : change.events) res.events.push_back(e);
+  for (auto c : change.commands) res.commands.push_back(c);
+  a.status = change.after;
+  a.checked = true;
 }
 
 const TariffHistory& Biller::tariff(std::int64_t tariff_id) {
@@ -330,79 +545,69 @@ const TariffHistory& Biller::tariff(std::int64_t tariff_id) {
   return it->second;
 }
 
-std::int64_t Biller::charge_account(std::int64_t account_id, std::int64_t tariff_id, const Meter& m, UnixTime t0,
-                                    UnixTime t1, std::int64_t quantity,
-                                    const std::vector<std::pair<std::string, std::int64_t>>& band_deltas) {
+std::int64_t Biller::charge_account(AccountState& a, std::int64_t tariff_id, const Meter& m, UnixTime t0,
+                                    UnixTime t1, UnixTime day, std::int64_t quantity, const BandDeltas& band_deltas) {
   if (quantity <= 0) return 0;
   const TariffHistory& history = tariff(tariff_id);
   if (history.versions().empty()) fail(Exit::data, "tariff id {} has no versions", tariff_id);
-  // The version in force from time a on; before the first version, the first one.
-  auto version_from = [&](UnixTime a) {
-    const TariffVersion* v = history.at(a);
-    return v ? v : &history.versions().front().version;
-  };
 
-  // A new version that starts inside (t0, t1] splits the interval; each part is priced by
-  // the version in force in it, its quantity pro rata by time.
-  std::vector<UnixTime> cuts{t0};
-  for (const auto& sv : history.versions())
-    if (sv.version.effective > t0 && sv.version.effective < t1) cuts.push_back(sv.version.effective);
-  cuts.push_back(t1);
-  std::vector<std::int64_t> weights;
-  for (std::size_t i = 0; i + 1 < cuts.size(); ++i) weights.push_back(cuts[i + 1] - cuts[i]);
-  std::vector<std::int64_t> quantities = split_proportional(quantity, weights);
-  std::vector<std::vector<std::int64_t>> band_shares;
-  for (const auto& bd : band_deltas) band_shares.push_back(split_proportional(bd.second, weights));
-
-  std::int64_t used = 0;
   bool tiers = false;
-  for (std::size_t i = 0; i + 1 < cuts.size(); ++i) tiers |= version_from(cuts[i])->kind == TariffKind::tiers;
+  for (const auto& sv : history.versions()) tiers |= sv.version.kind == TariffKind::tiers;
   if (tiers) {
-    auto& st = m_db.cached("SELECT coalesce(sum(quantity), 0) FROM ledger WHERE account_id = ?1 AND kind = 'charge' "
-                           "AND time >= ?2 AND time < ?3");
-    UnixTime month = local_month_start(t1);
-    st.bind_all(account_id, month, add_local_months(month, 1));
-    st.step();
-    used = st.get_int(0);
-    st.reset();
-  }
-
-  auto known_carry = m_carry.find(account_id);
-  if (known_carry == m_carry.end()) {
-    auto& cs = m_db.cached("SELECT carry FROM accounts WHERE id = ?1");
-    cs.bind(1, account_id);
-    cs.step();
-    known_carry = m_carry.emplace(account_id, cs.get_int(0)).first;
-    cs.reset();
-  }
-  std::int64_t carry = known_carry->second;
-  std::int64_t total = 0;
-  for (std::size_t i = 0; i + 1 < cuts.size(); ++i) {
-    std::vector<std::pair<std::string, std::int64_t>> bands;
-    for (std::size_t b = 0; b < band_deltas.size(); ++b) bands.push_back({band_deltas[b].first, band_shares[b][i]});
-    auto pieces = price_pieces(*version_from(cuts[i]), quantities[i], cuts[i], cuts[i + 1], bands, used);
-    for (const auto& piece : pieces) {
-      Rounded rounded = round_charge(piece.price, piece.quantity, m_config.minor_units, carry);
-      carry = rounded.carry;
-      ledger::Entry e;
-      e.account_id = account_id;
-      e.time = t1;
-      e.kind = "charge";
-      e.amount = -rounded.minor;
-      e.meter_id = m.id;
-      e.t0 = cuts[i];
-      e.t1 = cuts[i + 1];
-      e.quantity = piece.quantity;
-      e.band = piece.band;
-      ledger::append(m_db, std::move(e), &m_head);
-      total += rounded.minor;
-      used += piece.quantity;
+    const UnixTime month = local_month_start(t1);
+    if (a.tier_month != month) {
+      // What the account used so far this month: its posted charges and its accumulators.
+      write_account(a);
+      for (auto it = m_groups.lower_bound({a.id, 0}); it != m_groups.end() && it->first.first == a.id; ++it)
+        write_group(it->second);
+      auto& st = m_db.cached("SELECT (SELECT coalesce(sum(quantity), 0) FROM ledger WHERE account_id = ?1 AND kind = "
+                             "'charge' AND time >= ?2 AND time < ?3) + (SELECT coalesce(sum(quantity), 0) FROM "
+                             "accumulators WHERE account_id = ?1 AND day >= ?2 AND day < ?3)");
+      st.bind_all(a.id, month, add_local_months(month, 1));
+      st.step();
+      a.tier_used = st.get_int(0);
+      st.reset();
+      a.tier_month = month;
     }
   }
-  auto& us = m_db.cached("UPDATE accounts SET carry = ?2 WHERE id = ?1");
-  us.bind_all(account_id, carry);
-  us.run();
-  known_carry->second = carry;
+  std::int64_t used = a.tier_used;
+  m_priced.clear();
+  price_share(history, t0, t1, quantity, band_deltas, used, m_priced);
+  if (tiers) a.tier_used = used;
+
+  Group& g = group(a.id, m.id);
+  std::int64_t total = 0;
+  for (const Priced& p : m_priced) {
+    Rounded rounded = round_charge(p.piece.price, p.piece.quantity, m_config.minor_units, a.carry);
+    a.carry = rounded.carry;
+    total += rounded.minor;
+    // Into the day's accumulator of this band; an earlier day, or another version of the
+    // tariff, is posted first.
+    if (!g.bands.empty() && g.bands.front().acc.day != day) post(a, g);
+    Open* open = nullptr;
+    for (auto& o : g.bands)
+      if (o.acc.band == p.piece.band) open = &o;
+    if (open && open->acc.version_id != p.version->id) {
+      post_one(a, *open);
+      g.bands.erase(g.bands.begin() + (open - g.bands.data()));
+      open = nullptr;
+    }
+    if (!open) {
+      Open o;
+      o.acc = ledger::Accumulator{a.id, m.id, p.piece.band, day, p.version->id, p.from, p.to, 0, 0};
+      g.bands.push_back(std::move(o));
+      open = &g.bands.back();
+    }
+    open->acc.t1 = p.to;
+    open->acc.quantity += p.piece.quantity;
+    open->acc.amount += rounded.minor;
+    open->dirty = true;
+    g.dirty = true;
+    a.accrued += rounded.minor;
+  }
+  if (total > 0 && a.balance < std::numeric_limits<std::int64_t>::min() + total)
+    fail(Exit::data, "the balance would overflow");
+  a.balance -= total;
   return total;
 }
 

@@ -316,6 +316,8 @@ ImportSummary import_readings(storage::Database& db, const config::Config& confi
     summary.charged += res.charged;
     summary.commands += static_cast<int>(res.commands.size());
   }
+  // The days of an import of the past are over: their charges go to the ledger now.
+  biller.post_days_over();
   tx.commit();
   return summary;
 }

@@ -2,6 +2,7 @@
 
 #include <kwh/billing/account.hpp>
 #include <kwh/billing/status.hpp>
+#include <kwh/ledger/accumulator.hpp>
 #include <kwh/ledger/ledger.hpp>
 #include <kwh/storage/database.hpp>
 
@@ -129,6 +130,8 @@ CloseResult close_account(storage::Database& db, const config::Config& config, c
   storage::Transaction tx(db);
   Account a = find_account(db, account);
   if (a.status == "closed") fail(Exit::data, "account {} is closed already", a.name);
+  // What its meters used so far today becomes ledger entries: a closed account has nothing open.
+  ledger::post_open(db, a.id, std::nullopt);
   CloseResult res;
   res.balance_before = a.balance;
   if (a.balance < 0)

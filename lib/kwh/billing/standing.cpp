@@ -22,12 +22,12 @@ UnixTime next_boundary(StandingPeriod p, UnixTime after) {
   return b > after ? b : add_local_days(b, 1);
 }
 
+} // namespace
+
 bool has_standing(const TariffHistory& tariff) {
   return std::any_of(tariff.versions().begin(), tariff.versions().end(),
                      [](const StoredVersion& v) { return v.version.standing_period != StandingPeriod::none; });
 }
-
-} // namespace
 
 std::int64_t charge_standing(storage::Database& db, const config::Config& config, std::int64_t account_id,
                              const TariffHistory& tariff, UnixTime until, ledger::Head* head) {

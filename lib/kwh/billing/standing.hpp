@@ -6,9 +6,7 @@
 // version in force at the boundary decides the amount; boundaries before the first version
 // that has a standing charge, and before the account opened, cost nothing.
 //
-// Biller::ingest charges them up to each reading's time for the accounts it bills;
-// kwhd should also call charge_standing_all(db, config, now) once per poll cycle (in its write
-// transaction) so that accounts without readings are charged too.
+// Biller::ingest charges them up to each reading's time for the accounts it bills.
 
 #include <kwh/billing/tariff.hpp>
 #include <kwh/ledger/ledger.hpp>
@@ -21,6 +19,9 @@ class Database;
 }
 
 namespace kwh::billing {
+
+// Whether any version of the tariff has a standing charge.
+bool has_standing(const TariffHistory& tariff);
 
 // Charges one account's standing charges due up to `until` (caller's transaction); returns the
 // minor units charged. `head`: the ledger's newest entry, when the caller keeps it.

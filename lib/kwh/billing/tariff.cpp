@@ -339,4 +339,12 @@ const TariffVersion* TariffHistory::at(UnixTime t) const {
   return found;
 }
 
+const StoredVersion* TariffHistory::in_force(UnixTime t) const {
+  if (m_versions.empty()) return nullptr;
+  const StoredVersion* found = &m_versions.front();
+  for (const auto& sv : m_versions)
+    if (sv.version.effective <= t) found = &sv;
+  return found;
+}
+
 } // namespace kwh::billing

@@ -106,6 +106,8 @@ public:
   explicit TariffHistory(std::vector<StoredVersion> versions) : m_versions(std::move(versions)) {}
   // The version in force at t (the latest with effective <= t); nullptr before the first one.
   const TariffVersion* at(UnixTime t) const;
+  // The same with its id; before the first version, the first one (nullptr when none).
+  const StoredVersion* in_force(UnixTime t) const;
   const std::vector<StoredVersion>& versions() const { return m_versions; }
 
 private:

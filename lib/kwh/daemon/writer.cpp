@@ -93,6 +93,8 @@ std::string ReadingStore::store(const PolledReading& r) {
 
 void ReadingStore::outside_billing(const std::function<void()>& write) { m_impl->biller.outside_billing(write); }
 
+int ReadingStore::post_days_over() { return m_impl->biller.post_days_over(); }
+
 Writer::Writer(std::unique_ptr<storage::Database> db, config::Config cfg, Metrics& metrics)
     : m_db(std::move(db)), m_cfg(std::move(cfg)), m_metrics(metrics) {
   m_store = std::make_unique<ReadingStore>(*m_db, m_cfg);
@@ -214,11 +216,12 @@ void Writer::write_records(std::vector<Item>& items, std::size_t& i) {
         if (auto* p = std::get_if<PollRecord>(&items[i])) {
           if (write_one(*m_db, *p, careful)) ++readings;
         } else {
-          write_one(*m_db, std::get<GatewayRecord>(items[i]));
+          m_store->outside_billing([&] { write_one(*m_db, std::get<GatewayRecord>(items[i])); });
         }
         ++i;
         if (clock::now() - started >= k_batch_time) break;
       }
+      m_store->post_days_over();
       tx.commit();
       m_metrics.db_write.observe(std::chrono::duration<double>(clock::now() - started).count());
       m_metrics.readings_written.fetch_add(readings, std::memory_order_relaxed);

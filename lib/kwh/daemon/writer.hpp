@@ -5,8 +5,9 @@
 // each), so that a `kwh sell` running at the same time never waits long for the lock.
 //
 // Each reading is stored and billed by billing::Biller::ingest inside the writer's transaction
-// (readings, ledger, daily_usage, events, relay commands that billing queues), plus the meter's
-// latest values (meter_values). A reading that billing refuses is logged and skipped alone
+// (readings, accumulators, daily_usage, events, relay commands that billing queues), plus the
+// meter's latest values (meter_values); each transaction also posts the days that are over to
+// the ledger. A reading that billing refuses is logged and skipped alone
 // (a savepoint per reading), never the batch.
 
 #include <kwh/config/config.hpp>
@@ -74,6 +75,8 @@ public:
   // Runs `write`, which changes nothing billing reads (meter status, events), without making
   // billing read again what it knows of the meters (billing::Biller::outside_billing).
   void outside_billing(const std::function<void()>& write);
+  // Posts the accumulators of the days that are over (billing::Biller::post_days_over).
+  int post_days_over();
 
 private:
   struct Impl;

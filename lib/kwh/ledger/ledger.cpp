@@ -13,7 +13,7 @@ namespace kwh::ledger {
 namespace {
 
 constexpr const char* k_columns = "id, account_id, time, kind, amount, balance, receipt, method, ref, operator, "
-                                  "meter_id, t0, t1, quantity, band, reverses, note, hash";
+                                  "meter_id, t0, t1, quantity, band, reverses, note, hash, accrued";
 
 Entry read_entry(const storage::Statement& st) {
   Entry e;
@@ -35,6 +35,7 @@ Entry read_entry(const storage::Statement& st) {
   e.reverses = st.get_opt_int(15);
   e.note = st.get_opt_text(16);
   e.hash = st.is_null(17) ? std::string() : st.get_blob(17);
+  e.accrued = st.get_opt_int(18);
   return e;
 }
 
@@ -74,6 +75,9 @@ std::string canonical(const Entry& e) {
   field(out, "band", e.band);
   field(out, "reverses", e.reverses);
   field(out, "note", e.note);
+  // Added with accumulators, and only when set, so that every entry written before them keeps
+  // its hash.
+  if (e.accrued) field(out, "accrued", e.accrued);
   return out;
 }
 
@@ -86,16 +90,26 @@ std::string chain_hash(const std::string& previous_hash, const Entry& e) {
 }
 
 Entry append(storage::Database& db, Entry e, Head* head) {
-  auto& bal = db.cached("SELECT balance FROM accounts WHERE id = ?1");
+  auto& bal = db.cached("SELECT balance, (SELECT coalesce(sum(amount), 0) FROM accumulators WHERE account_id = ?1) "
+                        "FROM accounts WHERE id = ?1");
   bal.bind(1, e.account_id);
   if (!bal.step()) fail(Exit::no_input, "no such account id {}", e.account_id);
   std::int64_t before = bal.get_int(0);
+  std::int64_t accrued = bal.get_int(1);
   bal.reset();
   if ((e.amount > 0 && before > std::numeric_limits<std::int64_t>::max() - e.amount) ||
       (e.amount < 0 && before < std::numeric_limits<std::int64_t>::min() + 1 - e.amount))
     fail(Exit::data, "the balance would overflow");
   e.balance = before + e.amount;
+  e.accrued = accrued ? std::optional<std::int64_t>(accrued) : std::nullopt;
+  e = insert(db, std::move(e), head);
+  auto& upd = db.cached("UPDATE accounts SET balance = ?2 WHERE id = ?1");
+  upd.bind_all(e.account_id, e.balance);
+  upd.run();
+  return e;
+}
 
+Entry insert(storage::Database& db, Entry e, Head* head) {
   Head local;
   if (!head) head = &local;
   if (!head->known) {
@@ -113,15 +127,13 @@ Entry append(storage::Database& db, Entry e, Head* head) {
   e.hash = chain_hash(head->hash, e);
 
   auto& ins = db.cached("INSERT INTO ledger(id, account_id, time, kind, amount, balance, receipt, method, ref, "
-                        "operator, meter_id, t0, t1, quantity, band, reverses, note, hash) "
-                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)");
+                        "operator, meter_id, t0, t1, quantity, band, reverses, note, hash, accrued) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)");
   ins.bind_all(e.id, e.account_id, e.time, e.kind, e.amount, e.balance, e.receipt, e.method, e.ref,
                e.operator_name, e.meter_id, e.t0, e.t1, e.quantity, e.band, e.reverses, e.note);
   ins.bind_blob(18, e.hash.data(), e.hash.size());
+  ins.bind(19, e.accrued);
   ins.run();
-  auto& upd = db.cached("UPDATE accounts SET balance = ?2 WHERE id = ?1");
-  upd.bind_all(e.account_id, e.balance);
-  upd.run();
   head->id = e.id;
   head->hash = e.hash;
   return e;
@@ -161,19 +173,25 @@ std::vector<std::string> verify(storage::Database& db) {
                                      e.id));
     std::int64_t& run = running[e.account_id];
     run += e.amount;
-    if (run != e.balance)
-      findings.push_back(fmt::format("ledger: entry {} of account id {} says balance {} but its entries sum to {}",
-                                     e.id, e.account_id, e.balance, run));
+    if (e.accrued && *e.accrued < 0)
+      findings.push_back(fmt::format("ledger: entry {} says {} was accrued; it cannot be negative", e.id, *e.accrued));
+    if (run - e.accrued.value_or(0) != e.balance)
+      findings.push_back(fmt::format("ledger: entry {} of account id {} says balance {} but its entries sum to {}{}",
+                                     e.id, e.account_id, e.balance, run,
+                                     e.accrued ? fmt::format(" less {} accrued", *e.accrued) : std::string()));
     previous = e.hash;
     previous_id = e.id;
   }
-  auto acc = db.prepare("SELECT id, name, balance, carry FROM accounts ORDER BY id");
+  auto acc = db.prepare("SELECT id, name, balance, carry, (SELECT coalesce(sum(amount), 0) FROM accumulators c "
+                        "WHERE c.account_id = a.id) FROM accounts a ORDER BY id");
   while (acc.step()) {
     std::int64_t id = acc.get_int(0);
     std::int64_t sum = running.count(id) ? running[id] : 0;
-    if (acc.get_int(2) != sum)
-      findings.push_back(fmt::format("account {}: balance {} is not the sum of its ledger entries ({}) (minor units)",
-                                     acc.get_text(1), acc.get_int(2), sum));
+    std::int64_t open = acc.get_int(4);
+    if (acc.get_int(2) != sum - open)
+      findings.push_back(fmt::format("account {}: balance {} is not the sum of its ledger entries ({}){} (minor units)",
+                                     acc.get_text(1), acc.get_int(2), sum,
+                                     open ? fmt::format(" less its open accumulators ({})", open) : std::string()));
     std::int64_t carry = acc.get_int(3);
     if (carry < 0 || carry >= 1'000'000'000)
       findings.push_back(fmt::format("account {}: rounding carry {} is out of range", acc.get_text(1), carry));

@@ -2,8 +2,15 @@
 // The ledger: the append-only list of every account's money movements. Each entry carries the
 // account's balance after it and a SHA-256 hash over the previous entry's hash and a canonical
 // serialisation of its own fields, so that an entry edited, removed or reordered behind kwh's
-// back breaks the chain. One chain runs through the whole table in id order. accounts.balance
-// is a cache of the sum of an account's entries; verify() proves it.
+// back breaks the chain. One chain runs through the whole table in id order.
+//
+// Consumption is charged at every reading into an accumulator per account, meter, band and
+// site-local day (the accumulators table, see accumulator.hpp), which is posted here as one
+// charge entry when the day is over. So an account's balance is the sum of its entries less
+// what its open accumulators hold; accounts.balance is a cache of that, and an entry's
+// `accrued` says what was still open right after it (NULL: nothing), so that
+//   balance after an entry = (sum of the account's entries up to it) - accrued.
+// verify() proves both.
 
 #include <kwh/util/time.hpp>
 
@@ -37,6 +44,9 @@ struct Entry {
   std::optional<std::int64_t> reverses;
   std::optional<std::string> note;
   std::string hash; // 32 raw bytes; set by append()
+  // What the account's open accumulators held right after this entry (minor units, >= 0);
+  // NULL when nothing was open, and for every entry written before accumulators existed.
+  std::optional<std::int64_t> accrued;
 };
 
 // The newest entry, which the next one chains onto. A caller appending many entries through
@@ -49,10 +59,14 @@ struct Head {
 };
 
 // Appends an entry in the caller's transaction: computes the balance after it from
-// accounts.balance, chains its hash, inserts it and updates accounts.balance. Throws
-// Error(data) when the balance would overflow or the ref is taken, Error(no_input) for an
-// unknown account. Returns the stored entry.
+// accounts.balance and what the account's accumulators hold, chains its hash, inserts it and
+// updates accounts.balance. Throws Error(data) when the balance would overflow or the ref is
+// taken, Error(no_input) for an unknown account. Returns the stored entry.
 Entry append(storage::Database& db, Entry e, Head* head = nullptr);
+
+// Chains and inserts an entry whose balance and accrued the caller has set, touching nothing
+// else: for billing, which keeps the account's balance itself while a transaction is open.
+Entry insert(storage::Database& db, Entry e, Head* head = nullptr);
 
 // The entry with a --ref key, if any.
 std::optional<Entry> find_by_ref(storage::Database& db, const std::string& ref);
@@ -68,9 +82,10 @@ std::string canonical(const Entry& e);
 std::string chain_hash(const std::string& previous_hash, const Entry& e);
 
 // Checks the whole ledger; one line per finding, empty when clean: a broken hash chain (an
-// entry edited, removed or reordered), a balance-after that does not follow from the previous
-// entry, an account whose cached balance differs from the sum of its entries, a carry out of
-// range, and a --ref used twice. `kwh check` prints these.
+// entry edited, removed or reordered), a balance-after that does not follow from the entries
+// before it and its accrued, an account whose cached balance differs from the sum of its
+// entries less its open accumulators, a carry out of range, and a --ref used twice. `kwh
+// check` prints these (and the accumulators' own checks, billing::verify_accumulators).
 std::vector<std::string> verify(storage::Database& db);
 
 } // namespace kwh::ledger

@@ -42,7 +42,7 @@ std::vector<Json> joined(std::vector<Json> key, std::vector<Json> rest) {
 // (account_id, time) index, which reads every consumption charge; sales are a few percent of
 // the ledger, so the (kind, time) index is always the cheaper path.
 const char* k_takings_sql =
-    "SELECT l.time, l.kind, l.amount, l.operator, a.name, l.method, l.id, l.account_id, l.balance "
+    "SELECT l.time, l.kind, l.amount, l.operator, a.name, l.method, l.id, l.account_id, l.balance + coalesce(l.accrued, 0) "
     "FROM ledger l INDEXED BY ledger_kind_time JOIN accounts a ON a.id = l.account_id "
     "WHERE l.kind IN ('sale', 'refund') AND l.time >= ?1 AND l.time < ?2 AND (?3 IS NULL OR l.account_id = ?3) "
     "ORDER BY l.time, l.id";
@@ -103,7 +103,10 @@ Built reconcile(storage::Database& db, const Request& r) {
   std::map<std::tuple<std::string, std::string>, Takings> by_desk;
   std::map<std::tuple<std::string, std::string>, std::tuple<Json, Json>> shown; // NULLs stay null
   Takings payments, movements;
-  auto previous_balance = db.prepare("SELECT balance FROM ledger WHERE account_id = ? AND id < ? ORDER BY id DESC LIMIT 1");
+  // Balances as the ledger's own sums (balance + accrued): consumption accrued in between moves
+  // the balance but not the ledger.
+  auto previous_balance = db.prepare("SELECT balance + coalesce(accrued, 0) FROM ledger WHERE account_id = ? AND id < ? "
+                                     "ORDER BY id DESC LIMIT 1");
   auto st = takings_rows(db, r);
   while (st.step()) {
     auto op = st.get_opt_text(3);

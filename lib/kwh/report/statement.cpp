@@ -2,6 +2,11 @@
 // its `kind` column: an opening row, every ledger entry of the period in time order with the
 // running balance, the consumption by band, and a closing row whose note states that opening
 // plus movements equals closing, checked against the ledger and the account's balance.
+//
+// A day's consumption is one charge entry per meter and band once the day is over; until then
+// it is in an open accumulator, which the statement shows as a charge row of its own (note
+// "open: the day so far") at the time of its last reading, so that a statement that reaches
+// today is complete without writing anything.
 
 #include <kwh/report/report.hpp>
 
@@ -30,8 +35,10 @@ Json opt_time(const storage::Statement& st, int col) {
   return v ? Json(format_time(*v)) : Json();
 }
 
+// The account's balance as of `before`: its entries and its open accumulators until then.
 std::int64_t ledger_sum(storage::Database& db, std::int64_t account, UnixTime before) {
-  auto st = db.prepare("SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE account_id = ? AND time < ?");
+  auto st = db.prepare("SELECT (SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE account_id = ?1 AND time < ?2) - "
+                       "(SELECT COALESCE(SUM(amount), 0) FROM accumulators WHERE account_id = ?1 AND t1 < ?2)");
   st.bind_all(account, before);
   st.step();
   return st.get_int(0);
@@ -61,9 +68,14 @@ Built statement(storage::Database& db, const Request& r) {
   std::map<std::tuple<std::string, std::optional<std::string>>, std::pair<std::int64_t, std::int64_t>> bands;
   std::int64_t balance = opening, movements = 0;
   auto st = db.prepare(
-      "SELECT l.time, l.kind, l.amount, l.receipt, l.method, m.name, m.kind, l.t0, l.t1, l.quantity, l.band, l.note "
-      "FROM ledger l LEFT JOIN meters m ON m.id = l.meter_id "
-      "WHERE l.account_id = ? AND l.time >= ? AND l.time < ? ORDER BY l.time, l.id");
+      "SELECT e.time, e.kind, e.amount, e.receipt, e.method, m.name, m.kind, e.t0, e.t1, e.quantity, e.band, e.note "
+      "FROM ("
+      " SELECT l.time, l.kind, l.amount, l.receipt, l.method, l.meter_id, l.t0, l.t1, l.quantity, l.band, l.note, "
+      "  0 AS open, l.id AS id FROM ledger l WHERE l.account_id = ?1 AND l.time >= ?2 AND l.time < ?3 "
+      " UNION ALL "
+      " SELECT c.t1, 'charge', -c.amount, NULL, NULL, c.meter_id, c.t0, c.t1, c.quantity, c.band, "
+      "  'open: the day so far', 1, 0 FROM accumulators c WHERE c.account_id = ?1 AND c.t1 >= ?2 AND c.t1 < ?3"
+      ") e LEFT JOIN meters m ON m.id = e.meter_id ORDER BY e.time, e.open, e.id, e.band");
   st.bind_all(account, r.period.from, r.period.to);
   while (st.step()) {
     const std::int64_t amount = st.get_int(2);
@@ -94,8 +106,9 @@ Built statement(storage::Database& db, const Request& r) {
                               "to {} at the end of the period",
                               *r.options.account, money_text(opening, mu), money_text(movements, mu),
                               money_text(balance, mu), money_text(ledger_closing, mu));
-  auto later = db.prepare("SELECT COUNT(*), (SELECT balance FROM accounts WHERE id = ?1) FROM ledger "
-                          "WHERE account_id = ?1 AND time >= ?2");
+  auto later = db.prepare("SELECT (SELECT COUNT(*) FROM ledger WHERE account_id = ?1 AND time >= ?2) + (SELECT "
+                          "COUNT(*) FROM accumulators WHERE account_id = ?1 AND t1 >= ?2), "
+                          "(SELECT balance FROM accounts WHERE id = ?1)");
   later.bind_all(account, r.period.to);
   later.step();
   if (discrepancy.empty() && later.get_int(0) == 0 && later.get_int(1) != balance)

@@ -220,6 +220,18 @@ void Database::throw_error(int rc, std::string_view what) {
   fail(Exit::failed, "database error: {} (in: {})", msg, what.substr(0, 80));
 }
 
+void Database::add_deferred(Deferred* d) { m_deferred.push_back(d); }
+
+void Database::remove_deferred(Deferred* d) { std::erase(m_deferred, d); }
+
+void Database::flush_deferred() {
+  for (auto* d : m_deferred) d->flush();
+}
+
+void Database::discard_deferred() {
+  for (auto* d : m_deferred) d->discard();
+}
+
 Transaction::Transaction(Database& db) : m_db(db) {
   m_db.exec("BEGIN IMMEDIATE");
   ++m_db.m_begun;
@@ -233,15 +245,18 @@ Transaction::~Transaction() {
     } catch (...) {
       // Nothing more to do: the connection rolls back on close.
     }
+    m_db.discard_deferred();
   }
 }
 
 void Transaction::commit() {
+  m_db.flush_deferred();
   m_db.exec("COMMIT");
   m_done = true;
 }
 
 Savepoint::Savepoint(Database& db, std::string name) : m_db(db), m_name(std::move(name)) {
+  m_db.flush_deferred();
   m_db.cached("SAVEPOINT " + m_name).run();
 }
 
@@ -254,6 +269,7 @@ Savepoint::~Savepoint() {
   } catch (...) {
     // The enclosing transaction is rolled back by its owner.
   }
+  m_db.discard_deferred();
 }
 
 void Savepoint::release() {

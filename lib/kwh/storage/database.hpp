@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -19,6 +20,20 @@ struct sqlite3_stmt;
 namespace kwh::storage {
 
 class Database;
+
+// Something that keeps writes in memory while a transaction is open (billing::Biller keeps the
+// balances, accumulators and rollups a reading changes) and must write them before the
+// transaction commits. The Database calls flush() before COMMIT and before a SAVEPOINT (so that
+// what a savepoint rolls back is only what was done inside it), and discard() after a ROLLBACK
+// of either, when what was pending never happened.
+class Deferred {
+public:
+  virtual void flush() = 0;
+  virtual void discard() = 0;
+
+protected:
+  ~Deferred() = default;
+};
 
 // A prepared statement. Binding is 1-based as in SQLite; columns are 0-based.
 class Statement {
@@ -106,6 +121,12 @@ public:
   std::uint64_t rollbacks() const { return m_rollbacks; }
   std::int64_t total_changes() const;
 
+  // Writers with pending writes (see Deferred); each registers itself for its lifetime.
+  void add_deferred(Deferred* d);
+  void remove_deferred(Deferred* d);
+  // Writes what every Deferred holds, in the open transaction.
+  void flush_deferred();
+
   // Turns the connection's last error into kwh::Error with the right exit code (75 for busy).
   [[noreturn]] void throw_error(int rc, std::string_view what);
 
@@ -118,6 +139,8 @@ private:
   std::string m_path;
   std::map<std::string, Statement, std::less<>> m_cache;
   std::uint64_t m_begun = 0, m_rollbacks = 0;
+  std::vector<Deferred*> m_deferred;
+  void discard_deferred();
   friend class Transaction;
   friend class Savepoint;
 };

@@ -300,6 +300,36 @@ CREATE TRIGGER ledger_no_update BEFORE UPDATE ON ledger
 CREATE TRIGGER ledger_no_delete BEFORE DELETE ON ledger
   BEGIN SELECT RAISE(ABORT, 'the ledger is append-only; correct with a reversing entry'); END;
 )sql",
+      // 3: charges by the day. Consumption is still charged at every reading, into an
+      // accumulator per account, meter, band and site-local day, posted to the ledger as one
+      // charge entry when the day is over (lib/kwh/ledger/accumulator.hpp). The per-reading
+      // charges already in the ledger stay as they are. A ledger entry's accrued is what the
+      // account's accumulators held right after it (NULL: nothing), so that its balance is the
+      // sum of the entries so far less accrued; an entry without it hashes as before.
+      R"sql(
+ALTER TABLE ledger ADD COLUMN accrued INTEGER;
+CREATE TABLE accumulators (
+  account_id INTEGER NOT NULL REFERENCES accounts(id),
+  meter_id   INTEGER NOT NULL REFERENCES meters(id),
+  band       TEXT NOT NULL,                   -- flat, sharp, peak, valley, tier1, ...
+  day        INTEGER NOT NULL,                -- UTC time of the site-local midnight
+  version_id INTEGER NOT NULL,                -- the tariff version that priced it
+  t0         INTEGER NOT NULL,                -- start of the first interval charged into it
+  t1         INTEGER NOT NULL,                -- the last reading charged into it
+  quantity   INTEGER NOT NULL,                -- Wh or litres
+  amount     INTEGER NOT NULL,                -- minor units charged (a debit, >= 0)
+  hash       BLOB NOT NULL,                   -- SHA-256 over the fields above
+  PRIMARY KEY (account_id, meter_id, band)
+) WITHOUT ROWID;
+CREATE INDEX accumulators_day ON accumulators(day);
+-- Every charge, posted or still open, for reading the database by hand: amount as in the
+-- ledger (a debit is negative).
+CREATE VIEW charges AS
+  SELECT account_id, meter_id, time, t0, t1, quantity, band, amount, 'posted' AS state FROM ledger
+    WHERE kind = 'charge'
+  UNION ALL
+  SELECT account_id, meter_id, t1, t0, t1, quantity, band, -amount, 'open' FROM accumulators;
+)sql",
   };
   return k_migrations;
 }
