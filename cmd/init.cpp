@@ -3,6 +3,7 @@
 #include "context.hpp"
 
 #include <kwh/auth/file_mode.hpp>
+#include <kwh/readings/maintenance.hpp>
 #include <kwh/storage/database.hpp>
 #include <kwh/util/time.hpp>
 
@@ -35,7 +36,8 @@ void add_init(CLI::App& app, Context& ctx) {
       auto db = storage::Database::open(path, storage::OpenMode::create);
       if (!existed) auth::secure_database_files(path);
       int before = db->user_version();
-      int applied = storage::migrate(*db);
+      // Version 4 moves the readings of version 3 into blocks, in its own transaction.
+      int applied = storage::migrate(*db, std::nullopt, {{4, [](storage::Database& d) { readings::adopt_rows(d); }}});
       {
         // The decimals of money are fixed when the database is made: amounts already stored
         // would change their meaning otherwise.

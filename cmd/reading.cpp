@@ -7,10 +7,12 @@
 #include <kwh/billing/biller.hpp>
 #include <kwh/billing/import.hpp>
 #include <kwh/billing/payment.hpp>
+#include <kwh/readings/store.hpp>
 #include <kwh/site/meter.hpp>
 #include <kwh/util/time.hpp>
 
 #include <fstream>
+#include <limits>
 
 namespace kwh::cli {
 
@@ -114,17 +116,15 @@ void add_reading(CLI::App& app, Context& ctx) {
                      {"sharp", output::Kind::integer}, {"peak", output::Kind::integer},
                      {"flat", output::Kind::integer},  {"valley", output::Kind::integer},
                      {"power", output::Kind::integer}, {"flags"}};
-        auto st = db.prepare("SELECT t, value, sharp, peak, flat, valley, power, flags FROM readings WHERE "
-                             "meter_id = ?1 AND (?2 IS NULL OR t >= ?2) AND (?3 IS NULL OR t < ?3) ORDER BY t");
-        st.bind(1, meter_id).bind(2, from).bind(3, to);
-        while (st.step()) {
-          std::int64_t flags = st.get_int(7);
-          std::string f;
-          if (flags & 1) f += "imported";
-          if (flags & 2) f += std::string(f.empty() ? "" : " ") + "baseline";
-          t.add({format_time(st.get_int(0)), st.get_int(1), opt_int(st.get_opt_int(2)), opt_int(st.get_opt_int(3)),
-                 opt_int(st.get_opt_int(4)), opt_int(st.get_opt_int(5)), opt_int(st.get_opt_int(6)), f});
-        }
+        readings::scan(db, meter_id, from.value_or(std::numeric_limits<UnixTime>::min()),
+                       to.value_or(std::numeric_limits<UnixTime>::max()), [&](const readings::Reading& r) {
+                         std::string f;
+                         if (r.flags & readings::k_flag_imported) f += "imported";
+                         if (r.flags & readings::k_flag_baseline) f += std::string(f.empty() ? "" : " ") + "baseline";
+                         t.add({format_time(r.t), r.value, opt_int(r.sharp), opt_int(r.peak), opt_int(r.flat),
+                                opt_int(r.valley), opt_int(r.power), f});
+                         return true;
+                       });
       }
       ctx.print(t);
       return 0;

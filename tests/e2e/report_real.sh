@@ -77,4 +77,4 @@ equals "$(json 'sum(r["quantity"] for r in d if r["kind"] == "consumption")' <<<
 
 # The raw export lists every imported reading.
 expect_exit 0 kwh report readings --raw --from "$from" --to "$to" --format csv
-equals "$(($(printf '%s\n' "$OUT" | wc -l) - 1))" "$(q 'SELECT COUNT(*) FROM readings')"
+equals "$(($(printf '%s\n' "$OUT" | wc -l) - 1))" "$(q 'SELECT (SELECT COUNT(*) FROM readings) + (SELECT SUM(n) FROM reading_blocks)')"

@@ -3,6 +3,7 @@
 #include <kwh/billing/status.hpp>
 #include <kwh/billing/tariff.hpp>
 #include <kwh/ledger/accumulator.hpp>
+#include <kwh/readings/store.hpp>
 #include <kwh/site/meter.hpp>
 #include <kwh/storage/database.hpp>
 
@@ -65,10 +66,8 @@ void check_meter_free(storage::Database& db, std::int64_t meter_id, const std::s
 }
 
 std::optional<UnixTime> latest_reading(storage::Database& db, std::int64_t meter_id) {
-  auto st = db.prepare("SELECT max(t) FROM readings WHERE meter_id = ?1");
-  st.bind(1, meter_id);
-  st.step();
-  return st.get_opt_int(0);
+  auto r = readings::latest(db, meter_id);
+  return r ? std::optional<UnixTime>(r->t) : std::nullopt;
 }
 
 void assign(storage::Database& db, std::int64_t account_id, std::int64_t meter_id, UnixTime from) {

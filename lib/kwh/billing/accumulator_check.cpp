@@ -1,6 +1,7 @@
 #include <kwh/billing/accumulator_check.hpp>
 
 #include <kwh/billing/interval.hpp>
+#include <kwh/readings/store.hpp>
 #include <kwh/storage/database.hpp>
 
 #include <fmt/format.h>
@@ -30,21 +31,20 @@ struct Stored {
 std::int64_t replay(storage::Database& db, std::int64_t meter_id, std::int64_t account_id, UnixTime day,
                     UnixTime from, UnixTime to, const std::vector<Span>& spans,
                     std::map<std::int64_t, TariffHistory>& tariffs, int minor_units) {
-  std::vector<Stored> readings;
-  auto st = db.prepare("SELECT t, value, sharp, peak, flat, valley, flags FROM readings WHERE meter_id = ?1 AND "
-                       "t >= coalesce((SELECT max(t) FROM readings WHERE meter_id = ?1 AND t <= ?2), ?2) AND t <= ?3 "
-                       "ORDER BY t");
-  st.bind_all(meter_id, from, to);
-  while (st.step())
-    readings.push_back({{st.get_int(0), st.get_int(1), st.get_opt_int(2), st.get_opt_int(3), st.get_opt_int(4),
-                         st.get_opt_int(5)},
-                        static_cast<int>(st.get_int(6))});
+  std::vector<Stored> stored;
+  auto add = [&](const readings::Reading& r) {
+    stored.push_back({{r.t, r.value, r.sharp, r.peak, r.flat, r.valley}, r.flags});
+    return true;
+  };
+  // The reading each interval starts from, then the rest up to the last charged.
+  if (auto first = readings::at_or_before(db, meter_id, from)) add(*first);
+  readings::scan(db, meter_id, from + 1, to + 1, add);
   const UnixTime next_day = add_local_days(day, 1);
   std::int64_t expected = 0;
   std::vector<Priced> priced;
-  for (std::size_t i = 1; i < readings.size(); ++i) {
-    const Stored& prev = readings[i - 1];
-    const Stored& now = readings[i];
+  for (std::size_t i = 1; i < stored.size(); ++i) {
+    const Stored& prev = stored[i - 1];
+    const Stored& now = stored[i];
     if (now.c.t <= from || now.c.t < day || now.c.t >= next_day) continue;
     if ((now.flags & 2) || now.c.value < prev.c.value) continue; // a new baseline: nothing charged
     for (const Share& s : share_interval(prev.c, now.c, spans)) {

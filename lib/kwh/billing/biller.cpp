@@ -5,6 +5,7 @@
 #include <kwh/billing/standing.hpp>
 #include <kwh/billing/status.hpp>
 #include <kwh/ledger/ledger.hpp>
+#include <kwh/readings/store.hpp>
 #include <kwh/storage/database.hpp>
 
 #include <sqlite3.h>
@@ -30,8 +31,10 @@ struct Biller::Previous {
 
 struct Biller::Known {
   Meter meter;
-  std::optional<Previous> latest;
   std::vector<Assignment> assignments; // every one the meter had, by valid_from
+  // Its latest reading: kept in m_latest, which outlives other connections' commits unless
+  // they stored readings (the readings generation tells).
+  std::optional<Previous>* latest = nullptr;
 };
 
 struct Biller::AccountState {
@@ -121,15 +124,9 @@ Biller::Meter Biller::load_meter(std::int64_t meter_id) {
 }
 
 std::optional<Biller::Previous> Biller::load_latest(std::int64_t meter_id) {
-  std::optional<Previous> prev;
-  auto& ps = m_db.cached("SELECT t, value, sharp, peak, flat, valley FROM readings WHERE meter_id = ?1 "
-                         "ORDER BY t DESC LIMIT 1");
-  ps.bind(1, meter_id);
-  if (ps.step())
-    prev = Previous{ps.get_int(0), ps.get_int(1), ps.get_opt_int(2), ps.get_opt_int(3), ps.get_opt_int(4),
-                    ps.get_opt_int(5)};
-  ps.reset();
-  return prev;
+  auto r = readings::latest(m_db, meter_id);
+  if (!r) return std::nullopt;
+  return Previous{r->t, r->value, r->sharp, r->peak, r->flat, r->valley};
 }
 
 std::vector<Biller::Assignment> Biller::load_assignments(std::int64_t meter_id) {
@@ -161,16 +158,31 @@ void Biller::sync() {
   if (rolled_back) {
     forget(); // what was pending was rolled back with it
   } else if (stale) {
-    // Something else wrote through this connection: what is pending is still ours to write
-    // (checked row by row), then everything is read again.
+    // Something else wrote, here or through another connection: what is pending is still ours
+    // to write (checked row by row), then everything is read again, but for the meters' latest
+    // readings, unless somebody stored readings (an import, an accepted reading): the readings
+    // generation says so.
     if (pending()) write_pending();
-    forget();
+    auto& gen = m_db.cached("SELECT coalesce((SELECT value FROM sequences WHERE name = 'readings'), 0)");
+    gen.step();
+    const std::int64_t generation = gen.get_int(0);
+    gen.reset();
+    if (generation != m_generation) m_latest.clear();
+    m_generation = generation;
+    forget_known();
   }
   m_seen_rollbacks = m_db.rollbacks();
   m_seen_changes = m_db.total_changes();
 }
 
 void Biller::forget() {
+  forget_known();
+  m_latest.clear();
+  m_generation = -1;
+  m_stored = false;
+}
+
+void Biller::forget_known() {
   m_known.clear();
   m_tariffs.clear();
   m_accounts.clear();
@@ -188,7 +200,7 @@ void Biller::outside_billing(const std::function<void()>& write) {
 }
 
 bool Biller::pending() const {
-  if (!m_usage.empty()) return true;
+  if (!m_usage.empty() || m_stored) return true;
   for (const auto& [id, a] : m_accounts)
     if (a.balance != a.written_balance || a.carry != a.written_carry) return true;
   for (const auto& [key, g] : m_groups)
@@ -203,6 +215,15 @@ void Biller::flush() {
 }
 
 void Biller::write_pending() {
+  if (m_stored) {
+    // Other connections' Billers learn from this that their latest readings may be stale.
+    auto& st = m_db.cached("INSERT INTO sequences(name, value) VALUES ('readings', 1) "
+                           "ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value");
+    st.step();
+    m_generation = st.get_int(0);
+    st.reset();
+    m_stored = false;
+  }
   for (auto& [id, a] : m_accounts) write_account(a);
   for (auto& [key, g] : m_groups) write_group(g);
   if (!m_usage.empty()) {
@@ -373,8 +394,12 @@ UnixTime Biller::day_of(UnixTime t) {
 Biller::Known& Biller::known(std::int64_t meter_id) {
   sync();
   auto it = m_known.find(meter_id);
-  if (it == m_known.end())
-    it = m_known.emplace(meter_id, Known{load_meter(meter_id), load_latest(meter_id), load_assignments(meter_id)}).first;
+  if (it == m_known.end()) {
+    it = m_known.emplace(meter_id, Known{load_meter(meter_id), load_assignments(meter_id)}).first;
+    auto latest = m_latest.find(meter_id);
+    if (latest == m_latest.end()) latest = m_latest.emplace(meter_id, load_latest(meter_id)).first;
+    it->second.latest = &latest->second;
+  }
   return it->second;
 }
 
@@ -382,7 +407,7 @@ IngestResult Biller::ingest(const Reading& r) {
   const Known& k = known(r.meter_id);
   const Meter& m = k.meter;
   if (r.value < 0) fail(Exit::data, "meter {}: a negative counter value ({})", m.name, r.value);
-  const std::optional<Previous>& prev = k.latest;
+  const std::optional<Previous>& prev = *k.latest;
   if (prev && r.time == prev->t) {
     if (r.value != prev->value)
       fail(Exit::data, "meter {} already has a reading at {} with a different value ({} vs {})", m.name,
@@ -471,12 +496,11 @@ IngestResult Biller::store_and_bill(Meter m, const Reading& r, std::optional<Pre
 }
 
 void Biller::store_reading(const Reading& r, int flags) {
-  auto& st = m_db.cached("INSERT INTO readings(meter_id, t, value, sharp, peak, flat, valley, power, flags) "
-                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
-  st.bind_all(r.meter_id, r.time, r.value, r.sharp, r.peak, r.flat, r.valley, r.power, flags);
-  st.run();
-  if (auto it = m_known.find(r.meter_id); it != m_known.end())
-    it->second.latest = Previous{r.time, r.value, r.sharp, r.peak, r.flat, r.valley};
+  readings::Reading stored{r.time, r.value, r.sharp, r.peak, r.flat, r.valley, r.power, flags};
+  if (m_blocks) m_blocks->add(r.meter_id, stored);
+  else readings::insert_row(m_db, r.meter_id, stored);
+  m_stored = true;
+  m_latest[r.meter_id] = Previous{r.time, r.value, r.sharp, r.peak, r.flat, r.valley};
 }
 
 void Biller::add_usage(UnixTime day, std::int64_t meter_id, std::int64_t account_id, std::int64_t quantity,
@@ -670,7 +694,7 @@ IngestResult Biller::accept_held(std::int64_t held_id, const std::string& operat
 
   const Known& k = known(r.meter_id);
   const Meter& m = k.meter;
-  const std::optional<Previous>& prev = k.latest;
+  const std::optional<Previous>& prev = *k.latest;
   if (prev && prev->t >= r.time)
     fail(Exit::data, "meter {} has a newer reading ({}) than held reading {} ({}); reject it instead", m.name,
          format_time(prev->t), held_id, format_time(r.time));

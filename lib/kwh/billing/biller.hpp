@@ -49,6 +49,10 @@
 #include <unordered_map>
 #include <vector>
 
+namespace kwh::readings {
+class BlockWriter;
+}
+
 namespace kwh::billing {
 
 // One reading of a meter, in canonical units.
@@ -133,6 +137,10 @@ public:
   // fixed clock.
   void set_clock(std::function<UnixTime()> clock) { m_clock = std::move(clock); }
 
+  // Stores the readings it bills into blocks through `blocks` (kwh reading import) instead of
+  // as recent rows (readings/store.hpp).
+  void store_into(readings::BlockWriter* blocks) { m_blocks = blocks; }
+
   // Runs `write`, which changes nothing billing reads (see above), keeping what is known.
   void outside_billing(const std::function<void()>& write);
   // Drops what is known; the next reading reads it again. Pending writes are dropped too.
@@ -159,6 +167,7 @@ private:
   struct Usage;
   void sync();
   void settle(); // the Biller's own changes are known
+  void forget_known(); // all but the latest readings
   Known& known(std::int64_t meter_id);
   Meter load_meter(std::int64_t meter_id);
   std::optional<Previous> load_latest(std::int64_t meter_id);
@@ -193,6 +202,10 @@ private:
   std::function<UnixTime()> m_clock;
   std::map<std::int64_t, TariffHistory> m_tariffs;
   std::unordered_map<std::int64_t, Known> m_known;
+  std::unordered_map<std::int64_t, std::optional<Previous>> m_latest; // by meter
+  std::int64_t m_generation = -1; // of the readings (sequences 'readings') when m_latest was right
+  bool m_stored = false;          // readings stored since the last write_pending
+  readings::BlockWriter* m_blocks = nullptr;
   std::unordered_map<std::int64_t, AccountState> m_accounts;
   std::map<std::pair<std::int64_t, std::int64_t>, Group> m_groups; // (account, meter)
   std::map<std::tuple<UnixTime, std::int64_t, std::int64_t>, Usage> m_usage; // (day, meter, account): to add

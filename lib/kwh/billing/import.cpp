@@ -1,6 +1,7 @@
 #include <kwh/billing/import.hpp>
 
 #include <kwh/billing/biller.hpp>
+#include <kwh/readings/store.hpp>
 #include <kwh/storage/database.hpp>
 
 #include <fmt/format.h>
@@ -240,11 +241,8 @@ ImportSummary import_readings(storage::Database& db, const config::Config& confi
     const Row& row = rows[i];
     if (row.r.meter_id != meter_id) {
       meter_id = row.r.meter_id;
-      auto& st = db.cached("SELECT max(t) FROM readings WHERE meter_id = ?1");
-      st.bind(1, meter_id);
-      st.step();
-      latest = st.get_opt_int(0);
-      st.reset();
+      auto r = readings::latest(db, meter_id);
+      latest = r ? std::optional<UnixTime>(r->t) : std::nullopt;
     }
     if (i > 0 && rows[i - 1].r.meter_id == row.r.meter_id && rows[i - 1].r.time == row.r.time) {
       if (rows[i - 1].r.value != row.r.value)
@@ -256,11 +254,8 @@ ImportSummary import_readings(storage::Database& db, const config::Config& confi
     }
     if (latest && row.r.time <= *latest) {
       // Only a reading the meter has already may be this old.
-      auto& same = db.cached("SELECT value FROM readings WHERE meter_id = ?1 AND t = ?2");
-      same.bind_all(row.r.meter_id, row.r.time);
       std::optional<std::int64_t> stored;
-      if (same.step()) stored = same.get_int(0);
-      same.reset();
+      if (auto r = readings::at(db, row.r.meter_id, row.r.time)) stored = r->value;
       if (!stored)
         errors.push_back({row.line, fmt::format("meter {} at {} is older than its latest reading ({})",
                                                 name_of(row.r.meter_id), format_time(row.r.time), format_time(*latest))});
@@ -293,7 +288,10 @@ ImportSummary import_readings(storage::Database& db, const config::Config& confi
   std::stable_sort(todo.begin(), todo.end(), [](const Row& a, const Row& b) {
     return a.r.time != b.r.time ? a.r.time < b.r.time : a.r.meter_id < b.r.meter_id;
   });
+  // Imported readings go straight into blocks (readings/store.hpp).
+  readings::BlockWriter blocks(db);
   Biller biller(db, config);
+  biller.store_into(&blocks);
   if (clock) biller.set_clock(clock);
   std::uint64_t billed = 0;
   for (const auto& row : todo) {
@@ -318,6 +316,7 @@ ImportSummary import_readings(storage::Database& db, const config::Config& confi
   }
   // The days of an import of the past are over: their charges go to the ledger now.
   biller.post_days_over();
+  blocks.finish();
   tx.commit();
   return summary;
 }

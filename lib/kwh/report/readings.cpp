@@ -3,6 +3,8 @@
 
 #include <kwh/report/report.hpp>
 
+#include <kwh/readings/store.hpp>
+
 #include <cmath>
 
 namespace kwh::report {
@@ -84,18 +86,21 @@ void for_each_raw_reading(storage::Database& db, const Request& r,
   } else {
     meters.bind_null(1);
   }
-  auto st = db.prepare("SELECT t, value, sharp, peak, flat, valley, power FROM readings "
-                       "WHERE meter_id = ? AND t >= ? AND t < ? ORDER BY t");
+  // Both tiers of readings/store.hpp: the period's recent rows read once, each meter's blocks.
+  readings::RecentRows recent(db, r.period.from, r.period.to);
+  auto opt = [](const std::optional<std::int64_t>& v) { return v ? Json(*v) : Json(); };
   while (meters.step()) {
     const std::string name = meters.get_text(1);
     const bool water = meters.get_int(2) != 0;
-    st.reset();
-    st.bind_all(meters.get_int(0), r.period.from, r.period.to);
-    while (st.step()) {
-      Json value = st.get_int(1);
-      row({name, format_time(st.get_int(0)), water ? Json() : value, water ? value : Json(), opt_int(st, 2),
-           opt_int(st, 3), opt_int(st, 4), opt_int(st, 5), opt_int(st, 6)});
-    }
+    readings::scan(
+        db, meters.get_int(0), r.period.from, r.period.to,
+        [&](const readings::Reading& x) {
+          Json value = x.value;
+          row({name, format_time(x.t), water ? Json() : value, water ? value : Json(), opt(x.sharp), opt(x.peak),
+               opt(x.flat), opt(x.valley), opt(x.power)});
+          return true;
+        },
+        &recent);
   }
 }
 

@@ -291,7 +291,8 @@ Removal remove_meter(storage::Database& db, std::string_view name) {
          *account, *account, m.name);
   // Everything that refers to a meter is its history.
   auto st = db.prepare(
-      "SELECT EXISTS(SELECT 1 FROM readings WHERE meter_id = ?1) OR EXISTS(SELECT 1 FROM held_readings WHERE meter_id = ?1) "
+      "SELECT EXISTS(SELECT 1 FROM readings WHERE meter_id = ?1) OR "
+      "EXISTS(SELECT 1 FROM reading_blocks WHERE meter_id = ?1) OR EXISTS(SELECT 1 FROM held_readings WHERE meter_id = ?1) "
       "OR EXISTS(SELECT 1 FROM assignments WHERE meter_id = ?1) OR EXISTS(SELECT 1 FROM ledger WHERE meter_id = ?1) "
       "OR EXISTS(SELECT 1 FROM daily_usage WHERE meter_id = ?1) OR EXISTS(SELECT 1 FROM events WHERE meter_id = ?1) "
       "OR EXISTS(SELECT 1 FROM commands WHERE meter_id = ?1) OR EXISTS(SELECT 1 FROM meter_values WHERE meter_id = ?1)");

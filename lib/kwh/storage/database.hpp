@@ -6,6 +6,7 @@
 #include <kwh/util/error.hpp>
 
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -174,10 +175,15 @@ private:
   bool m_done = false;
 };
 
+// Code that some migrations need besides their SQL, by the version they make (for version 4,
+// moving version 3's readings into blocks: readings::adopt_rows). It runs in the migration's
+// transaction, after its SQL.
+using MigrationSteps = std::map<int, std::function<void(Database&)>>;
+
 // Creates or upgrades the schema; each numbered migration runs in its own transaction and sets
 // PRAGMA user_version. Returns the number of migrations applied. `target`: stop at that
-// version (tests of an upgrade).
-int migrate(Database& db, std::optional<int> target = std::nullopt);
+// version (tests of an upgrade). A new database gets auto_vacuum = incremental.
+int migrate(Database& db, std::optional<int> target = std::nullopt, const MigrationSteps& steps = {});
 int schema_version_latest();
 
 } // namespace kwh::storage

@@ -330,6 +330,37 @@ CREATE VIEW charges AS
   UNION ALL
   SELECT account_id, meter_id, t1, t0, t1, quantity, band, -amount, 'open' FROM accumulators;
 )sql",
+      // 4: readings in two tiers (lib/kwh/readings/store.hpp). Recent readings stay rows, now
+      // keyed by time first, so that a poll cycle's rows go to the end of the table and a commit
+      // writes a few pages however many meters were read; older ones are packed, per meter,
+      // into compressed blocks. The rows of version 3 are moved into blocks by the code step
+      // of this migration (readings::adopt_rows, run by kwh init), in the same transaction.
+      R"sql(
+ALTER TABLE readings RENAME TO readings_v3;
+CREATE TABLE readings (
+  t        INTEGER NOT NULL,
+  meter_id INTEGER NOT NULL,
+  value    INTEGER NOT NULL,                  -- energy_total (Wh) or volume_total (L)
+  sharp    INTEGER,                           -- per-band registers (Wh) where the profile has them
+  peak     INTEGER,
+  flat     INTEGER,
+  valley   INTEGER,
+  power    INTEGER,                           -- power_total (W) when read
+  flags    INTEGER NOT NULL DEFAULT 0,        -- 1 imported, 2 baseline after reset or swap
+  PRIMARY KEY (t, meter_id)
+) WITHOUT ROWID;
+CREATE TABLE reading_blocks (
+  meter_id INTEGER NOT NULL,
+  t0       INTEGER NOT NULL,                  -- the first reading's time
+  t1       INTEGER NOT NULL,                  -- the last reading's time
+  n        INTEGER NOT NULL,                  -- readings in the block
+  thinned  INTEGER NOT NULL DEFAULT 0,        -- 1 once retention thinned it
+  data     BLOB NOT NULL,                     -- lib/kwh/readings/codec.hpp, format 1
+  PRIMARY KEY (meter_id, t0)
+) WITHOUT ROWID;
+-- The raw blocks by their end, for retention to find what to thin.
+CREATE INDEX reading_blocks_raw ON reading_blocks(t1) WHERE thinned = 0;
+)sql",
   };
   return k_migrations;
 }
@@ -338,8 +369,15 @@ CREATE VIEW charges AS
 
 int schema_version_latest() { return static_cast<int>(migrations().size()); }
 
-int migrate(Database& db, std::optional<int> target) {
+int migrate(Database& db, std::optional<int> target, const MigrationSteps& steps) {
   const int last = std::min(target.value_or(schema_version_latest()), schema_version_latest());
+  if (db.user_version() == 0) {
+    // A new database: pages freed by pruning go back to the file system in bounded steps
+    // (PRAGMA incremental_vacuum); this can only be chosen before the first table.
+    auto st = db.prepare("SELECT count(*) FROM sqlite_schema");
+    st.step();
+    if (st.get_int(0) == 0) db.exec("PRAGMA auto_vacuum = INCREMENTAL");
+  }
   int applied = 0;
   for (;;) {
     Transaction tx(db);
@@ -349,6 +387,23 @@ int migrate(Database& db, std::optional<int> target) {
            db.path(), current, schema_version_latest());
     if (current >= last) return applied;
     db.exec(migrations()[static_cast<std::size_t>(current)]);
+    if (auto step = steps.find(current + 1); step != steps.end()) step->second(db);
+    if (current + 1 == 4) {
+      // Version 3's readings: moved into blocks by the step kwh init gives; without it only
+      // an empty table may go.
+      auto left = db.prepare("SELECT count(*) FROM sqlite_schema WHERE name = 'readings_v3'");
+      left.step();
+      const bool remains = left.get_int(0) != 0;
+      left = Statement();
+      if (remains) {
+        auto rows = db.prepare("SELECT EXISTS(SELECT 1 FROM readings_v3)");
+        rows.step();
+        if (rows.get_int(0))
+          fail(Exit::failed, "database {}: its readings must be moved into blocks; run kwh init", db.path());
+        rows = Statement();
+        db.exec("DROP TABLE readings_v3");
+      }
+    }
     db.exec(fmt::format("PRAGMA user_version = {}", current + 1));
     tx.commit();
     ++applied;
