@@ -1,4 +1,4 @@
-// kwh reading: import readings from CSV, list them, accept or reject held ones.
+// kwh reading: import readings from CSV, list them, accept or reject held ones, prune them.
 
 #include "context.hpp"
 #include "progress.hpp"
@@ -7,6 +7,7 @@
 #include <kwh/billing/biller.hpp>
 #include <kwh/billing/import.hpp>
 #include <kwh/billing/payment.hpp>
+#include <kwh/readings/maintenance.hpp>
 #include <kwh/readings/store.hpp>
 #include <kwh/site/meter.hpp>
 #include <kwh/util/time.hpp>
@@ -127,6 +128,47 @@ void add_reading(CLI::App& app, Context& ctx) {
                        });
       }
       ctx.print(t);
+      return 0;
+    };
+  });
+
+  auto dry_run = std::make_shared<bool>(false);
+  auto* prune = group->add_subcommand(
+      "prune", "apply [retention] now: move recent readings into blocks, thin raw readings older than raw to one "
+               "per thin_to, remove old events, return free pages; kwhd does this once a day");
+  prune->add_flag("--dry-run", *dry_run, "count what would be removed and freed; write nothing");
+  prune->callback([&ctx, dry_run] {
+    ctx.action = [&ctx, dry_run] {
+      auto& db = ctx.db();
+      const auto& r = ctx.config().retention;
+      readings::Policy policy;
+      if (r.raw) policy.raw = r.raw->count();
+      policy.thin_to = r.thin_to.count();
+      if (r.events) policy.events = r.events->count();
+      Progress progress(!ctx.quiet);
+      auto s = readings::prune(db, policy, now(), *dry_run, [&](readings::Phase phase, const readings::Stats& st) {
+        progress.show(fmt::format("kwh: pruning {}: {} (readings removed so far: {}, events: {})", db.path(),
+                                  readings::phase_name(phase), st.readings_removed, st.events_removed));
+      });
+      progress.clear();
+      if (*dry_run) ctx.audit_written = true; // nothing was done: nothing to audit
+      const double mb = static_cast<double>(std::max<std::int64_t>(s.bytes_freed, 0)) / 1e6;
+      if (ctx.format() == output::Format::json) {
+        auto o = output::Json::object();
+        o.set("dry_run", *dry_run);
+        o.set("rows_compacted", static_cast<std::int64_t>(s.rows_compacted));
+        o.set("readings_removed", static_cast<std::int64_t>(s.readings_removed));
+        o.set("readings_kept", static_cast<std::int64_t>(s.readings_kept));
+        o.set("events_removed", static_cast<std::int64_t>(s.events_removed));
+        o.set("bytes_freed", s.bytes_freed);
+        ctx.print(o);
+      } else if (!ctx.quiet) {
+        ctx.out() << fmt::format("{} {} reading(s) and {} event(s); {} {:.1f} MB; {} recent reading(s) {} into "
+                                 "blocks\n",
+                                 *dry_run ? "would remove" : "removed", s.readings_removed, s.events_removed,
+                                 *dry_run ? "would free about" : "freed about", mb, s.rows_compacted,
+                                 *dry_run ? "would move" : "moved");
+      }
       return 0;
     };
   });

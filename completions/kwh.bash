@@ -20,7 +20,7 @@ _kwh_words() {
     tariff) echo "add list show" ;;
     account) echo "open list show attach detach close" ;;
     relay) echo "on off auto protect" ;;
-    reading) echo "import list accept reject" ;;
+    reading) echo "import list accept reject prune" ;;
     report) echo "sales energy balances alarms offline gateways readings reconcile statement" ;;
     operator) echo "add list remove" ;;
   esac
@@ -45,6 +45,7 @@ _kwh_options() {
     refund) echo "--ref= --receipt=" ;;
     relay | "relay "*) echo "--account= --building= --all --wait= --direct" ;;
     "reading list") echo "--from= --to= --held" ;;
+    "reading prune") echo "--dry-run" ;;
     report | "report "*) echo "--from= --to= --by= --account= --meter= --active --raw --output=" ;;
     "operator add") echo "--role=" ;;
     log) echo "--since= --verify --head --expect-head=" ;;

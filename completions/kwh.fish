@@ -21,7 +21,7 @@ function __kwh_words
         case relay
             echo on off auto protect
         case reading
-            echo import list accept reject
+            echo import list accept reject prune
         case report
             echo sales energy balances alarms offline gateways readings reconcile statement
         case operator
@@ -221,11 +221,13 @@ complete -c kwh -n '__kwh_at reading' -a import -d 'import readings from CSV'
 complete -c kwh -n '__kwh_at reading' -a list -d "list a meter's readings"
 complete -c kwh -n '__kwh_at reading' -a accept -d 'bill a held reading'
 complete -c kwh -n '__kwh_at reading' -a reject -d 'drop a held reading'
+complete -c kwh -n '__kwh_at reading' -a prune -d 'apply [retention] now'
 complete -c kwh -n '__kwh_at "reading import"' -F -a '-'
 complete -c kwh -n '__kwh_at "reading list"' -a '(__kwh_ids meter)'
 complete -c kwh -n '__kwh_at "reading list"' -l from -x -d 'from this time'
 complete -c kwh -n '__kwh_at "reading list"' -l to -x -d 'before this time'
 complete -c kwh -n '__kwh_at "reading list"' -l held -d 'held (implausible) readings, with their ids'
+complete -c kwh -n '__kwh_at "reading prune"' -l dry-run -d 'count what would go; write nothing'
 
 # kwh report
 complete -c kwh -n '__kwh_at report' -a sales -d 'money taken in'

@@ -23,6 +23,16 @@ std::string error_of(const std::string& path) {
   }
   return "";
 }
+std::string config_error(const std::string& text) {
+  try {
+    config::parse(text, "k.toml");
+  } catch (const Error& e) {
+    CHECK(e.code() == Exit::config);
+    return e.what();
+  }
+  FAIL("expected an error for: " << text);
+  return "";
+}
 } // namespace
 
 TEST_CASE("Config: every key has a default") {
@@ -36,7 +46,29 @@ TEST_CASE("Config: every key has a default") {
   CHECK(c.billing.max_power_w == 100000);
   CHECK(c.billing.overload_action == config::OverloadAction::event);
   CHECK(c.metrics.listen.empty());
-  CHECK(config::known_keys().size() == 15);
+  CHECK(c.retention.raw == std::chrono::hours(24 * 90));
+  CHECK(c.retention.thin_to == std::chrono::hours(1));
+  CHECK(c.retention.events == std::chrono::hours(24 * 730));
+  CHECK(c.retention.prune_at_minute == 180);
+  CHECK(config::known_keys().size() == 19);
+}
+
+TEST_CASE("Config: [retention] periods are days, weeks or years, or forever, within their ranges") {
+  auto c = config::parse("[retention]\nraw = \"forever\"\nthin_to = \"15m\"\nevents = \"3y\"\nprune_at = \"23:30\"\n", "k.toml");
+  CHECK_FALSE(c.retention.raw);
+  CHECK(c.retention.thin_to == std::chrono::minutes(15));
+  CHECK(c.retention.events == std::chrono::hours(24 * 365 * 3));
+  CHECK(c.retention.prune_at_minute == 23 * 60 + 30);
+  CHECK(config::parse("[retention]\nraw = \"2w\"\nevents = \"forever\"\n", "k.toml").retention.raw ==
+        std::chrono::hours(24 * 14));
+  CHECK_FALSE(config::parse("[retention]\nevents = \"forever\"\n", "k.toml").retention.events);
+  for (const char* bad : {"raw = \"1d\"", "raw = \"90\"", "raw = \"d\"", "raw = \"101y\"", "raw = 90",
+                          "thin_to = \"30s\"", "thin_to = \"2d\"", "events = \"12h\"", "prune_at = \"24:00\"",
+                          "prune_at = \"3:00\"", "keep = \"1y\""}) {
+    CAPTURE(bad);
+    auto e = config_error(std::string("[retention]\n") + bad + "\n");
+    CHECK(e.find("k.toml:2") != std::string::npos);
+  }
 }
 
 TEST_CASE("Config: a full file is read") {

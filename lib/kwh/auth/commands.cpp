@@ -46,6 +46,7 @@ const std::vector<CommandRule>& command_rules() {
       {"reading accept", Role::admin, k_changes},
       {"reading reject", Role::admin, k_changes},
       {"reading list", Role::viewer, k_reads},
+      {"reading prune", Role::admin, k_changes},
       {"report", Role::viewer, k_reads},
       {"operator add", Role::admin, k_changes},
       {"operator remove", Role::admin, k_changes},

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <set>
 
 namespace kwh::config {
@@ -64,6 +65,26 @@ int parse_weekday(std::string_view s) {
   for (int i = 0; i < 7; ++i)
     if (s == k_days[i]) return i;
   return -1;
+}
+
+// A retention period: "forever", or a count of minutes, hours, days, weeks or years ("90d",
+// "2y"; a year is 365 days), at least `lo` and at most 100 years.
+std::optional<std::chrono::seconds> as_period(const std::string& file, const toml::node& n, const std::string& key,
+                                              std::chrono::seconds lo) {
+  const std::string s = as_string(file, n, key);
+  if (s == "forever") return std::nullopt;
+  std::size_t i = 0;
+  std::int64_t count = 0;
+  while (i < s.size() && isdigit(static_cast<unsigned char>(s[i])) && count < 1'000'000) count = count * 10 + (s[i++] - '0');
+  static const std::map<std::string, std::int64_t> k_units = {
+      {"m", 60}, {"h", 3600}, {"d", 86'400}, {"w", 7 * 86'400}, {"y", 365 * 86'400}};
+  auto unit = k_units.find(s.substr(i));
+  if (i == 0 || unit == k_units.end())
+    bad_value(file, n, key, fmt::format("'{}' is not a period like \"90d\", \"2y\" or \"forever\"", s));
+  const std::chrono::seconds d(count * unit->second);
+  if (d < lo || d > std::chrono::hours(24 * 365 * 100))
+    bad_value(file, n, key, fmt::format("must be between {} and 100y, or \"forever\"", format_duration(lo)));
+  return d;
 }
 
 using Setter = std::function<void(Config&, const toml::node&, const std::string& file)>;
@@ -158,6 +179,27 @@ const std::vector<Key>& keys() {
        [](Config& c, const toml::node& n, const std::string& f) {
          c.billing.max_power_w = as_int(f, n, "billing.max_power_w", 1, 100'000'000);
        }},
+      {{"retention.raw", "90d", "raw readings kept this long, then thinned; \"forever\" keeps all (2d .. 100y)"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         c.retention.raw = as_period(f, n, "retention.raw", std::chrono::hours(48));
+       }},
+      {{"retention.thin_to", "1h", "readings older than raw are thinned to one per this (1m .. 1d)"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         auto d = as_duration(f, n, "retention.thin_to", std::chrono::minutes(1), std::chrono::hours(24));
+         if (d % std::chrono::seconds(1) != std::chrono::milliseconds(0))
+           bad_value(f, n, "retention.thin_to", "must be whole seconds");
+         c.retention.thin_to = std::chrono::duration_cast<std::chrono::seconds>(d);
+       }},
+      {{"retention.events", "2y", "events kept this long (active alarms stay); \"forever\" keeps all (1d .. 100y)"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         c.retention.events = as_period(f, n, "retention.events", std::chrono::hours(24));
+       }},
+      {{"retention.prune_at", "03:00", "site-local time at which kwhd prunes each day"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         int m = parse_hhmm(as_string(f, n, "retention.prune_at"));
+         if (m < 0 || m >= 24 * 60) bad_value(f, n, "retention.prune_at", "expected a time of day like \"03:00\"");
+         c.retention.prune_at_minute = m;
+       }},
       {{"metrics.listen", "\"\"", "Prometheus metrics address, e.g. 127.0.0.1:9464; empty: off"},
        [](Config& c, const toml::node& n, const std::string& f) {
          c.metrics.listen = as_string(f, n, "metrics.listen");
@@ -169,7 +211,7 @@ const std::vector<Key>& keys() {
 }
 
 const std::set<std::string>& table_names() {
-  static const std::set<std::string> k_tables = {"poll", "billing", "metrics"};
+  static const std::set<std::string> k_tables = {"poll", "billing", "metrics", "retention"};
   return k_tables;
 }
 

@@ -41,6 +41,14 @@ struct Metrics {
   std::string listen; // "host:port"; empty: off
 };
 
+// [retention]: how long raw readings and events are kept (readings/maintenance.hpp).
+struct Retention {
+  std::optional<std::chrono::seconds> raw = std::chrono::hours(24 * 90); // nullopt: forever
+  std::chrono::seconds thin_to = std::chrono::hours(1);
+  std::optional<std::chrono::seconds> events = std::chrono::hours(24 * 365 * 2); // nullopt: forever
+  int prune_at_minute = 3 * 60; // site-local time of kwhd's daily prune, minutes after midnight
+};
+
 struct Config {
   std::string database = "/var/lib/kwh/kwh.db";
   bool database_set = false; // whether the file named a database
@@ -51,6 +59,7 @@ struct Config {
   Poll poll;
   Billing billing;
   Metrics metrics;
+  Retention retention;
   std::string source; // the file it came from; empty for built-in defaults
 };
 

@@ -8,6 +8,7 @@
 #include <kwh/daemon/poller.hpp>
 #include <kwh/daemon/roster.hpp>
 #include <kwh/daemon/schedule.hpp>
+#include <kwh/daemon/upkeep.hpp>
 #include <kwh/daemon/writer.hpp>
 #include <kwh/storage/database.hpp>
 #include <kwh/util/time.hpp>
@@ -81,6 +82,7 @@ private:
   config::Config m_cfg;
   Metrics m_metrics;
   std::unique_ptr<Writer> m_writer;
+  std::unique_ptr<Upkeep> m_upkeep;
   Notifier m_notifier = Notifier::from_environment();
   std::unique_ptr<MetricsServer> m_metrics_server;
   asio::signal_set m_signals;
@@ -146,6 +148,8 @@ int Daemon::Impl::run() {
     arm_cycle();
     arm_command_check();
     arm_watchdog();
+    m_upkeep = std::make_unique<Upkeep>(m_io, *m_writer, m_metrics, m_cfg);
+    m_upkeep->start();
     update_status();
     m_notifier.ready();
   }
@@ -405,6 +409,7 @@ void Daemon::Impl::reload() {
   const bool metrics_changed = cfg.metrics.listen != m_cfg.metrics.listen;
   m_cfg = cfg;
   m_writer->set_config(cfg);
+  if (m_upkeep) m_upkeep->set_config(cfg);
   if (metrics_changed) start_metrics();
   m_writer->post([this, cfg](storage::Database& db) {
     auto roster = std::make_shared<Roster>(load_roster(db, cfg));
@@ -426,6 +431,7 @@ void Daemon::Impl::begin_stop(const char* why) {
   log("{}: stopping; finishing what is on the buses and writing what was read", why);
   m_phase = Phase::stopping;
   m_notifier.stopping();
+  if (m_upkeep) m_upkeep->stop();
   m_cycle_timer.cancel();
   m_command_timer.cancel();
   for (auto& [id, p] : m_pollers) p->drain();

@@ -65,7 +65,8 @@ const char* command_result_name(CommandResult r) {
 
 Metrics::Metrics()
     : poll_duration({0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}),
-      db_write({0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1}) {}
+      db_write({0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1}),
+      upkeep_write({0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1}) {}
 
 std::string Metrics::render() const {
   std::string out;
@@ -83,6 +84,12 @@ std::string Metrics::render() const {
     out += fmt::format("kwh_commands_total{{result=\"{}\"}} {}\n",
                        command_result_name(static_cast<CommandResult>(i)), commands[i].load());
   db_write.render(out, "kwh_db_write_seconds", "Time of one write transaction of the writer thread.");
+  upkeep_write.render(out, "kwh_upkeep_write_seconds",
+                      "Time of one write transaction of the readings' upkeep (compaction and retention).");
+  out += "# HELP kwh_readings_pruned_total Readings removed by retention.\n# TYPE kwh_readings_pruned_total counter\n";
+  out += fmt::format("kwh_readings_pruned_total {}\n", readings_pruned.load());
+  out += "# HELP kwh_events_pruned_total Events removed by retention.\n# TYPE kwh_events_pruned_total counter\n";
+  out += fmt::format("kwh_events_pruned_total {}\n", events_pruned.load());
   out += "# HELP kwh_readings_written_total Readings stored.\n# TYPE kwh_readings_written_total counter\n";
   out += fmt::format("kwh_readings_written_total {}\n", readings_written.load());
   out += "# HELP kwh_poll_cycles_total Poll cycles started.\n# TYPE kwh_poll_cycles_total counter\n";

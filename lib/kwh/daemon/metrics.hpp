@@ -50,6 +50,8 @@ struct Metrics {
   std::atomic<std::uint64_t> stale_replies{0};
   Histogram poll_duration;
   Histogram db_write;
+  Histogram upkeep_write; // transactions of the readings' upkeep (compaction, retention)
+  std::atomic<std::uint64_t> readings_pruned{0}, events_pruned{0};
 
   void count_poll(PollResult r) { polls[static_cast<std::size_t>(r)].fetch_add(1, std::memory_order_relaxed); }
   void count_command(CommandResult r) {

@@ -122,6 +122,9 @@ void Writer::enqueue(Item item, bool urgent) {
 void Writer::add(PollRecord record) { enqueue(std::move(record), false); }
 void Writer::add(GatewayRecord record) { enqueue(std::move(record), false); }
 void Writer::post(Job job) { enqueue(std::move(job), true); }
+void Writer::post_outside_billing(Job job) {
+  enqueue([this, job = std::move(job)](storage::Database& db) { m_store->outside_billing([&] { job(db); }); }, true);
+}
 
 void Writer::set_config(config::Config cfg) {
   post([this, cfg = std::move(cfg)](storage::Database&) mutable {

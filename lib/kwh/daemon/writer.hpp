@@ -100,6 +100,9 @@ public:
   // Runs a job on the writer thread, in order with the records (the job opens its own
   // transactions). A job that throws is logged, never fatal.
   void post(Job job);
+  // The same for a job that changes nothing billing reads (the readings' upkeep): billing keeps
+  // what it knows of the meters.
+  void post_outside_billing(Job job);
   // Blocks until everything queued before the call is written.
   void flush();
   // Writes what is queued and joins the thread. Idempotent.

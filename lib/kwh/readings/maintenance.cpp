@@ -179,39 +179,41 @@ std::vector<Reading> thinned(const std::vector<Reading>& rs, std::int64_t thin_t
 
 bool thin_step(storage::Database& db, UnixTime cutoff, std::int64_t thin_to, Stats& stats, bool dry_run) {
   const auto started = Clock::now();
-  // Meters with raw blocks that end before the cutoff, oldest first.
+  // Meters with raw blocks that start before the cutoff.
   std::vector<std::int64_t> meters;
   {
     auto st = db.prepare("SELECT DISTINCT meter_id FROM reading_blocks INDEXED BY reading_blocks_raw "
-                         "WHERE thinned = 0 AND t1 < ?1");
+                         "WHERE thinned = 0 AND t0 < ?1");
     st.bind(1, cutoff);
     while (st.step()) meters.push_back(st.get_int(0));
   }
   if (meters.empty()) return true;
-  std::vector<Reading> rs, block;
+  std::vector<Reading> old, rest, block;
   std::string buffer;
   std::size_t done = 0;
   for (auto meter : meters) {
-    rs.clear();
+    old.clear();
+    rest.clear();
     std::vector<UnixTime> t0s;
     std::int64_t old_bytes = 0;
     {
-      auto& st = db.cached("SELECT t0, data FROM reading_blocks WHERE meter_id = ?1 AND t0 < ?2 AND thinned = 0 AND "
-                           "t1 < ?2 ORDER BY t0");
+      auto& st = db.cached("SELECT t0, data FROM reading_blocks WHERE meter_id = ?1 AND t0 < ?2 AND thinned = 0 "
+                           "ORDER BY t0");
       st.bind_all(meter, cutoff);
       while (st.step()) {
         t0s.push_back(st.get_int(0));
         buffer = st.get_blob(1);
         old_bytes += static_cast<std::int64_t>(buffer.size()) + k_block_overhead;
+        block.clear();
         if (!decode_block(buffer, block))
           fail(Exit::failed, "the readings block of meter id {} from {} does not decode: the database is damaged",
                meter, format_time(t0s.back()));
-        rs.insert(rs.end(), block.begin(), block.end());
-        block.clear();
+        // A block that runs past the cutoff keeps its newer readings raw.
+        for (const auto& r : block) (r.t < cutoff ? old : rest).push_back(r);
       }
       st.reset();
     }
-    auto kept = thinned(rs, thin_to);
+    auto kept = thinned(old, thin_to);
     std::int64_t new_bytes = 0;
     if (!dry_run) {
       auto& del = db.cached("DELETE FROM reading_blocks WHERE meter_id = ?1 AND t0 = ?2");
@@ -224,7 +226,11 @@ bool thin_step(storage::Database& db, UnixTime cutoff, std::int64_t thin_to, Sta
       new_bytes += static_cast<std::int64_t>(e.data().size()) + k_block_overhead;
       if (!dry_run) insert_block(db, meter, e, true);
     });
-    stats.readings_removed += rs.size() - kept.size();
+    encode_blocks(rest, [&](const BlockEncoder& e) {
+      new_bytes += static_cast<std::int64_t>(e.data().size()) + k_block_overhead;
+      if (!dry_run) insert_block(db, meter, e, false);
+    });
+    stats.readings_removed += old.size() - kept.size();
     stats.readings_kept += kept.size();
     stats.bytes_freed += old_bytes - new_bytes;
     ++done;
@@ -280,6 +286,72 @@ std::optional<UnixTime> raw_cutoff(const Policy& p, UnixTime now) {
 std::optional<UnixTime> events_cutoff(const Policy& p, UnixTime now) {
   if (!p.events) return std::nullopt;
   return now - *p.events;
+}
+
+const char* phase_name(Phase p) {
+  switch (p) {
+  case Phase::compact: return "compacting recent readings";
+  case Phase::thin: return "thinning old readings";
+  case Phase::events: return "removing old events";
+  case Phase::vacuum: return "returning free pages";
+  case Phase::done: return "done";
+  }
+  return "done";
+}
+
+Phase prune_step(storage::Database& db, Phase phase, const Policy& p, UnixTime now, Stats& stats, bool dry_run) {
+  switch (phase) {
+  case Phase::compact:
+    return compact_step(db, now - k_compact_after, stats, dry_run) ? Phase::thin : Phase::compact;
+  case Phase::thin: {
+    auto cutoff = raw_cutoff(p, now);
+    if (!cutoff) return Phase::events;
+    return thin_step(db, *cutoff, p.thin_to, stats, dry_run) ? Phase::events : Phase::thin;
+  }
+  case Phase::events: {
+    auto cutoff = events_cutoff(p, now);
+    if (!cutoff) return Phase::vacuum;
+    return prune_events_step(db, *cutoff, stats, dry_run) ? Phase::vacuum : Phase::events;
+  }
+  case Phase::vacuum:
+    return dry_run || vacuum_step(db) ? Phase::done : Phase::vacuum;
+  case Phase::done: return Phase::done;
+  }
+  return Phase::done;
+}
+
+Stats prune(storage::Database& db, const Policy& p, UnixTime now, bool dry_run,
+            const std::function<void(Phase, const Stats&)>& progress, double* longest) {
+  Stats stats;
+  if (dry_run) {
+    // Everything at once in one read transaction: one state, and no lock held.
+    db.exec("BEGIN");
+    try {
+      for (Phase phase = Phase::compact; phase != Phase::done;) {
+        phase = prune_step(db, phase, p, now, stats, true);
+        if (progress) progress(phase, stats);
+      }
+    } catch (...) {
+      db.exec("ROLLBACK");
+      throw;
+    }
+    db.exec("ROLLBACK");
+    return stats;
+  }
+  for (Phase phase = Phase::compact; phase != Phase::done;) {
+    const auto started = Clock::now();
+    if (phase == Phase::vacuum) {
+      phase = prune_step(db, phase, p, now, stats, false); // PRAGMA incremental_vacuum: its own transaction
+    } else {
+      storage::Transaction tx(db);
+      phase = prune_step(db, phase, p, now, stats, false);
+      tx.commit();
+    }
+    const double held = std::chrono::duration<double>(Clock::now() - started).count();
+    if (longest) *longest = std::max(*longest, held);
+    if (progress) progress(phase, stats);
+  }
+  return stats;
 }
 
 } // namespace kwh::readings

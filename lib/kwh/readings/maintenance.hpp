@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 
 namespace kwh::readings {
@@ -59,5 +60,19 @@ std::optional<UnixTime> events_cutoff(const Policy& p, UnixTime now);
 
 // Rows are compacted once they are this old.
 inline constexpr std::int64_t k_compact_after = 3600;
+
+// The phases of a prune, in order.
+enum class Phase { compact, thin, events, vacuum, done };
+const char* phase_name(Phase p);
+
+// One step of a prune's phase, in the caller's transaction (none for vacuum); the phase that
+// comes next (the same one while it has work left). kwhd runs these one by one between its
+// writes; prune() runs them all.
+Phase prune_step(storage::Database& db, Phase phase, const Policy& p, UnixTime now, Stats& stats, bool dry_run);
+
+// A whole prune: every step, each in its own transaction (a dry run in one read transaction).
+// progress is called after each step. `longest`: the longest write transaction, in seconds.
+Stats prune(storage::Database& db, const Policy& p, UnixTime now, bool dry_run,
+            const std::function<void(Phase, const Stats&)>& progress = {}, double* longest = nullptr);
 
 } // namespace kwh::readings

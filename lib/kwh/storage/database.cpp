@@ -138,6 +138,9 @@ std::unique_ptr<Database> Database::open(const std::string& path, OpenMode mode)
   try {
     // WAL lets readers (reports) run while kwhd writes. synchronous = FULL makes every committed
     // transaction, money above all, survive power loss.
+    // A new database returns the pages that pruning frees to the file system in bounded steps
+    // (PRAGMA incremental_vacuum); this is chosen before anything is written, WAL included.
+    if (!exists && mode == OpenMode::create) db->exec("PRAGMA auto_vacuum = INCREMENTAL");
     if (mode != OpenMode::read_only) {
       db->exec("PRAGMA journal_mode = WAL");
       db->exec("PRAGMA synchronous = FULL");

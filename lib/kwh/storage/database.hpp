@@ -182,7 +182,7 @@ using MigrationSteps = std::map<int, std::function<void(Database&)>>;
 
 // Creates or upgrades the schema; each numbered migration runs in its own transaction and sets
 // PRAGMA user_version. Returns the number of migrations applied. `target`: stop at that
-// version (tests of an upgrade). A new database gets auto_vacuum = incremental.
+// version (tests of an upgrade). (A new database gets auto_vacuum = incremental from open().)
 int migrate(Database& db, std::optional<int> target = std::nullopt, const MigrationSteps& steps = {});
 int schema_version_latest();
 

@@ -358,8 +358,8 @@ CREATE TABLE reading_blocks (
   data     BLOB NOT NULL,                     -- lib/kwh/readings/codec.hpp, format 1
   PRIMARY KEY (meter_id, t0)
 ) WITHOUT ROWID;
--- The raw blocks by their end, for retention to find what to thin.
-CREATE INDEX reading_blocks_raw ON reading_blocks(t1) WHERE thinned = 0;
+-- The raw blocks by their start, for retention to find what to thin.
+CREATE INDEX reading_blocks_raw ON reading_blocks(t0) WHERE thinned = 0;
 )sql",
   };
   return k_migrations;
@@ -371,13 +371,6 @@ int schema_version_latest() { return static_cast<int>(migrations().size()); }
 
 int migrate(Database& db, std::optional<int> target, const MigrationSteps& steps) {
   const int last = std::min(target.value_or(schema_version_latest()), schema_version_latest());
-  if (db.user_version() == 0) {
-    // A new database: pages freed by pruning go back to the file system in bounded steps
-    // (PRAGMA incremental_vacuum); this can only be chosen before the first table.
-    auto st = db.prepare("SELECT count(*) FROM sqlite_schema");
-    st.step();
-    if (st.get_int(0) == 0) db.exec("PRAGMA auto_vacuum = INCREMENTAL");
-  }
   int applied = 0;
   for (;;) {
     Transaction tx(db);

@@ -1,0 +1,144 @@
+#include <kwh/daemon/upkeep.hpp>
+
+#include <kwh/daemon/log.hpp>
+#include <kwh/readings/maintenance.hpp>
+
+#include <boost/asio/post.hpp>
+
+namespace kwh::daemon {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+struct UpkeepRun {
+  readings::Policy policy;
+  readings::Stats stats;
+  double longest = 0;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+};
+
+namespace {
+
+constexpr auto k_check_every = 60s;
+constexpr auto k_compact_every = 10min;
+
+readings::Policy policy_of(const config::Config& cfg) {
+  readings::Policy p;
+  if (cfg.retention.raw) p.raw = cfg.retention.raw->count();
+  p.thin_to = cfg.retention.thin_to.count();
+  if (cfg.retention.events) p.events = cfg.retention.events->count();
+  return p;
+}
+
+} // namespace
+
+Upkeep::Upkeep(asio::io_context& io, Writer& writer, Metrics& metrics, const config::Config& cfg)
+    : m_io(io), m_writer(writer), m_metrics(metrics), m_cfg(cfg), m_timer(io) {}
+
+void Upkeep::start() {
+  // The day of the last prune, from the database, before the first check.
+  m_writer.post([this](storage::Database& db) {
+    std::optional<std::string> pruned;
+    try {
+      auto st = db.prepare("SELECT value FROM settings WHERE key = 'retention_pruned'");
+      if (st.step()) pruned = st.get_text(0);
+    } catch (const Error& e) {
+      log("upkeep: {}", e.what());
+    }
+    asio::post(m_io, [this, pruned] {
+      m_pruned = pruned;
+      m_loaded = true;
+      arm(5s);
+    });
+  });
+}
+
+void Upkeep::stop() {
+  m_stopping = true;
+  m_timer.cancel();
+}
+
+void Upkeep::arm(std::chrono::seconds after) {
+  m_timer.expires_after(after);
+  m_timer.async_wait([this](boost::system::error_code ec) {
+    if (ec || m_stopping) return;
+    check();
+    arm(k_check_every);
+  });
+}
+
+void Upkeep::check() {
+  if (m_running || !m_loaded) return;
+  const UnixTime t = now();
+  const auto local = to_local(t);
+  const std::string today = format_date(t);
+  const bool daily = local.hour * 60 + local.minute >= m_cfg.retention.prune_at_minute && m_pruned != today;
+  const auto steady = std::chrono::steady_clock::now();
+  if (!daily && m_last_compaction && steady - *m_last_compaction < k_compact_every) return;
+  m_running = true;
+  m_last_compaction = steady;
+  if (daily) {
+    m_pruned = today;
+    log("pruning the readings and events ([retention] raw {}, thin_to {}, events {})",
+        m_cfg.retention.raw ? format_duration(*m_cfg.retention.raw) : std::string("forever"),
+        format_duration(m_cfg.retention.thin_to),
+        m_cfg.retention.events ? format_duration(*m_cfg.retention.events) : std::string("forever"));
+  }
+  auto run = std::make_shared<UpkeepRun>();
+  run->policy = policy_of(m_cfg);
+  step(static_cast<int>(readings::Phase::compact), daily, run);
+}
+
+// One step on the writer thread; the next is posted after it, so that the writer's own batches
+// go in between.
+void Upkeep::step(int phase_number, bool daily, std::shared_ptr<UpkeepRun> run) {
+  m_writer.post_outside_billing([this, phase_number, daily, run](storage::Database& db) {
+    auto phase = static_cast<readings::Phase>(phase_number);
+    const auto started = std::chrono::steady_clock::now();
+    const readings::Stats before = run->stats;
+    readings::Phase next = readings::Phase::done;
+    try {
+      if (phase == readings::Phase::vacuum) {
+        next = readings::prune_step(db, phase, run->policy, now(), run->stats, false);
+      } else {
+        storage::Transaction tx(db);
+        next = readings::prune_step(db, phase, run->policy, now(), run->stats, false);
+        tx.commit();
+      }
+      if (daily && next == readings::Phase::done) {
+        storage::Transaction tx(db);
+        db.prepare("INSERT INTO settings(key, value) VALUES ('retention_pruned', ?1) "
+                   "ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+            .bind(1, format_date(now()))
+            .run();
+        tx.commit();
+      }
+    } catch (const Error& e) {
+      log("upkeep: {}; trying again at the next check", e.what());
+      next = readings::Phase::done;
+      if (daily) asio::post(m_io, [this] { m_pruned.reset(); });
+    }
+    const double held = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    m_metrics.upkeep_write.observe(held);
+    run->longest = std::max(run->longest, held);
+    m_metrics.readings_pruned.fetch_add(run->stats.readings_removed - before.readings_removed, std::memory_order_relaxed);
+    m_metrics.events_pruned.fetch_add(run->stats.events_removed - before.events_removed, std::memory_order_relaxed);
+    // Ten-minutely runs only compact.
+    if (!daily && next != readings::Phase::compact) next = readings::Phase::done;
+    if (next != readings::Phase::done && !m_stopping) {
+      step(static_cast<int>(next), daily, run);
+      return;
+    }
+    if (daily || run->stats.rows_compacted > 0) {
+      const auto& s = run->stats;
+      log("{}: {} recent readings moved into blocks, {} readings thinned away ({} kept), {} events removed, about "
+          "{:.1f} MB freed, in {} steps over {:.1f} s (the longest transaction {:.0f} ms)",
+          daily ? "pruned" : "compacted", s.rows_compacted, s.readings_removed, s.readings_kept, s.events_removed,
+          static_cast<double>(std::max<std::int64_t>(s.bytes_freed, 0)) / 1e6, s.steps,
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - run->started).count(), run->longest * 1e3);
+    }
+    asio::post(m_io, [this] { m_running = false; });
+  });
+}
+
+} // namespace kwh::daemon

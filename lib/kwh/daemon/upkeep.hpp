@@ -1,0 +1,49 @@
+#pragma once
+// kwhd's upkeep of the readings (readings/maintenance.hpp): every ten minutes it moves recent
+// rows older than an hour into blocks; once a day, at [retention] prune_at site time (or at the
+// first check after it, when kwhd was not running then), it prunes: compaction, thinning of raw
+// readings older than [retention] raw, removal of old events, and free pages returned.
+//
+// Each step is a job on the writer thread in its own short transaction (readings'
+// k_step_budget, about 30 ms), so reading batches and cashiers' sales go in between; the
+// transactions' times are in kwh_upkeep_write_seconds. The day of the last prune is kept in
+// settings ('retention_pruned'), so a restart does not prune twice.
+
+#include <kwh/config/config.hpp>
+#include <kwh/daemon/metrics.hpp>
+#include <kwh/daemon/writer.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <optional>
+
+namespace kwh::daemon {
+
+class Upkeep {
+public:
+  Upkeep(boost::asio::io_context& io, Writer& writer, Metrics& metrics, const config::Config& cfg);
+  void start();
+  void set_config(const config::Config& cfg) { m_cfg = cfg; }
+  // No new step starts after this; the one running finishes.
+  void stop();
+
+private:
+  void arm(std::chrono::seconds after);
+  void check();
+  void step(int phase, bool daily, std::shared_ptr<struct UpkeepRun> run);
+
+  boost::asio::io_context& m_io;
+  Writer& m_writer;
+  Metrics& m_metrics;
+  config::Config m_cfg;
+  boost::asio::steady_timer m_timer;
+  bool m_running = false;
+  std::atomic<bool> m_stopping{false};
+  std::optional<std::chrono::steady_clock::time_point> m_last_compaction;
+  std::optional<std::string> m_pruned; // the site-local date of the last daily prune
+  bool m_loaded = false;
+};
+
+} // namespace kwh::daemon
