@@ -47,14 +47,16 @@ std::int64_t replay(storage::Database& db, std::int64_t meter_id, std::int64_t a
     const Stored& now = stored[i];
     if (now.c.t <= from || now.c.t < day || now.c.t >= next_day) continue;
     if ((now.flags & 2) || now.c.value < prev.c.value) continue; // a new baseline: nothing charged
-    for (const Share& s : share_interval(prev.c, now.c, spans)) {
+    std::vector<Share> shares;
+    share_interval(prev.c, now.c, spans, shares);
+    for (const Share& s : shares) {
       if (s.account_id != account_id) continue;
       auto it = tariffs.find(s.tariff_id);
       if (it == tariffs.end())
         it = tariffs.emplace(s.tariff_id, TariffHistory(tariff_versions(db, s.tariff_id, minor_units))).first;
       std::int64_t used = 0;
       priced.clear();
-      price_share(it->second, s.from, s.to, s.quantity, s.bands, used, priced);
+      price_share(it->second, s.from, s.to, s.quantity, s.bands(), used, priced);
       for (const auto& p : priced) expected += p.piece.quantity;
     }
   }

@@ -35,6 +35,15 @@ struct Biller::Known {
   // Its latest reading: kept in m_latest, which outlives other connections' commits unless
   // they stored readings (the readings generation tells).
   std::optional<Previous>* latest = nullptr;
+  // The accumulators and the rollup its last reading went to, so that the next one finds them
+  // without a look-up (m_groups never moves its elements; m_usage is emptied by write_pending,
+  // which bumps m_usage_epoch).
+  Group* group = nullptr;
+  std::int64_t group_account = 0;
+  Usage* usage = nullptr;
+  UnixTime usage_day = 0;
+  std::int64_t usage_account = -1;
+  std::uint64_t usage_epoch = 0;
 };
 
 struct Biller::AccountState {
@@ -188,6 +197,7 @@ void Biller::forget_known() {
   m_accounts.clear();
   m_groups.clear();
   m_usage.clear();
+  ++m_usage_epoch;
   m_head = {};
 }
 
@@ -235,6 +245,7 @@ void Biller::write_pending() {
       st.run();
     }
     m_usage.clear();
+    ++m_usage_epoch;
   }
 }
 
@@ -515,18 +526,29 @@ void Biller::bill_interval(const Meter& m, const Previous& prev, const Reading& 
   const Counters then{prev.t, prev.value, prev.sharp, prev.peak, prev.flat, prev.valley};
   const Counters now{r.time, r.value, r.sharp, r.peak, r.flat, r.valley};
   const UnixTime day = day_of(r.time);
-  for (const Share& p : share_interval(then, now, assignments)) {
+  Known& k = m_known.at(m.id);
+  share_interval(then, now, assignments, m_shares);
+  for (const Share& p : m_shares) {
     if (p.account_id == 0) {
       if (p.quantity > 0) add_usage(day, m.id, 0, p.quantity, 0);
       continue;
     }
     AccountState& a = account(p.account_id);
     // A reading in a later day closes the meter's day for the account, whatever it charges.
-    Group& g = group(p.account_id, m.id);
+    if (!k.group || k.group_account != p.account_id) {
+      k.group = &group(p.account_id, m.id);
+      k.group_account = p.account_id;
+    }
+    Group& g = *k.group;
     if (!g.bands.empty() && g.bands.front().acc.day != day) post(a, g);
-    std::int64_t cost = charge_account(a, p.tariff_id, m, p.from, p.to, day, p.quantity, p.bands);
+    std::int64_t cost = charge_account(a, g, p.tariff_id, p.from, p.to, day, p.quantity, p.bands());
     res.charged += cost;
-    add_usage(day, m.id, p.account_id, p.quantity, cost);
+    if (!(k.usage && k.usage_epoch == m_usage_epoch && k.usage_day == day && k.usage_account == p.account_id)) {
+      k.usage = &m_usage[{day, m.id, p.account_id}];
+      k.usage_day = day, k.usage_account = p.account_id, k.usage_epoch = m_usage_epoch;
+    }
+    k.usage->quantity += p.quantity;
+    k.usage->cost += cost;
     charge_standing_due(a, p.tariff_id, p.to, res);
     check_status(a, r.time, res);
   }
@@ -569,8 +591,8 @@ const TariffHistory& Biller::tariff(std::int64_t tariff_id) {
   return it->second;
 }
 
-std::int64_t Biller::charge_account(AccountState& a, std::int64_t tariff_id, const Meter& m, UnixTime t0,
-                                    UnixTime t1, UnixTime day, std::int64_t quantity, const BandDeltas& band_deltas) {
+std::int64_t Biller::charge_account(AccountState& a, Group& g, std::int64_t tariff_id, UnixTime t0, UnixTime t1,
+                                    UnixTime day, std::int64_t quantity, const BandDeltas& band_deltas) {
   if (quantity <= 0) return 0;
   const TariffHistory& history = tariff(tariff_id);
   if (history.versions().empty()) fail(Exit::data, "tariff id {} has no versions", tariff_id);
@@ -599,7 +621,6 @@ std::int64_t Biller::charge_account(AccountState& a, std::int64_t tariff_id, con
   price_share(history, t0, t1, quantity, band_deltas, used, m_priced);
   if (tiers) a.tier_used = used;
 
-  Group& g = group(a.id, m.id);
   std::int64_t total = 0;
   for (const Priced& p : m_priced) {
     Rounded rounded = round_charge(p.piece.price, p.piece.quantity, m_config.minor_units, a.carry);
@@ -618,7 +639,7 @@ std::int64_t Biller::charge_account(AccountState& a, std::int64_t tariff_id, con
     }
     if (!open) {
       Open o;
-      o.acc = ledger::Accumulator{a.id, m.id, p.piece.band, day, p.version->id, p.from, p.to, 0, 0};
+      o.acc = ledger::Accumulator{a.id, g.meter_id, p.piece.band, day, p.version->id, p.from, p.to, 0, 0};
       g.bands.push_back(std::move(o));
       open = &g.bands.back();
     }

@@ -188,7 +188,7 @@ private:
                               const std::vector<Assignment>& assignments, bool force);
   void bill_interval(const Meter& m, const Previous& prev, const Reading& r,
                      const std::vector<Assignment>& assignments, IngestResult& res);
-  std::int64_t charge_account(AccountState& a, std::int64_t tariff_id, const Meter& m, UnixTime t0, UnixTime t1,
+  std::int64_t charge_account(AccountState& a, Group& g, std::int64_t tariff_id, UnixTime t0, UnixTime t1,
                               UnixTime day, std::int64_t quantity, const BandDeltas& band_deltas);
   void store_reading(const Reading& r, int flags);
   void add_usage(UnixTime day, std::int64_t meter_id, std::int64_t account_id, std::int64_t quantity,
@@ -211,6 +211,8 @@ private:
   std::map<std::tuple<UnixTime, std::int64_t, std::int64_t>, Usage> m_usage; // (day, meter, account): to add
   ledger::Head m_head;
   std::vector<Priced> m_priced; // reused: the pieces of the share being charged
+  std::vector<Share> m_shares;  // reused: the shares of the interval being billed
+  std::uint64_t m_usage_epoch = 0; // bumped whenever m_usage is emptied
   UnixTime m_day_start = 1, m_day_end = 0; // the last site-local day computed
   std::int64_t m_data_version = -1;
   std::uint64_t m_seen_transactions = 0, m_seen_rollbacks = 0;

@@ -1,5 +1,7 @@
 #include <kwh/billing/charge.hpp>
 
+#include <boost/container/small_vector.hpp>
+
 #include <algorithm>
 #include <numeric>
 
@@ -31,10 +33,21 @@ Rounded round_charge(Price price, std::int64_t quantity, int minor_units, std::i
 
 std::vector<std::int64_t> split_proportional(std::int64_t total, const std::vector<std::int64_t>& weights) {
   std::vector<std::int64_t> parts(weights.size(), 0);
+  split_proportional(total, weights, parts);
+  return parts;
+}
+
+void split_proportional(std::int64_t total, std::span<const std::int64_t> weights, std::span<std::int64_t> parts) {
+  std::fill(parts.begin(), parts.end(), 0);
   i128 sum = 0;
   for (auto w : weights) sum += w;
-  if (sum <= 0 || weights.empty()) return parts;
-  std::vector<std::pair<i128, std::size_t>> remainders;
+  if (sum <= 0 || weights.empty()) return;
+  if (weights.size() == 1) {
+    parts[0] = total;
+    return;
+  }
+  // Largest remainder; ties go to the earlier part (a stable order).
+  boost::container::small_vector<std::pair<i128, std::size_t>, 16> remainders;
   std::int64_t given = 0;
   for (std::size_t i = 0; i < weights.size(); ++i) {
     i128 num = i128(total) * weights[i];
@@ -44,14 +57,20 @@ std::vector<std::int64_t> split_proportional(std::int64_t total, const std::vect
   }
   std::stable_sort(remainders.begin(), remainders.end(), [](auto& a, auto& b) { return a.first > b.first; });
   for (std::size_t k = 0; given < total && k < remainders.size(); ++k, ++given) ++parts[remainders[k].second];
-  return parts;
 }
 
 std::vector<Piece> price_pieces(const TariffVersion& v, std::int64_t quantity, UnixTime t0, UnixTime t1,
                                 const std::vector<std::pair<std::string, std::int64_t>>& band_deltas,
                                 std::int64_t used_this_month) {
   std::vector<Piece> out;
-  if (quantity <= 0) return out;
+  price_pieces(v, quantity, t0, t1, band_deltas, used_this_month, out);
+  return out;
+}
+
+void price_pieces(const TariffVersion& v, std::int64_t quantity, UnixTime t0, UnixTime t1,
+                  std::span<const std::pair<std::string, std::int64_t>> band_deltas, std::int64_t used_this_month,
+                  std::vector<Piece>& out) {
+  if (quantity <= 0) return;
   switch (v.kind) {
   case TariffKind::flat:
     out.push_back({"flat", quantity, v.flat_price});
@@ -99,7 +118,6 @@ std::vector<Piece> price_pieces(const TariffVersion& v, std::int64_t quantity, U
     break;
   }
   }
-  return out;
 }
 
 } // namespace kwh::billing

@@ -9,6 +9,7 @@
 #include <kwh/billing/tariff.hpp>
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,8 @@ Rounded round_charge(Price price, std::int64_t quantity, int minor_units, std::i
 // Splits total into parts proportional to weights (non-negative, not all zero), by largest
 // remainder, so that the parts sum to total exactly.
 std::vector<std::int64_t> split_proportional(std::int64_t total, const std::vector<std::int64_t>& weights);
+// The same into out (out.size() == weights.size()), without allocating for up to 16 parts.
+void split_proportional(std::int64_t total, std::span<const std::int64_t> weights, std::span<std::int64_t> out);
 
 // One priced part of a charge: a band of a time-of-use tariff, a tier, or the flat price.
 struct Piece {
@@ -45,5 +48,10 @@ struct Piece {
 std::vector<Piece> price_pieces(const TariffVersion& v, std::int64_t quantity, UnixTime t0, UnixTime t1,
                                 const std::vector<std::pair<std::string, std::int64_t>>& band_deltas,
                                 std::int64_t used_this_month);
+// The same, appending to out: billing's hot path reuses one vector (and a flat tariff or band
+// registers allocate nothing then; time-of-use split by time still does).
+void price_pieces(const TariffVersion& v, std::int64_t quantity, UnixTime t0, UnixTime t1,
+                  std::span<const std::pair<std::string, std::int64_t>> band_deltas, std::int64_t used_this_month,
+                  std::vector<Piece>& out);
 
 } // namespace kwh::billing

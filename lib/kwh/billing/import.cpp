@@ -49,7 +49,7 @@ std::vector<std::string> split_csv(const std::string& line) {
   return out;
 }
 
-std::optional<std::int64_t> parse_int(const std::string& s, bool allow_fraction) {
+std::optional<std::int64_t> parse_int(std::string_view s, bool allow_fraction) {
   if (s.empty()) return std::nullopt;
   std::size_t i = 0;
   std::int64_t v = 0;
@@ -68,18 +68,67 @@ std::optional<std::int64_t> parse_int(const std::string& s, bool allow_fraction)
   return v;
 }
 
+// A line's fields without copying them: split at commas, each trimmed of blanks. A line with a
+// double quote takes the slow path (split_csv), which copies into `quoted`.
+bool split_fields(const std::string& line, std::vector<std::string_view>& fields, std::vector<std::string>& quoted) {
+  fields.clear();
+  if (line.find('"') != std::string::npos) {
+    quoted = split_csv(line);
+    for (const auto& q : quoted) fields.emplace_back(q);
+    return true;
+  }
+  std::string_view rest(line);
+  for (;;) {
+    auto comma = rest.find(',');
+    std::string_view f = rest.substr(0, comma);
+    auto b = f.find_first_not_of(" \t");
+    auto e = f.find_last_not_of(" \t\r");
+    fields.push_back(b == std::string_view::npos ? std::string_view() : f.substr(b, e - b + 1));
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  return true;
+}
+
 enum class Column { meter, time, energy_total, volume_total, sharp, peak, flat, valley, power };
 
+// One good line of the file, compact (a file of millions is held and sorted in memory).
 struct Row {
-  int line = 0;
-  Reading r;
+  UnixTime time = 0;
+  std::int64_t value = 0;
+  std::int64_t bands[4] = {0, 0, 0, 0}; // sharp, peak, flat, valley
+  std::int64_t power = 0;
+  std::int32_t meter = 0; // index in the import's meters
+  std::int32_t line = 0;
+  std::uint8_t present = 0; // bits 0..3: bands, bit 4: power; bit 7: skipped (already stored)
 };
+constexpr std::uint8_t k_skip = 0x80;
 
 struct ImportMeter {
   std::int64_t id = 0;
   std::string name;
   bool water = false;
+  // What the checks have seen: the stored latest reading's time (loaded once), and the file's
+  // last row of the meter so far (rows are checked in time order).
+  bool loaded = false;
+  std::optional<UnixTime> latest;
+  std::optional<UnixTime> last_time;
+  std::int64_t last_value = 0;
+  int last_line = 0;
 };
+
+Reading reading_of(const Row& row, std::int64_t meter_id) {
+  Reading r;
+  r.meter_id = meter_id;
+  r.time = row.time;
+  r.value = row.value;
+  std::optional<std::int64_t>* bands[4] = {&r.sharp, &r.peak, &r.flat, &r.valley};
+  for (int i = 0; i < 4; ++i)
+    if (row.present & (1u << i)) *bands[i] = row.bands[i];
+  if (row.present & 0x10) r.power = row.power;
+  r.imported = true;
+  return r;
+}
 
 // A bulk import touches every meter's readings, ledger and usage pages over and over; SQLite's
 // default page cache (2 MB) would read most of them from the file again each time. Restored
@@ -138,17 +187,35 @@ ImportSummary import_readings(storage::Database& db, const config::Config& confi
 
   std::vector<std::pair<int, std::string>> errors;
   std::vector<Row> rows;
-  std::vector<ImportMeter> meters;               // in the order first seen
-  std::map<std::string, std::size_t, std::less<>> by_name; // -> index in meters
-  std::map<std::int64_t, std::size_t> by_id;
+  std::vector<ImportMeter> meters;                                  // in the order first seen
+  std::map<std::string, std::int32_t, std::less<>> by_name;         // -> index in meters
+  std::vector<std::string_view> fields;
+  std::vector<std::string> quoted;
+  std::string last_time_text;
+  std::optional<UnixTime> last_time;
   int line_no = 1;
   ImportSummary summary;
+  // How much is left of a file (not of a pipe), to make room for its rows at once: growing a
+  // vector of millions copies it over and over.
+  std::optional<std::int64_t> left;
+  {
+    const auto here = in.tellg();
+    if (here >= 0 && in.seekg(0, std::ios::end)) {
+      left = static_cast<std::int64_t>(in.tellg() - here);
+      in.seekg(here);
+    }
+    in.clear();
+  }
+  std::int64_t bytes_read = 0;
   while (std::getline(in, line)) {
     ++line_no;
+    bytes_read += static_cast<std::int64_t>(line.size()) + 1;
+    if (left && line_no == 1000 && *left > bytes_read)
+      rows.reserve(static_cast<std::size_t>(*left / (bytes_read / 999) * 11 / 10));
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     ++summary.lines;
     report(ImportProgress::Phase::reading, static_cast<std::uint64_t>(summary.lines), 0);
-    auto fields = split_csv(line);
+    split_fields(line, fields, quoted);
     auto bad = [&](std::string why) { errors.push_back({line_no, std::move(why)}); };
     if (fields.size() != columns.size()) {
       bad(fmt::format("{} fields, expected {}", fields.size(), columns.size()));
@@ -156,12 +223,11 @@ ImportSummary import_readings(storage::Database& db, const config::Config& confi
     }
     Row row;
     row.line = line_no;
-    row.r.imported = true;
     std::string_view meter_name;
     std::optional<std::int64_t> energy, volume;
     bool ok = true;
     for (std::size_t i = 0; i < columns.size() && ok; ++i) {
-      const std::string& f = fields[i];
+      const std::string_view f = fields[i];
       auto number = [&](const char* name, bool fraction) -> std::optional<std::int64_t> {
         if (f.empty()) return std::nullopt;
         auto v = parse_int(f, fraction);
@@ -171,25 +237,42 @@ ImportSummary import_readings(storage::Database& db, const config::Config& confi
         }
         return v;
       };
+      auto band = [&](int b, const char* name) {
+        if (auto v = number(name, false)) {
+          row.bands[b] = *v;
+          row.present |= static_cast<std::uint8_t>(1u << b);
+        }
+      };
       switch (columns[i]) {
       case Column::meter: meter_name = f; break;
       case Column::time: {
-        auto t = parse_time(f);
-        if (!t) {
+        // A file has many lines of one time (a poll of every meter): parse each text once.
+        if (!last_time || f != last_time_text) {
+          auto t = parse_time(f);
+          last_time_text.assign(f);
+          last_time = t ? std::optional<UnixTime>(*t) : std::nullopt;
+          if (!t) last_time_text.clear();
+        }
+        if (!last_time) {
           bad(fmt::format("time '{}' is not RFC 3339 or a site-local time", f));
           ok = false;
         } else {
-          row.r.time = *t;
+          row.time = *last_time;
         }
         break;
       }
       case Column::energy_total: energy = number("energy_total", false); break;
       case Column::volume_total: volume = number("volume_total", false); break;
-      case Column::sharp: row.r.sharp = number("energy_sharp", false); break;
-      case Column::peak: row.r.peak = number("energy_peak", false); break;
-      case Column::flat: row.r.flat = number("energy_flat", false); break;
-      case Column::valley: row.r.valley = number("energy_valley", false); break;
-      case Column::power: row.r.power = number("power_total", true); break;
+      case Column::sharp: band(0, "energy_sharp"); break;
+      case Column::peak: band(1, "energy_peak"); break;
+      case Column::flat: band(2, "energy_flat"); break;
+      case Column::valley: band(3, "energy_valley"); break;
+      case Column::power:
+        if (auto v = number("power_total", true)) {
+          row.power = *v;
+          row.present |= 0x10;
+        }
+        break;
       }
     }
     if (!ok) continue;
@@ -202,74 +285,83 @@ ImportSummary import_readings(storage::Database& db, const config::Config& confi
       auto st = db.prepare("SELECT id, kind FROM meters WHERE name = ?1 AND removed IS NULL");
       st.bind(1, meter_name);
       if (st.step()) {
-        meters.push_back({st.get_int(0), std::string(meter_name), st.get_text(1) == "water"});
-        by_id[meters.back().id] = meters.size() - 1;
-        mit = by_name.emplace(std::string(meter_name), meters.size() - 1).first;
+        ImportMeter m;
+        m.id = st.get_int(0);
+        m.name = std::string(meter_name);
+        m.water = st.get_text(1) == "water";
+        meters.push_back(std::move(m));
+        mit = by_name.emplace(std::string(meter_name), static_cast<std::int32_t>(meters.size() - 1)).first;
       }
     }
     if (mit == by_name.end()) {
       bad(fmt::format("no such meter: {}", meter_name));
       continue;
     }
-    const ImportMeter& meter = meters[mit->second];
-    row.r.meter_id = meter.id;
+    const ImportMeter& meter = meters[static_cast<std::size_t>(mit->second)];
+    row.meter = mit->second;
     auto value = meter.water ? volume : energy;
     if (!value) {
       bad(fmt::format("meter {} is {}: it needs {}", meter.name, meter.water ? "water" : "electricity",
                       meter.water ? "volume_total" : "energy_total"));
       continue;
     }
-    row.r.value = *value;
+    row.value = *value;
     rows.push_back(row);
   }
-  auto name_of = [&](std::int64_t meter_id) -> const std::string& { return meters[by_id.at(meter_id)].name; };
 
   // The checks against stored readings and the writes see one state of the database: the
   // transaction starts here, after the file was read.
   BulkCache cache(db);
   storage::Transaction tx(db);
 
-  // In time order per meter; then check against the file itself and the stored readings.
-  std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
-    return a.r.meter_id != b.r.meter_id ? a.r.meter_id < b.r.meter_id : a.r.time < b.r.time;
-  });
-  std::vector<Row> todo;
-  todo.reserve(rows.size());
-  std::int64_t meter_id = 0;
-  std::optional<UnixTime> latest; // the meter's latest stored reading
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    const Row& row = rows[i];
-    if (row.r.meter_id != meter_id) {
-      meter_id = row.r.meter_id;
-      auto r = readings::latest(db, meter_id);
-      latest = r ? std::optional<UnixTime>(r->t) : std::nullopt;
+  // In time order (then meter; lines of one meter and time in file order): the order of
+  // billing, and, per meter, of the checks. A file written in time order needs no sort.
+  auto before = [&](const Row& a, const Row& b) {
+    if (a.time != b.time) return a.time < b.time;
+    return meters[static_cast<std::size_t>(a.meter)].id < meters[static_cast<std::size_t>(b.meter)].id;
+  };
+  if (!std::is_sorted(rows.begin(), rows.end(), before)) std::stable_sort(rows.begin(), rows.end(), before);
+
+  std::size_t to_bill = 0;
+  for (auto& row : rows) {
+    ImportMeter& m = meters[static_cast<std::size_t>(row.meter)];
+    if (!m.loaded) {
+      auto r = readings::latest(db, m.id);
+      m.latest = r ? std::optional<UnixTime>(r->t) : std::nullopt;
+      m.loaded = true;
     }
-    if (i > 0 && rows[i - 1].r.meter_id == row.r.meter_id && rows[i - 1].r.time == row.r.time) {
-      if (rows[i - 1].r.value != row.r.value)
-        errors.push_back({row.line, fmt::format("meter {} at {} has a different value on line {}",
-                                                name_of(row.r.meter_id), format_time(row.r.time), rows[i - 1].line)});
+    const bool again_in_file = m.last_time && *m.last_time == row.time;
+    const int previous_line = m.last_line;
+    const std::int64_t previous_value = m.last_value;
+    m.last_time = row.time;
+    m.last_line = row.line;
+    m.last_value = row.value;
+    if (again_in_file) {
+      if (previous_value != row.value)
+        errors.push_back({row.line, fmt::format("meter {} at {} has a different value on line {}", m.name,
+                                                format_time(row.time), previous_line)});
       else
         ++summary.skipped;
+      row.present |= k_skip;
       continue;
     }
-    if (latest && row.r.time <= *latest) {
+    if (m.latest && row.time <= *m.latest) {
       // Only a reading the meter has already may be this old.
       std::optional<std::int64_t> stored;
-      if (auto r = readings::at(db, row.r.meter_id, row.r.time)) stored = r->value;
+      if (auto r = readings::at(db, m.id, row.time)) stored = r->value;
       if (!stored)
-        errors.push_back({row.line, fmt::format("meter {} at {} is older than its latest reading ({})",
-                                                name_of(row.r.meter_id), format_time(row.r.time), format_time(*latest))});
-      else if (*stored != row.r.value)
-        errors.push_back({row.line, fmt::format("meter {} already has {} at {}, not {}", name_of(row.r.meter_id),
-                                                *stored, format_time(row.r.time), row.r.value)});
+        errors.push_back({row.line, fmt::format("meter {} at {} is older than its latest reading ({})", m.name,
+                                                format_time(row.time), format_time(*m.latest))});
+      else if (*stored != row.value)
+        errors.push_back({row.line, fmt::format("meter {} already has {} at {}, not {}", m.name, *stored,
+                                                format_time(row.time), row.value)});
       else
         ++summary.skipped;
+      row.present |= k_skip;
       continue;
     }
-    todo.push_back(row);
+    ++to_bill;
   }
-  rows.clear();
-  rows.shrink_to_fit();
   if (!errors.empty()) {
     std::sort(errors.begin(), errors.end());
     // The first 50 line numbers and the first 10 reasons: a file of bad lines is one readable line.
@@ -285,20 +377,18 @@ ImportSummary import_readings(storage::Database& db, const config::Config& confi
          details);
   }
 
-  std::stable_sort(todo.begin(), todo.end(), [](const Row& a, const Row& b) {
-    return a.r.time != b.r.time ? a.r.time < b.r.time : a.r.meter_id < b.r.meter_id;
-  });
   // Imported readings go straight into blocks (readings/store.hpp).
   readings::BlockWriter blocks(db);
   Biller biller(db, config);
   biller.store_into(&blocks);
   if (clock) biller.set_clock(clock);
   std::uint64_t billed = 0;
-  for (const auto& row : todo) {
-    report(ImportProgress::Phase::billing, billed++, todo.size());
+  for (const auto& row : rows) {
+    if (row.present & k_skip) continue;
+    report(ImportProgress::Phase::billing, billed++, to_bill);
     IngestResult res;
     try {
-      res = biller.ingest(row.r);
+      res = biller.ingest(reading_of(row, meters[static_cast<std::size_t>(row.meter)].id));
     } catch (const Error& e) {
       throw Error(e.code(), fmt::format("{}:{}: {}", source, row.line, e.what()));
     }
@@ -314,6 +404,7 @@ ImportSummary import_readings(storage::Database& db, const config::Config& confi
     summary.charged += res.charged;
     summary.commands += static_cast<int>(res.commands.size());
   }
+  report(ImportProgress::Phase::billing, billed, to_bill);
   // The days of an import of the past are over: their charges go to the ledger now.
   biller.post_days_over();
   blocks.finish();

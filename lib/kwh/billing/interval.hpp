@@ -13,7 +13,9 @@
 #include <kwh/billing/charge.hpp>
 #include <kwh/billing/tariff.hpp>
 
+#include <array>
 #include <cstdint>
+#include <span>
 #include <optional>
 #include <string>
 #include <utility>
@@ -36,18 +38,22 @@ struct Counters {
   std::optional<std::int64_t> sharp, peak, flat, valley;
 };
 
-using BandDeltas = std::vector<std::pair<std::string, std::int64_t>>;
+using BandDeltas = std::span<const std::pair<std::string, std::int64_t>>;
 
 struct Share {
   std::int64_t account_id = 0; // 0: nobody's
   std::int64_t tariff_id = 0;
   UnixTime from = 0, to = 0;
   std::int64_t quantity = 0;
-  BandDeltas bands; // this share of each band register's delta; empty when not usable
+  // This share of each band register's delta; none when they are not usable.
+  std::array<std::pair<std::string, std::int64_t>, 4> band_array;
+  std::size_t band_count = 0;
+  BandDeltas bands() const { return {band_array.data(), band_count}; }
 };
 
 // The shares of now.value - prev.value (>= 0) over (prev.t, now.t]; they sum to it exactly.
-std::vector<Share> share_interval(const Counters& prev, const Counters& now, const std::vector<Span>& spans);
+// Into out (cleared first; billing reuses one vector, so nothing is allocated per reading).
+void share_interval(const Counters& prev, const Counters& now, const std::vector<Span>& spans, std::vector<Share>& out);
 
 struct Priced {
   const StoredVersion* version = nullptr;
@@ -55,9 +61,9 @@ struct Priced {
   Piece piece;
 };
 
-// The priced pieces of a share over (t0, t1]. used: the account's consumption so far in the
-// site-local month (for tiers), advanced by what is priced here. Pieces of zero quantity are
-// left out. Error(data) for a tariff without versions.
+// The priced pieces of a share over (t0, t1], appended to out. used: the account's consumption
+// so far in the site-local month (for tiers), advanced by what is priced here. Pieces of zero
+// quantity are left out. Error(data) for a tariff without versions.
 void price_share(const TariffHistory& history, UnixTime t0, UnixTime t1, std::int64_t quantity,
                  const BandDeltas& band_deltas, std::int64_t& used, std::vector<Priced>& out);
 
