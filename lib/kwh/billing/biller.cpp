@@ -189,6 +189,7 @@ void Biller::forget() {
   m_latest.clear();
   m_generation = -1;
   m_stored = false;
+  m_rows.clear();
 }
 
 void Biller::forget_known() {
@@ -210,7 +211,7 @@ void Biller::outside_billing(const std::function<void()>& write) {
 }
 
 bool Biller::pending() const {
-  if (!m_usage.empty() || m_stored) return true;
+  if (!m_usage.empty() || m_stored || !m_rows.empty()) return true;
   for (const auto& [id, a] : m_accounts)
     if (a.balance != a.written_balance || a.carry != a.written_carry) return true;
   for (const auto& [key, g] : m_groups)
@@ -225,6 +226,7 @@ void Biller::flush() {
 }
 
 void Biller::write_pending() {
+  if (!m_rows.empty()) readings::insert_rows(m_db, m_rows);
   if (m_stored) {
     // Other connections' Billers learn from this that their latest readings may be stale.
     auto& st = m_db.cached("INSERT INTO sequences(name, value) VALUES ('readings', 1) "
@@ -508,8 +510,9 @@ IngestResult Biller::store_and_bill(Meter m, const Reading& r, std::optional<Pre
 
 void Biller::store_reading(const Reading& r, int flags) {
   readings::Reading stored{r.time, r.value, r.sharp, r.peak, r.flat, r.valley, r.power, flags};
+  // Recent rows are written with the rest when the transaction commits, many a statement.
   if (m_blocks) m_blocks->add(r.meter_id, stored);
-  else readings::insert_row(m_db, r.meter_id, stored);
+  else m_rows.emplace_back(r.meter_id, stored);
   m_stored = true;
   m_latest[r.meter_id] = Previous{r.time, r.value, r.sharp, r.peak, r.flat, r.valley};
 }

@@ -49,6 +49,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <kwh/readings/codec.hpp>
+
 namespace kwh::readings {
 class BlockWriter;
 }
@@ -206,6 +208,7 @@ private:
   std::int64_t m_generation = -1; // of the readings (sequences 'readings') when m_latest was right
   bool m_stored = false;          // readings stored since the last write_pending
   readings::BlockWriter* m_blocks = nullptr;
+  std::vector<std::pair<std::int64_t, readings::Reading>> m_rows; // stored, to write
   std::unordered_map<std::int64_t, AccountState> m_accounts;
   std::map<std::pair<std::int64_t, std::int64_t>, Group> m_groups; // (account, meter)
   std::map<std::tuple<UnixTime, std::int64_t, std::int64_t>, Usage> m_usage; // (day, meter, account): to add

@@ -5,20 +5,14 @@
 #include <kwh/modbus/profile.hpp>
 
 #include <cmath>
+#include <ctime>
+#include <pthread.h>
 #include <iterator>
+#include <unordered_map>
 
 namespace kwh::daemon {
 
 namespace {
-
-std::optional<std::int64_t> integer_of(const std::vector<modbus::Value>& values, std::string_view name) {
-  for (const auto& v : values)
-    if (v.name == name) {
-      if (v.integer) return v.integer;
-      if (std::isfinite(v.real)) return static_cast<std::int64_t>(std::llround(v.real));
-    }
-  return std::nullopt;
-}
 
 // {"energy_total": 123456, "voltage_a": 229.9}: integers for energy, volume and money, reals
 // otherwise (the form site::values_json gives), written directly: it runs for every reading.
@@ -56,6 +50,8 @@ struct ReadingStore::Impl {
   Impl(storage::Database& d, const config::Config& c) : db(d), biller(d, c) {}
   storage::Database& db;
   billing::Biller biller;
+  // The latest reading of each meter stored in this transaction, for meter_values.
+  std::unordered_map<std::int64_t, const PolledReading*> latest;
 };
 
 ReadingStore::ReadingStore(storage::Database& db, const config::Config& cfg)
@@ -66,24 +62,29 @@ std::string ReadingStore::store(const PolledReading& r) {
   billing::Reading b;
   b.meter_id = r.meter_id;
   b.time = r.time;
-  auto total = integer_of(r.values, "energy_total");
-  if (!total) total = integer_of(r.values, "volume_total");
+  // One pass over the values: the names billing takes, by where they go.
+  std::optional<std::int64_t> energy, volume;
+  for (const auto& v : r.values) {
+    std::optional<std::int64_t>* slot = nullptr;
+    const std::string_view n = v.name;
+    if (n.size() < 11 || (n[0] != 'e' && n[0] != 'v' && n[0] != 'p')) continue;
+    if (n == "energy_total") slot = &energy;
+    else if (n == "volume_total") slot = &volume;
+    else if (n == "energy_sharp") slot = &b.sharp;
+    else if (n == "energy_peak") slot = &b.peak;
+    else if (n == "energy_flat") slot = &b.flat;
+    else if (n == "energy_valley") slot = &b.valley;
+    else if (n == "power_total") slot = &b.power;
+    if (!slot || *slot) continue; // the first of a name counts
+    if (v.integer) *slot = v.integer;
+    else if (std::isfinite(v.real)) *slot = static_cast<std::int64_t>(std::llround(v.real));
+  }
+  auto total = energy ? energy : volume;
   if (!total) fail(Exit::data, "meter id {}: no energy_total or volume_total in the reading", r.meter_id);
   b.value = *total;
-  b.sharp = integer_of(r.values, "energy_sharp");
-  b.peak = integer_of(r.values, "energy_peak");
-  b.flat = integer_of(r.values, "energy_flat");
-  b.valley = integer_of(r.values, "energy_valley");
-  b.power = integer_of(r.values, "power_total");
   auto result = m_impl->biller.ingest(b);
-  m_impl->biller.outside_billing([&] {
-    m_impl->db
-        .cached("INSERT INTO meter_values(meter_id, t, \"values\") VALUES (?1, ?2, ?3) "
-                "ON CONFLICT(meter_id) DO UPDATE SET t = excluded.t, \"values\" = excluded.\"values\" "
-                "WHERE excluded.t >= meter_values.t")
-        .bind_all(r.meter_id, r.time, values_json(r.values))
-        .run();
-  });
+  auto& slot = m_impl->latest[r.meter_id];
+  if (!slot || slot->time <= r.time) slot = &r;
   // Plain readings are not worth a line each; what billing decided beyond a charge is.
   if (!result.events.empty() || !result.commands.empty() || result.outcome == billing::Outcome::held ||
       result.outcome == billing::Outcome::counter_reset)
@@ -92,6 +93,22 @@ std::string ReadingStore::store(const PolledReading& r) {
 }
 
 void ReadingStore::outside_billing(const std::function<void()>& write) { m_impl->biller.outside_billing(write); }
+
+void ReadingStore::write_values() {
+  if (m_impl->latest.empty()) return;
+  m_impl->biller.outside_billing([&] {
+    auto& st = m_impl->db.cached("INSERT INTO meter_values(meter_id, t, \"values\") VALUES (?1, ?2, ?3) "
+                                 "ON CONFLICT(meter_id) DO UPDATE SET t = excluded.t, \"values\" = excluded.\"values\" "
+                                 "WHERE excluded.t >= meter_values.t");
+    for (const auto& [meter, r] : m_impl->latest) {
+      st.bind_all(meter, r->time, values_json(r->values));
+      st.run();
+    }
+  });
+  m_impl->latest.clear();
+}
+
+void ReadingStore::drop_values() { m_impl->latest.clear(); }
 
 int ReadingStore::post_days_over() { return m_impl->biller.post_days_over(); }
 
@@ -151,6 +168,16 @@ void Writer::stop() {
   }
   m_wake.notify_one();
   m_thread.join();
+}
+
+double Writer::cpu_seconds() const {
+  if (!m_thread.joinable()) return 0;
+  clockid_t clock;
+  timespec ts{};
+  if (pthread_getcpuclockid(const_cast<std::thread&>(m_thread).native_handle(), &clock) != 0 ||
+      clock_gettime(clock, &ts) != 0)
+    return 0;
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
 std::size_t Writer::backlog() const {
@@ -222,8 +249,9 @@ void Writer::write_records(std::vector<Item>& items, std::size_t& i) {
           m_store->outside_billing([&] { write_one(*m_db, std::get<GatewayRecord>(items[i])); });
         }
         ++i;
-        if (clock::now() - started >= k_batch_time) break;
+        if (clock::now() - started >= k_batch_fill) break;
       }
+      m_store->write_values();
       m_store->post_days_over();
       tx.commit();
       m_metrics.db_write.observe(std::chrono::duration<double>(clock::now() - started).count());
@@ -233,9 +261,11 @@ void Writer::write_records(std::vector<Item>& items, std::size_t& i) {
       m_lines.clear();
       return;
     } catch (const RefusedReading&) {
+      m_store->drop_values();
       i = first;
       careful = true;
     } catch (const Error& e) {
+      m_store->drop_values();
       i = first;
       if (e.code() == Exit::temporary && !m_stopping) {
         // Another writer holds the lock (a long kwh reading import): wait for it, however long,

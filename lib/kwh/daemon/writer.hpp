@@ -32,8 +32,14 @@
 
 namespace kwh::daemon {
 
-inline constexpr std::size_t k_batch_readings = 500;
+// A batch is what the writer takes from its queue at once; a transaction ends after
+// k_batch_time whatever its size, so that a cashier never waits long for the write lock.
+inline constexpr std::size_t k_batch_readings = 20000;
 inline constexpr std::chrono::milliseconds k_batch_time{50};
+// Readings stop going into a transaction at this, leaving time for what billing writes at the
+// commit (balances, accumulators, rollups, latest values), so that the whole is about
+// k_batch_time.
+inline constexpr std::chrono::milliseconds k_batch_fill{35};
 // How long the writer waits for more records after the first of a burst before it writes.
 inline constexpr std::chrono::milliseconds k_batch_linger{100};
 
@@ -71,7 +77,14 @@ public:
   ReadingStore(storage::Database& db, const config::Config& cfg);
   ~ReadingStore();
   // Returns the billing summary line when something worth a log line happened, else empty.
+  // The meter's latest values (meter_values) are written by write_values(), once per meter:
+  // `r` must live until then.
   std::string store(const PolledReading& r);
+  // Writes the latest values of each meter stored since the last call (caller's transaction,
+  // before it commits).
+  void write_values();
+  // Forgets them (the transaction was rolled back).
+  void drop_values();
   // Runs `write`, which changes nothing billing reads (meter status, events), without making
   // billing read again what it knows of the meters (billing::Biller::outside_billing).
   void outside_billing(const std::function<void()>& write);
@@ -112,6 +125,8 @@ public:
 
   // Records waiting to be written (for STATUS and tests).
   std::size_t backlog() const;
+  // The CPU time the writer thread has used (benchmarks); 0 when it is not running.
+  double cpu_seconds() const;
 
 private:
   using Item = std::variant<PollRecord, GatewayRecord, Job>;

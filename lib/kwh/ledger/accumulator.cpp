@@ -19,12 +19,15 @@ constexpr const char* k_columns = "account_id, meter_id, band, day, version_id, 
 } // namespace
 
 std::string accumulator_hash(const Accumulator& a) {
-  // Text fields are length-prefixed so that no value can imitate a separator.
-  auto text = fmt::format("kwh-accumulator-v1\naccount_id={}\nmeter_id={}\nband={}:{}\nday={}\nversion_id={}\n"
-                          "t0={}\nt1={}\nquantity={}\namount={}\n",
-                          a.account_id, a.meter_id, a.band.size(), a.band, a.day, a.version_id, a.t0, a.t1,
-                          a.quantity, a.amount);
-  auto d = sha256(text);
+  // Text fields are length-prefixed so that no value can imitate a separator. Formatted on the
+  // stack: kwhd hashes every accumulator it changed at each commit.
+  char text[512];
+  auto end = fmt::format_to_n(text, sizeof text,
+                              "kwh-accumulator-v1\naccount_id={}\nmeter_id={}\nband={}:{}\nday={}\nversion_id={}\n"
+                              "t0={}\nt1={}\nquantity={}\namount={}\n",
+                              a.account_id, a.meter_id, a.band.size(), a.band, a.day, a.version_id, a.t0, a.t1,
+                              a.quantity, a.amount);
+  auto d = sha256(std::string_view(text, std::min(end.size, sizeof text)));
   return std::string(reinterpret_cast<const char*>(d.data()), d.size());
 }
 

@@ -28,6 +28,9 @@ inline constexpr std::size_t k_block_bytes = 960;
 
 // Stores one reading as a recent row.
 void insert_row(storage::Database& db, std::int64_t meter_id, const Reading& r);
+// Stores many, in key order, several rows a statement (kwhd's writer buffers a transaction's).
+using MeterReading = std::pair<std::int64_t, Reading>;
+void insert_rows(storage::Database& db, std::vector<MeterReading>& rows);
 
 // Packs readings into blocks, per meter, as they come (each meter's in increasing time): a
 // meter's block is written when full, the rest when the transaction commits (it is a
