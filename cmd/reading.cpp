@@ -36,7 +36,7 @@ std::optional<UnixTime> time_option(const std::optional<std::string>& text, cons
 } // namespace
 
 void add_reading(CLI::App& app, Context& ctx) {
-  auto* group = app.add_subcommand("reading", "import, list, accept and reject readings");
+  auto* group = app.add_subcommand("reading", "import, list, accept, reject and prune readings");
   group->require_subcommand(1);
 
   auto file = std::make_shared<std::string>();
@@ -190,6 +190,8 @@ void add_reading(CLI::App& app, Context& ctx) {
           auto res = biller.accept_held(*id, operator_of(ctx));
           summary = res.summary();
           charged = res.charged;
+          // A reading of a day that is over closes that day, as kwhd would.
+          biller.post_days_over();
         } else {
           biller.reject_held(*id, operator_of(ctx));
           summary = "rejected held reading " + std::to_string(*id);

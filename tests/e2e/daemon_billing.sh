@@ -26,3 +26,16 @@ equals "$(sql "SELECT state FROM commands WHERE action = 'relay_off'")" done
 equals "$(sql "SELECT relay_state FROM meters WHERE name = 'M1_1'")" off
 # daily_usage holds what was charged.
 equals "$(sql "SELECT sum(cost) FROM daily_usage") " "$(sql "SELECT -sum(amount) FROM charges") "
+# Today's charge is open in an accumulator, part of the balance; kwh check replays it from the
+# readings, and finds it when it is edited behind kwh's back, with or without its hash.
+equals "$(sql "SELECT count(*) FROM accumulators")" 1
+expect_exit 0 kwh check
+cp "$KWH_DB" "$T/good.db"
+sql "UPDATE accumulators SET quantity = quantity + 10"
+expect_exit 1 kwh check
+contains "$OUT" "does not match its hash"
+contains "$OUT" "but its readings give"
+cp "$T/good.db" "$KWH_DB"; rm -f "$KWH_DB-wal" "$KWH_DB-shm"
+sql "UPDATE accounts SET balance = balance + 100 WHERE name = 'A1'"
+expect_exit 1 kwh check
+contains "$OUT" "less its open accumulators"

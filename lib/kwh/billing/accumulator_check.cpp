@@ -92,13 +92,15 @@ std::vector<std::string> verify_accumulators(storage::Database& db, const config
     const std::int64_t expected = replay(db, g.meter_id, g.account_id, g.day, g.from, g.to, spans_of(db, g.meter_id),
                                          tariffs, config.minor_units);
     if (claimed != expected) {
-      auto names = db.prepare("SELECT (SELECT name FROM accounts WHERE id = ?1), (SELECT name FROM meters WHERE id = ?2)");
+      auto names = db.prepare("SELECT (SELECT name FROM accounts WHERE id = ?1), (SELECT name FROM meters WHERE id = ?2), "
+                              "(SELECT kind FROM meters WHERE id = ?2)");
       names.bind_all(g.account_id, g.meter_id);
       names.step();
-      findings.push_back(fmt::format("accumulators: account {}, meter {}, {}: charged {} but its readings give {} "
-                                     "(an accumulator was edited behind kwh's back, or a reading was)",
+      const char* unit = names.get_opt_text(2).value_or("") == "water" ? "L" : "Wh";
+      findings.push_back(fmt::format("accumulators: account {}, meter {}, {}: charged for {} {} but its readings give "
+                                     "{} {} (an accumulator was edited behind kwh's back, or a reading was)",
                                      names.get_opt_text(0).value_or("?"), names.get_opt_text(1).value_or("?"),
-                                     format_date(g.day), claimed, expected));
+                                     format_date(g.day), claimed, unit, expected, unit));
     }
   }
   return findings;

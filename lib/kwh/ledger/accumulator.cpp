@@ -94,16 +94,19 @@ int post_open(storage::Database& db, std::optional<std::int64_t> account_id, std
 
 std::vector<std::string> verify_hashes(storage::Database& db) {
   std::vector<std::string> findings;
-  auto st = db.prepare(fmt::format("SELECT {}, hash FROM accumulators ORDER BY account_id, meter_id, band", k_columns));
+  auto st = db.prepare(fmt::format("SELECT {}, hash, (SELECT name FROM accounts WHERE id = c.account_id), (SELECT name "
+                                   "FROM meters WHERE id = c.meter_id) FROM accumulators c ORDER BY account_id, "
+                                   "meter_id, band",
+                                   k_columns));
   while (st.step()) {
     Accumulator a = read_row(st);
+    const std::string which = fmt::format("the accumulator of account {}, meter {}, band {}, {}",
+                                          st.get_opt_text(10).value_or("?"), st.get_opt_text(11).value_or("?"), a.band,
+                                          format_date(a.day));
     if (st.get_blob(9) != accumulator_hash(a))
-      findings.push_back(fmt::format("accumulator of account id {}, meter id {}, band {} does not match its hash "
-                                     "(it was edited behind kwh's back)",
-                                     a.account_id, a.meter_id, a.band));
+      findings.push_back(fmt::format("{} does not match its hash (it was edited behind kwh's back)", which));
     if (a.amount < 0 || a.quantity < 0)
-      findings.push_back(fmt::format("accumulator of account id {}, meter id {}, band {} holds a negative {}",
-                                     a.account_id, a.meter_id, a.band, a.amount < 0 ? "amount" : "quantity"));
+      findings.push_back(fmt::format("{} holds a negative {}", which, a.amount < 0 ? "amount" : "quantity"));
   }
   return findings;
 }

@@ -179,19 +179,40 @@ std::vector<Reading> thinned(const std::vector<Reading>& rs, std::int64_t thin_t
 
 bool thin_step(storage::Database& db, UnixTime cutoff, std::int64_t thin_to, Stats& stats, bool dry_run) {
   const auto started = Clock::now();
-  // Meters with raw blocks that start before the cutoff.
+  // One meter at a time, the one with the oldest raw block before the cutoff (a look-up in the
+  // partial index of raw blocks); a dry run, which writes nothing, takes them all at once.
   std::vector<std::int64_t> meters;
-  {
+  auto next_meter = [&]() -> std::optional<std::int64_t> {
+    auto& st = db.cached("SELECT meter_id FROM reading_blocks INDEXED BY reading_blocks_raw WHERE thinned = 0 AND "
+                         "t0 < ?1 ORDER BY t0 LIMIT 1");
+    st.bind(1, cutoff);
+    std::optional<std::int64_t> m;
+    if (st.step()) m = st.get_int(0);
+    st.reset();
+    return m;
+  };
+  if (dry_run) {
     auto st = db.prepare("SELECT DISTINCT meter_id FROM reading_blocks INDEXED BY reading_blocks_raw "
                          "WHERE thinned = 0 AND t0 < ?1");
     st.bind(1, cutoff);
     while (st.step()) meters.push_back(st.get_int(0));
   }
-  if (meters.empty()) return true;
+  std::size_t done = 0;
   std::vector<Reading> old, rest, block;
   std::string buffer;
-  std::size_t done = 0;
-  for (auto meter : meters) {
+  for (std::size_t k = 0;; ++k) {
+    std::int64_t meter;
+    if (dry_run) {
+      if (k == meters.size()) break;
+      meter = meters[k];
+    } else {
+      auto m = next_meter();
+      if (!m) {
+        ++stats.steps;
+        return true;
+      }
+      meter = *m;
+    }
     old.clear();
     rest.clear();
     std::vector<UnixTime> t0s;
@@ -234,10 +255,13 @@ bool thin_step(storage::Database& db, UnixTime cutoff, std::int64_t thin_to, Sta
     stats.readings_kept += kept.size();
     stats.bytes_freed += old_bytes - new_bytes;
     ++done;
-    if (!dry_run && over_budget(started)) break;
+    if (!dry_run && over_budget(started)) {
+      ++stats.steps;
+      return false;
+    }
   }
   ++stats.steps;
-  return done == meters.size();
+  return true;
 }
 
 bool prune_events_step(storage::Database& db, UnixTime cutoff, Stats& stats, bool dry_run) {
@@ -321,7 +345,7 @@ Phase prune_step(storage::Database& db, Phase phase, const Policy& p, UnixTime n
 }
 
 Stats prune(storage::Database& db, const Policy& p, UnixTime now, bool dry_run,
-            const std::function<void(Phase, const Stats&)>& progress, double* longest) {
+            const std::function<void(Phase, const Stats&)>& progress, std::vector<double>* holds) {
   Stats stats;
   if (dry_run) {
     // Everything at once in one read transaction: one state, and no lock held.
@@ -348,7 +372,7 @@ Stats prune(storage::Database& db, const Policy& p, UnixTime now, bool dry_run,
       tx.commit();
     }
     const double held = std::chrono::duration<double>(Clock::now() - started).count();
-    if (longest) *longest = std::max(*longest, held);
+    if (holds) holds->push_back(held);
     if (progress) progress(phase, stats);
   }
   return stats;

@@ -17,10 +17,13 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <vector>
 
 namespace kwh::readings {
 
-inline constexpr std::chrono::milliseconds k_step_budget{30};
+// The work of a step stops at this; with its commit (and fsync) a step holds the write lock for
+// well under 50 ms.
+inline constexpr std::chrono::milliseconds k_step_budget{20};
 
 struct Policy {
   std::optional<std::int64_t> raw;    // seconds of raw readings kept; nullopt: forever
@@ -52,7 +55,7 @@ bool prune_events_step(storage::Database& db, UnixTime cutoff, Stats& stats, boo
 
 // Returns up to `pages` free pages to the file system when the database has auto_vacuum =
 // incremental; true when none are left (or it has not).
-bool vacuum_step(storage::Database& db, int pages = 2048);
+bool vacuum_step(storage::Database& db, int pages = 512);
 
 // The cutoffs of a policy at `now`.
 std::optional<UnixTime> raw_cutoff(const Policy& p, UnixTime now);
@@ -71,8 +74,8 @@ const char* phase_name(Phase p);
 Phase prune_step(storage::Database& db, Phase phase, const Policy& p, UnixTime now, Stats& stats, bool dry_run);
 
 // A whole prune: every step, each in its own transaction (a dry run in one read transaction).
-// progress is called after each step. `longest`: the longest write transaction, in seconds.
+// progress is called after each step. `holds`: the duration of each write transaction, seconds.
 Stats prune(storage::Database& db, const Policy& p, UnixTime now, bool dry_run,
-            const std::function<void(Phase, const Stats&)>& progress = {}, double* longest = nullptr);
+            const std::function<void(Phase, const Stats&)>& progress = {}, std::vector<double>* holds = nullptr);
 
 } // namespace kwh::readings
