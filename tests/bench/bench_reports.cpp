@@ -1,12 +1,13 @@
 // Benchmark of a year at site scale: `meters` meters (one account each, flat tariff), a year of
 // 30-minute readings imported month by month with the real `kwh reading import` (so billed like
-// polled readings: a ledger charge per reading, the daily_usage rollups), two top-ups a month per
+// polled readings: charged at every reading into the day's accumulators, posted as one ledger
+// entry per meter and day, the daily_usage rollups), two top-ups a month per
 // account, then the office's reports through the real `kwh report`. Prints the import rate of
 // each month and of the year, the database's size, and the wall time of each report (the
 // targets: the monthly energy report by meter and the yearly sales report under 1 s each).
 //
 // Usage: bench_reports KWH [meters=2000] [months=12]
-// The database goes to $TMPDIR (some 8 GB for the whole year; its size is printed); KEEP=1 keeps it.
+// The database goes to $TMPDIR (its size is printed); KEEP=1 keeps it.
 
 #include <kwh/billing/account.hpp>
 #include <kwh/billing/payment.hpp>

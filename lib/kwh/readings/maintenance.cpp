@@ -20,19 +20,6 @@ constexpr std::int64_t k_block_overhead = 24;
 // A recent row, as it takes up a page (key, values, headers).
 constexpr std::int64_t k_row_bytes = 40;
 
-Reading row_reading(const storage::Statement& st, int first) {
-  Reading r;
-  r.t = st.get_int(first);
-  r.value = st.get_int(first + 1);
-  r.sharp = st.get_opt_int(first + 2);
-  r.peak = st.get_opt_int(first + 3);
-  r.flat = st.get_opt_int(first + 4);
-  r.valley = st.get_opt_int(first + 5);
-  r.power = st.get_opt_int(first + 6);
-  r.flags = static_cast<int>(st.get_int(first + 7));
-  return r;
-}
-
 // Encodes readings into blocks of at most k_block_bytes; calls out for each finished block.
 template <typename Out> void encode_blocks(const std::vector<Reading>& rs, Out&& out) {
   BlockEncoder e;
@@ -62,7 +49,7 @@ std::uint64_t adopt_rows(storage::Database& db) {
   };
   while (st.step()) {
     const std::int64_t m = st.get_int(0);
-    Reading r = row_reading(st, 1);
+    Reading r = read_row(st, 1);
     if (m != meter || (e.count() > 0 && e.size_if_added(r) > k_block_bytes)) write();
     meter = m;
     e.add(r);
@@ -88,7 +75,7 @@ bool compact_step(storage::Database& db, UnixTime before, Stats& stats, bool dry
     st.bind(1, before);
     while (st.step()) {
       last_meter = st.get_int(0);
-      Reading r = row_reading(st, 1);
+      Reading r = read_row(st, 1);
       last_t = r.t;
       by_meter[last_meter].push_back(r);
       ++taken;

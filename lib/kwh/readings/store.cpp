@@ -10,19 +10,6 @@ namespace kwh::readings {
 
 namespace {
 
-Reading read_row(const storage::Statement& st, int first) {
-  Reading r;
-  r.t = st.get_int(first);
-  r.value = st.get_int(first + 1);
-  r.sharp = st.get_opt_int(first + 2);
-  r.peak = st.get_opt_int(first + 3);
-  r.flat = st.get_opt_int(first + 4);
-  r.valley = st.get_opt_int(first + 5);
-  r.power = st.get_opt_int(first + 6);
-  r.flags = static_cast<int>(st.get_int(first + 7));
-  return r;
-}
-
 constexpr const char* k_row_columns = "t, value, sharp, peak, flat, valley, power, flags";
 
 [[noreturn]] void damaged(std::int64_t meter_id, UnixTime t0) {
@@ -42,6 +29,19 @@ std::string_view blob(const storage::Statement& st, int col, std::string& buffer
 }
 
 } // namespace
+
+Reading read_row(const storage::Statement& st, int first) {
+  Reading r;
+  r.t = st.get_int(first);
+  r.value = st.get_int(first + 1);
+  r.sharp = st.get_opt_int(first + 2);
+  r.peak = st.get_opt_int(first + 3);
+  r.flat = st.get_opt_int(first + 4);
+  r.valley = st.get_opt_int(first + 5);
+  r.power = st.get_opt_int(first + 6);
+  r.flags = static_cast<int>(st.get_int(first + 7));
+  return r;
+}
 
 void insert_row(storage::Database& db, std::int64_t meter_id, const Reading& r) {
   auto& st = db.cached("INSERT INTO readings(meter_id, t, value, sharp, peak, flat, valley, power, flags) "

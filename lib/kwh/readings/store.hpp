@@ -26,6 +26,10 @@ namespace kwh::readings {
 // without overflow pages (SQLite keeps up to about 1 000 bytes of an index record local).
 inline constexpr std::size_t k_block_bytes = 960;
 
+// A reading from a statement's columns t, value, sharp, peak, flat, valley, power, flags
+// (starting at column `first`): a recent row, or version 3's.
+Reading read_row(const storage::Statement& st, int first);
+
 // Stores one reading as a recent row.
 void insert_row(storage::Database& db, std::int64_t meter_id, const Reading& r);
 // Stores many, in key order, several rows a statement (kwhd's writer buffers a transaction's).
