@@ -84,7 +84,8 @@ bool compact_step(storage::Database& db, UnixTime before, Stats& stats, bool dry
   if (taken == 0) return true;
   std::vector<Reading> all;
   std::string buffer;
-  for (auto& [meter, rows] : by_meter) {
+  for (auto& [meter_key, rows] : by_meter) {
+    const std::int64_t meter = meter_key; // a plain variable: lambdas below capture it
     // The meter's block just before these rows, when it has room: they go on at its end.
     all.clear();
     std::optional<UnixTime> old_t0;
