@@ -5,7 +5,7 @@
 // readings older than [retention] raw, removal of old events, and free pages returned.
 //
 // Each step is a job on the writer thread in its own short transaction (readings'
-// k_step_budget, about 30 ms), so reading batches and cashiers' sales go in between; the
+// k_step_budget of work, under about 50 ms with the commit), so reading batches and cashiers' sales go in between; the
 // transactions' times are in kwh_upkeep_write_seconds. The day of the last prune is kept in
 // settings ('retention_pruned'), so a restart does not prune twice.
 
