@@ -29,6 +29,9 @@ kwh_require(SQLITE3_FOUND "SQLite >= 3.40" libsqlite3-dev)
 pkg_check_modules(TOMLPP QUIET IMPORTED_TARGET tomlplusplus>=3.3)
 kwh_require(TOMLPP_FOUND "toml++ >= 3.3" libtomlplusplus-dev)
 
+pkg_check_modules(LIBCRYPTO QUIET IMPORTED_TARGET libcrypto>=3.0)
+kwh_require(LIBCRYPTO_FOUND "OpenSSL's libcrypto >= 3.0" libssl-dev)
+
 pkg_check_modules(XLSXWRITER QUIET IMPORTED_TARGET xlsxwriter>=1.1)
 kwh_require(XLSXWRITER_FOUND "libxlsxwriter >= 1.1" libxlsxwriter-dev)
 

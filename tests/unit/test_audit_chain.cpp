@@ -4,7 +4,7 @@
 
 #include <kwh/audit/log.hpp>
 #include <kwh/storage/database.hpp>
-#include <kwh/util/sha256.hpp>
+#include <kwh/crypto/sha256.hpp>
 
 #include <string>
 

@@ -1,7 +1,7 @@
 #include <kwh/audit/log.hpp>
 
 #include <kwh/util/error.hpp>
-#include <kwh/util/sha256.hpp>
+#include <kwh/crypto/sha256.hpp>
 
 #include <fmt/format.h>
 #include <sqlite3.h>

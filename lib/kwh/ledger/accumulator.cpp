@@ -1,7 +1,7 @@
 #include <kwh/ledger/accumulator.hpp>
 
 #include <kwh/storage/database.hpp>
-#include <kwh/util/sha256.hpp>
+#include <kwh/crypto/sha256.hpp>
 
 #include <fmt/format.h>
 

@@ -1,7 +1,7 @@
 #pragma once
-// SHA-256 (FIPS 180-4, section 6.2), written for kwh. It hashes the audit log and the ledger
-// into chains so that a row edited behind kwh's back is found. No secret is involved: the
-// chains detect changes, they do not authenticate anyone.
+// SHA-256 from OpenSSL's libcrypto. It hashes the audit log, the ledger and the billing
+// accumulators into chains so that a row edited behind kwh's back is found. No secret is
+// involved there: the chains detect changes, they do not authenticate anyone (hmac.hpp does).
 
 #include <array>
 #include <cstddef>
@@ -17,21 +17,19 @@ using Sha256Digest = std::array<std::uint8_t, 32>;
 class Sha256 {
 public:
   Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
 
   Sha256& update(std::string_view data);
   Sha256& update(const std::uint8_t* data, std::size_t size);
-  // Pads, processes the last block and returns the digest. The object must not be used
-  // afterwards except to be reset().
+  // Returns the digest. The object must not be used afterwards except to be reset().
   Sha256Digest finish();
   void reset();
 
 private:
-  void process_block(const std::uint8_t* block);
-
-  std::array<std::uint32_t, 8> m_state{};
-  std::array<std::uint8_t, 64> m_buffer{};
-  std::size_t m_buffered = 0;
-  std::uint64_t m_total_bytes = 0;
+  struct Context;
+  Context* m_ctx;
 };
 
 Sha256Digest sha256(std::string_view data);
