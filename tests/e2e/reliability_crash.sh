@@ -24,11 +24,6 @@ ROUND_S=${ROUND_S:-1.5}
 SELLERS=${SELLERS:-4}
 ACCOUNTS=4
 
-# The site's zone: local midnight half-way through the rounds (local = UTC + offset).
-midnight=$(awk -v now="$(date +%s)" -v r="$ROUNDS" -v s="$ROUND_S" 'BEGIN { printf "%d", now + 3 + r * s / 2 }')
-off=$(( (86400 - midnight % 86400) % 86400 ))
-export TZ=$(printf 'KWH-%02d:%02d:%02d' $((off / 3600)) $((off % 3600 / 60)) $((off % 60)))
-
 kwh init >/dev/null
 start_sim $ACCOUNTS 1
 add_site 1 $ACCOUNTS
@@ -58,6 +53,13 @@ seller() {
 }
 
 kwhd_kills=0; seller_kills=0
+# The site's zone: local midnight half-way through the rounds (local = UTC + offset),
+# set once the site is made, so that a slow set-up on a busy machine cannot push kwhd's first
+# readings past it.
+midnight=$(awk -v now="$(date +%s)" -v r="$ROUNDS" -v s="$ROUND_S" 'BEGIN { printf "%d", now + 3 + r * s / 2 }')
+off=$(( (86400 - midnight % 86400) % 86400 ))
+export TZ=$(printf 'KWH-%02d:%02d:%02d' $((off / 3600)) $((off % 3600 / 60)) $((off % 60)))
+
 round_ns=$(awk "BEGIN { print int($ROUND_S * 1e9) }")
 start_kwhd
 for ((r = 1; r <= ROUNDS; r++)); do
