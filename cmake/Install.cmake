@@ -5,25 +5,28 @@
 add_subdirectory(${PROJECT_SOURCE_DIR}/man ${PROJECT_BINARY_DIR}/man)
 add_subdirectory(${PROJECT_SOURCE_DIR}/completions ${PROJECT_BINARY_DIR}/completions)
 
-# Both programs in bin: the unit's ExecStart names $prefix/bin/kwhd.
+# Both programs in bin: the units' ExecStart lines name $prefix/bin/kwhd and $prefix/bin/kwh.
 install(TARGETS kwh_cli kwhd RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 
-# systemd: the unit, the kwh user (sysusers.d) and its folders (tmpfiles.d). They go to
-# lib/ under the prefix, not to CMAKE_INSTALL_LIBDIR (which is multiarch on Debian).
-# The unit names /usr/bin/kwhd; an install to another prefix (/usr/local by default) gets its
-# own path, written at install time because `cmake --install --prefix` and cpack choose the
-# prefix after configuring.
-set(KWH_UNIT_SOURCE ${PROJECT_SOURCE_DIR}/daemon/systemd/kwhd.service)
-string(CONFIGURE [[
-  set(unit_dir "${CMAKE_INSTALL_PREFIX}/lib/systemd/system")
-  file(READ "@KWH_UNIT_SOURCE@" unit)
-  string(REPLACE "ExecStart=/usr/bin/kwhd" "ExecStart=${CMAKE_INSTALL_PREFIX}/@CMAKE_INSTALL_BINDIR@/kwhd" unit "${unit}")
-  file(MAKE_DIRECTORY "$ENV{DESTDIR}${unit_dir}")
-  message(STATUS "Installing: $ENV{DESTDIR}${unit_dir}/kwhd.service")
-  file(WRITE "$ENV{DESTDIR}${unit_dir}/kwhd.service" "${unit}")
-  list(APPEND CMAKE_INSTALL_MANIFEST_FILES "${unit_dir}/kwhd.service")
-]] kwh_install_unit @ONLY)
-install(CODE "${kwh_install_unit}")
+# systemd: the units (kwhd, and kwh serve for the tenants' pages), the kwh user (sysusers.d)
+# and its folders (tmpfiles.d). They go to lib/ under the prefix, not to CMAKE_INSTALL_LIBDIR
+# (which is multiarch on Debian). The units name /usr/bin/kwhd and /usr/bin/kwh; an install
+# to another prefix (/usr/local by default) gets its own path, written at install time because
+# `cmake --install --prefix` and cpack choose the prefix after configuring.
+foreach(unit_name kwhd.service kwh-serve.service)
+  set(KWH_UNIT_SOURCE ${PROJECT_SOURCE_DIR}/daemon/systemd/${unit_name})
+  set(KWH_UNIT_NAME ${unit_name})
+  string(CONFIGURE [[
+    set(unit_dir "${CMAKE_INSTALL_PREFIX}/lib/systemd/system")
+    file(READ "@KWH_UNIT_SOURCE@" unit)
+    string(REPLACE "ExecStart=/usr/bin/" "ExecStart=${CMAKE_INSTALL_PREFIX}/@CMAKE_INSTALL_BINDIR@/" unit "${unit}")
+    file(MAKE_DIRECTORY "$ENV{DESTDIR}${unit_dir}")
+    message(STATUS "Installing: $ENV{DESTDIR}${unit_dir}/@KWH_UNIT_NAME@")
+    file(WRITE "$ENV{DESTDIR}${unit_dir}/@KWH_UNIT_NAME@" "${unit}")
+    list(APPEND CMAKE_INSTALL_MANIFEST_FILES "${unit_dir}/@KWH_UNIT_NAME@")
+  ]] kwh_install_unit @ONLY)
+  install(CODE "${kwh_install_unit}")
+endforeach()
 install(FILES ${PROJECT_SOURCE_DIR}/daemon/systemd/kwh.sysusers.conf DESTINATION lib/sysusers.d RENAME kwh.conf)
 install(FILES ${PROJECT_SOURCE_DIR}/daemon/systemd/kwh.tmpfiles.conf DESTINATION lib/tmpfiles.d RENAME kwh.conf)
 
@@ -49,7 +52,8 @@ set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
-# postinst creates the kwh user and folders (sysusers.d, tmpfiles.d); nothing is started.
+# postinst creates the kwh user and folders (sysusers.d, tmpfiles.d); nothing is enabled or
+# started. prerm stops kwh-serve and kwhd on removal.
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
   ${PROJECT_SOURCE_DIR}/daemon/systemd/deb/postinst
   ${PROJECT_SOURCE_DIR}/daemon/systemd/deb/prerm

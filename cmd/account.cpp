@@ -1,10 +1,11 @@
-// kwh account: open, list, show, attach and detach meters, close accounts.
+// kwh account: open, list, show, attach and detach meters, close accounts, print login links.
 
 #include "context.hpp"
 
 #include <kwh/billing/account.hpp>
 #include <kwh/billing/payment.hpp>
 #include <kwh/util/time.hpp>
+#include <kwh/web/link.hpp>
 
 namespace kwh::cli {
 
@@ -168,6 +169,58 @@ void add_account(CLI::App& app, Context& ctx) {
       };
     });
   }
+
+  // link: a single-use login link for the tenant's page (kwh-serve(1)).
+  struct LinkOptions {
+    std::string id;
+    std::optional<std::string> ttl;
+    bool revoke = false;
+  };
+  auto lo = std::make_shared<LinkOptions>();
+  auto* link = group->add_subcommand("link", "print a single-use login link to the tenant's page (kwh serve)");
+  link->add_option("id", lo->id, "the account ID")->required()->type_name("ID");
+  link->add_option("--ttl", lo->ttl, "how long the link works (default [serve] link_ttl, 48h; 5m .. 30d)")
+      ->type_name("DURATION");
+  link->add_flag("--revoke", lo->revoke, "void every link and session of the account instead");
+  link->callback([&ctx, lo] {
+    ctx.action = [&ctx, lo] {
+      auto& db = ctx.db();
+      if (lo->revoke) {
+        if (lo->ttl) fail(Exit::usage, "--ttl and --revoke do not go together");
+        storage::Transaction tx(db);
+        const auto generation = web::revoke_links(db, lo->id);
+        ctx.audit_now();
+        tx.commit();
+        if (ctx.format() == output::Format::json)
+          ctx.print(output::Json::object().set("account", lo->id).set("revoked", true).set("generation", generation));
+        else if (!ctx.quiet)
+          ctx.out() << "revoked every login link and session of account " << lo->id << "\n";
+        return 0;
+      }
+      const auto& cfg = ctx.config();
+      std::chrono::seconds ttl = cfg.serve.link_ttl;
+      if (lo->ttl) {
+        auto d = parse_duration(*lo->ttl);
+        if (!d) fail(Exit::usage, "--ttl: {}", d.error().what());
+        if (*d < std::chrono::minutes(5) || *d > std::chrono::hours(24 * 30))
+          fail(Exit::usage, "--ttl: {} is outside 5m to 30d", *lo->ttl);
+        ttl = std::chrono::duration_cast<std::chrono::seconds>(*d);
+      }
+      const std::string base = cfg.serve.base_url.empty() ? "http://" + cfg.serve.listen : cfg.serve.base_url;
+      const std::string key = web::load_or_create_secret(config::resolve_secret_path(cfg, ctx.database_path()),
+                                                         ctx.database_path());
+      auto issued = web::issue_link(db, key, base, lo->id, ttl, now());
+      if (ctx.format() == output::Format::json)
+        ctx.print(output::Json::object()
+                      .set("account", issued.account)
+                      .set("name", issued.holder)
+                      .set("url", issued.url)
+                      .set("expires", format_time(issued.expires)));
+      else
+        ctx.out() << issued.url << "\n";
+      return 0;
+    };
+  });
 
   // close
   struct CloseOptions {

@@ -105,5 +105,6 @@ void add_operator(CLI::App& app, Context& ctx);
 void add_log(CLI::App& app, Context& ctx);
 void add_check(CLI::App& app, Context& ctx);
 void add_sim(CLI::App& app, Context& ctx);
+void add_serve(CLI::App& app, Context& ctx);
 
 } // namespace kwh::cli

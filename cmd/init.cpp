@@ -6,6 +6,7 @@
 #include <kwh/readings/maintenance.hpp>
 #include <kwh/storage/database.hpp>
 #include <kwh/util/time.hpp>
+#include <kwh/web/link.hpp>
 
 #include <filesystem>
 
@@ -48,6 +49,13 @@ void add_init(CLI::App& app, Context& ctx) {
         tx.commit();
       }
       if (!existed) auth::secure_database_files(path); // the -wal and -shm files exist by now
+      // The key of kwh serve's login links (mode 0600). The database is made either way; a key
+      // that cannot be made now is made on first use, or that use says why not.
+      try {
+        web::load_or_create_secret(config::resolve_secret_path(ctx.config(), path), path);
+      } catch (const Error& e) {
+        std::cerr << "kwh: warning: " << e.what() << "\n";
+      }
       int after = db->user_version();
       output::Json o = output::Json::object();
       o.set("database", path);

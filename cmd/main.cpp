@@ -58,6 +58,7 @@ int run(int argc, char** argv) {
   cli::add_log(app, ctx);
   cli::add_check(app, ctx);
   cli::add_sim(app, ctx);
+  cli::add_serve(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -14,11 +14,11 @@ _kwh_global_options="--db= --config= --format= --json -q --quiet --yes --help --
 # (relay actions, report names).
 _kwh_words() {
   case $1 in
-    "") echo "init gateway meter tariff account sell refund relay reading report operator log check sim" ;;
+    "") echo "init gateway meter tariff account sell refund relay reading report operator log check sim serve" ;;
     gateway) echo "add list show remove test" ;;
     meter) echo "add list show read set replace remove" ;;
     tariff) echo "add list show" ;;
-    account) echo "open list show attach detach close" ;;
+    account) echo "open list show attach detach close link" ;;
     relay) echo "on off auto protect" ;;
     reading) echo "import list accept reject prune" ;;
     report) echo "sales energy balances alarms offline gateways readings reconcile statement" ;;
@@ -41,6 +41,7 @@ _kwh_options() {
     "account list") echo "--status=" ;;
     "account attach" | "account detach") echo "--time=" ;;
     "account close") echo "--refund" ;;
+    "account link") echo "--ttl= --revoke" ;; # --json is global
     sell) echo "--ref= --method= --receipt=" ;;
     refund) echo "--ref= --receipt=" ;;
     relay | "relay "*) echo "--account= --building= --all --wait= --direct" ;;
@@ -50,6 +51,7 @@ _kwh_options() {
     "operator add") echo "--role=" ;;
     log) echo "--since= --verify --head --expect-head=" ;;
     sim) echo "--meters= --gateways= --listen= --profile= --speed= --load-w= --faults= --rtu-over-tcp --seed=" ;;
+    serve) echo "--listen= --base-url= --insecure-cookies" ;;
   esac
 }
 
@@ -112,7 +114,7 @@ _kwh_argument() {
     "meter show" | "meter read" | "meter set" | "meter remove" | "meter replace" | "reading list")
       words=$(_kwh_ids meter) ;;
     "relay "*) words="- $(_kwh_ids meter)" ;;
-    "account show" | "account close") words=$(_kwh_ids account) ;;
+    "account show" | "account close" | "account link") words=$(_kwh_ids account) ;;
     "account attach" | "account detach")
       if ((n == 0)); then words=$(_kwh_ids account); else words=$(_kwh_ids meter); fi ;;
     sell | refund) ((n == 0)) && words=$(_kwh_ids account) ;;

@@ -9,7 +9,7 @@
 function __kwh_words
     switch "$argv[1]"
         case ''
-            echo init gateway meter tariff account sell refund relay reading report operator log check sim
+            echo init gateway meter tariff account sell refund relay reading report operator log check sim serve
         case gateway
             echo add list show remove test
         case meter
@@ -17,7 +17,7 @@ function __kwh_words
         case tariff
             echo add list show
         case account
-            echo open list show attach detach close
+            echo open list show attach detach close link
         case relay
             echo on off auto protect
         case reading
@@ -35,7 +35,7 @@ set -g __kwh_value_options --db --config --format --tcp --rtu-over-tcp --rtu --b
     --relay-mode --overload-w --status --flat --file --name --tariff --meter --alarm1 --alarm2 \
     --credit-limit --phone --opened --time --effective --ref --method --receipt --account --wait --from --to --by \
     --output --role --since --expect-head --meters --gateways --listen --speed --load-w --faults \
-    --seed
+    --seed --ttl --base-url
 
 # Prints the command path of the command line (e.g. "meter add"), then the number of
 # positional arguments after it.
@@ -130,6 +130,7 @@ complete -c kwh -n '__kwh_at ""' -a operator -d 'manage operators and their role
 complete -c kwh -n '__kwh_at ""' -a log -d 'show and verify the audit log'
 complete -c kwh -n '__kwh_at ""' -a check -d 'verify the database'
 complete -c kwh -n '__kwh_at ""' -a sim -d 'serve simulated meters over Modbus TCP'
+complete -c kwh -n '__kwh_at ""' -a serve -d 'serve tenant pages and payment webhooks over HTTP'
 
 # kwh gateway
 complete -c kwh -n '__kwh_at gateway' -a add -d 'add a gateway'
@@ -185,6 +186,7 @@ complete -c kwh -n '__kwh_at account' -a show -d 'show one account'
 complete -c kwh -n '__kwh_at account' -a attach -d 'attach a meter'
 complete -c kwh -n '__kwh_at account' -a detach -d 'detach a meter'
 complete -c kwh -n '__kwh_at account' -a close -d 'close an account'
+complete -c kwh -n '__kwh_at account' -a link -d "print a tenant's login link, or revoke them all"
 complete -c kwh -n '__kwh_at "account open"' -l name -x -d "the customer's name"
 complete -c kwh -n '__kwh_at "account open"' -l tariff -x -a '(__kwh_ids tariff)' -d 'the tariff'
 complete -c kwh -n '__kwh_at "account open"' -l meter -x -a '(__kwh_ids meter)' -d 'a meter to attach'
@@ -196,7 +198,10 @@ complete -c kwh -n '__kwh_at "account open"' -l opened -x -d 'start the account 
 complete -c kwh -n '__kwh_at "account list"' -l status -x -a 'ok alarm1 alarm2 arrears closed' -d 'only this status'
 complete -c kwh -n '__kwh_at "account attach" "account detach"' -l time -x -d 'when (default now)'
 complete -c kwh -n '__kwh_at "account close"' -l refund -d 'refund the remaining balance'
-complete -c kwh -n '__kwh_arg 0 "account show" "account close" "account attach" "account detach" sell refund' -a '(__kwh_ids account)'
+complete -c kwh -n '__kwh_at "account link"' -l ttl -x -d 'how long the link is valid (5m .. 30d)'
+complete -c kwh -n '__kwh_at "account link"' -l revoke -d "end the account's links and sessions"
+complete -c kwh -n '__kwh_at "account link"' -l json -d 'the link as JSON'
+complete -c kwh -n '__kwh_arg 0 "account show" "account close" "account link" "account attach" "account detach" sell refund' -a '(__kwh_ids account)'
 complete -c kwh -n '__kwh_arg 1 "account attach" "account detach"' -a '(__kwh_ids meter)'
 
 # kwh sell, kwh refund
@@ -272,3 +277,8 @@ complete -c kwh -n '__kwh_at sim' -l faults -x -d 'faults to inject: drop=P,dela
 complete -c kwh -n '__kwh_at sim' -l rtu-over-tcp -d 'frame as Modbus RTU on the TCP ports'
 complete -c kwh -n '__kwh_at sim' -l seed -x -d 'seed of the random faults'
 
+
+# kwh serve
+complete -c kwh -n '__kwh_at serve' -l listen -x -d 'HOST:PORT to listen on (default 127.0.0.1:8080)'
+complete -c kwh -n '__kwh_at serve' -l base-url -x -d 'public URL, e.g. https://pay.example.com'
+complete -c kwh -n '__kwh_at serve' -l insecure-cookies -d 'plain-HTTP cookies, for trials on loopback'

@@ -29,6 +29,7 @@ expected_files() {
   echo usr/share/fish/vendor_completions.d/kwh.fish
   echo usr/share/fish/vendor_completions.d/kwhd.fish
   echo usr/lib/systemd/system/kwhd.service
+  echo usr/lib/systemd/system/kwh-serve.service
   echo usr/lib/sysusers.d/kwh.conf
   echo usr/lib/tmpfiles.d/kwh.conf
   echo usr/share/doc/kwh/examples/kwh.toml

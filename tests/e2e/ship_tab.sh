@@ -1,4 +1,4 @@
-# Pressing TAB after `kwh se` gives `sell`: in bash (sourced into a non-interactive shell, with
+# Pressing TAB after `kwh sel` gives `sell`: in bash (sourced into a non-interactive shell, with
 # and without the bash-completion package loaded), and in zsh and fish when they are installed.
 . "$(dirname "$0")/lib.sh"
 export PATH=$(dirname "$KWH"):$PATH
@@ -16,8 +16,8 @@ bash_complete() {
     printf "%s\n" "${COMPREPLY[@]}"' bash "$comp/kwh.bash" "$@"
 }
 
-equals "$(bash_complete kwh se)" "sell"
-equals "$(bash_complete kwh --json se)" "sell"
+equals "$(bash_complete kwh sel)" "sell"
+equals "$(bash_complete kwh --json sel)" "sell"
 equals "$(bash_complete kwh re | tr '\n' ' ')" "refund relay reading report "
 equals "$(bash_complete kwh relay o | tr '\n' ' ')" "on off "
 equals "$(bash_complete kwh report sales --format x)" "xlsx"
@@ -38,13 +38,13 @@ fi
 if [ -f /usr/share/bash-completion/bash_completion ]; then
   out=$(bash --norc --noprofile -c '
     . /usr/share/bash-completion/bash_completion; . "$1"
-    COMP_WORDS=(kwh se); COMP_CWORD=1; COMP_LINE="kwh se"; COMP_POINT=6
+    COMP_WORDS=(kwh sel); COMP_CWORD=1; COMP_LINE="kwh sel"; COMP_POINT=7
     _kwh; printf "%s\n" "${COMPREPLY[@]}"' bash "$comp/kwh.bash")
   equals "$out" "sell"
 fi
 
 if command -v fish >/dev/null; then
-  out=$(fish --no-config -c "source $comp/kwh.fish; complete -C'kwh se'" | cut -f1)
+  out=$(fish --no-config -c "source $comp/kwh.fish; complete -C'kwh sel'" | cut -f1)
   equals "$out" "sell"
 fi
 
@@ -56,7 +56,7 @@ if command -v zsh >/dev/null; then
     zpty z "zsh -f -i"
     zpty -w z "PS1=\"%% \"; fpath=($1 \$fpath); autoload -Uz compinit; compinit -u -D; setopt nobeep; print RE\"\"ADY"
     zpty -r -m z chunk "*READY*"
-    zpty -w -n z "kwh se"$'"'"'\t'"'"'
+    zpty -w -n z "kwh sel"$'"'"'\t'"'"'
     out=""
     for i in {1..50}; do
       sleep 0.2

@@ -50,7 +50,40 @@ TEST_CASE("Config: every key has a default") {
   CHECK(c.retention.thin_to == std::chrono::hours(1));
   CHECK(c.retention.events == std::chrono::hours(24 * 730));
   CHECK(c.retention.prune_at_minute == 180);
-  CHECK(config::known_keys().size() == 19);
+  CHECK(c.serve.listen == "127.0.0.1:8080");
+  CHECK(c.serve.link_ttl == std::chrono::hours(48));
+  CHECK(c.serve.session_ttl == std::chrono::hours(24 * 7));
+  CHECK(c.serve.providers.empty());
+  CHECK(config::known_keys().size() == 29);
+}
+
+TEST_CASE("Config: [serve] and its payment providers") {
+  auto c = config::parse("[serve]\nbase_url = \"https://pay.example.com/\"\nlink_ttl = \"2h\"\n"
+                         "[serve.providers.paybox]\nsecret_file = \"/etc/kwh/paybox.secret\"\n"
+                         "checkout_url = \"https://checkout.example.com/?a={account}\"\nlabel = \"Card\"\n",
+                         "k.toml");
+  CHECK(c.serve.base_url == "https://pay.example.com");
+  CHECK(c.serve.link_ttl == std::chrono::hours(2));
+  REQUIRE(c.serve.providers.size() == 1);
+  CHECK(c.serve.providers[0].name == "paybox");
+  CHECK(c.serve.providers[0].type == "hmac");
+  CHECK(c.serve.providers[0].label == "Card");
+  auto refused = [](const std::string& text) {
+    try {
+      config::parse(text, "k.toml");
+      return 0;
+    } catch (const Error& e) {
+      return static_cast<int>(e.code());
+    }
+  };
+  CHECK(refused("[serve.providers.p]\nsecret_file = \"/x\"\n") == 78);                      // no checkout_url
+  CHECK(refused("[serve.providers.p]\ncheckout_url = \"https://x\"\n") == 78);               // no secret_file
+  CHECK(refused("[serve.providers.p]\nsecret_file = \"/x\"\ncheckout_url = \"https://x\"\ncolour = 1\n") == 78);
+  CHECK(refused("[serve.providers.p]\ntype = \"paypal\"\nsecret_file = \"/x\"\ncheckout_url = \"https://x\"\n") == 78);
+  CHECK(refused("[serve.providers.\"a b\"]\nsecret_file = \"/x\"\ncheckout_url = \"https://x\"\n") == 78);
+  CHECK(refused("[serve]\nbase_url = \"ftp://x\"\n") == 78);
+  CHECK(refused("[serve]\nlink_ttl = \"1m\"\n") == 78);
+  CHECK(refused("[serve]\nwhat = 1\n") == 78);
 }
 
 TEST_CASE("Config: [retention] periods are days, weeks or years, or forever, within their ranges") {

@@ -206,12 +206,97 @@ const std::vector<Key>& keys() {
          if (!c.metrics.listen.empty() && c.metrics.listen.rfind(':') == std::string::npos)
            bad_value(f, n, "metrics.listen", "expected host:port");
        }},
+      {{"serve.listen", "127.0.0.1:8080", "kwh serve's address (host:port)"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         c.serve.listen = as_string(f, n, "serve.listen");
+         if (c.serve.listen.rfind(':') == std::string::npos) bad_value(f, n, "serve.listen", "expected host:port");
+       }},
+      {{"serve.base_url", "\"\"", "the service's public URL, e.g. https://pay.example.com; empty: http://LISTEN"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         c.serve.base_url = as_string(f, n, "serve.base_url");
+         const auto& u = c.serve.base_url;
+         if (!u.empty() && u.rfind("http://", 0) != 0 && u.rfind("https://", 0) != 0)
+           bad_value(f, n, "serve.base_url", "expected an http:// or https:// URL");
+         while (!c.serve.base_url.empty() && c.serve.base_url.back() == '/') c.serve.base_url.pop_back();
+       }},
+      {{"serve.secret_file", "\"\"", "the key of login links and sessions; empty: serve.secret beside the database"},
+       [](Config& c, const toml::node& n, const std::string& f) { c.serve.secret_file = as_string(f, n, "serve.secret_file"); }},
+      {{"serve.link_ttl", "48h", "default lifetime of a login link (5m .. 30d)"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         c.serve.link_ttl = std::chrono::duration_cast<std::chrono::seconds>(
+             as_duration(f, n, "serve.link_ttl", std::chrono::minutes(5), std::chrono::hours(24 * 30)));
+       }},
+      {{"serve.session_ttl", "7d", "how long a tenant stays signed in (5m .. 90d)"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         c.serve.session_ttl = std::chrono::duration_cast<std::chrono::seconds>(
+             as_duration(f, n, "serve.session_ttl", std::chrono::minutes(5), std::chrono::hours(24 * 90)));
+       }},
+      {{"serve.max_connections", "256", "connections served at once (1 .. 10000)"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         c.serve.max_connections = static_cast<int>(as_int(f, n, "serve.max_connections", 1, 10'000));
+       }},
+      {{"serve.max_body", "65536", "largest request body in bytes (1024 .. 1048576)"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         c.serve.max_body = as_int(f, n, "serve.max_body", 1024, 1 << 20);
+       }},
+      {{"serve.idle_timeout", "30s", "an idle connection is closed after this (1s .. 10m)"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         c.serve.idle_timeout = as_duration(f, n, "serve.idle_timeout", std::chrono::seconds(1), std::chrono::minutes(10));
+       }},
+      {{"serve.threads", "2", "threads serving requests (1 .. 64)"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         c.serve.threads = static_cast<int>(as_int(f, n, "serve.threads", 1, 64));
+       }},
+      {{"serve.forwarded_for", "false", "trust X-Forwarded-For from a loopback peer (the reverse proxy)"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         auto v = n.value_exact<bool>();
+         if (!v) bad_value(f, n, "serve.forwarded_for", "expected true or false");
+         c.serve.forwarded_for = *v;
+       }},
   };
   return k_keys;
 }
 
+// [serve.providers.NAME] tables: a name of letters, digits, '-' and '_', and the keys below.
+void read_providers(Config& c, const toml::node& node, const std::string& file) {
+  const auto* t = node.as_table();
+  if (!t) bad_value(file, node, "serve.providers", "expected tables [serve.providers.NAME]");
+  for (const auto& [name_key, sub] : *t) {
+    const std::string name(name_key.str());
+    const std::string where = "serve.providers." + name;
+    const auto* p = sub.as_table();
+    if (!p) bad_value(file, sub, where, "expected a table");
+    if (name.empty() || name.size() > 32 ||
+        name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != std::string::npos)
+      bad_value(file, sub, where, "a provider's name is letters, digits, '-' and '_' (at most 32)");
+    Provider pr;
+    pr.name = name;
+    for (const auto& [k, v] : *p) {
+      const std::string key(k.str());
+      const std::string full = where + "." + key;
+      if (key == "type") {
+        pr.type = as_string(file, v, full);
+        if (pr.type != "hmac") bad_value(file, v, full, "the only provider type is \"hmac\"");
+      } else if (key == "secret_file") {
+        pr.secret_file = as_string(file, v, full);
+      } else if (key == "checkout_url") {
+        pr.checkout_url = as_string(file, v, full);
+        if (pr.checkout_url.rfind("https://", 0) != 0 && pr.checkout_url.rfind("http://", 0) != 0)
+          bad_value(file, v, full, "expected an http:// or https:// URL");
+      } else if (key == "label") {
+        pr.label = as_string(file, v, full);
+      } else {
+        fail(Exit::config, "{}:{}: unknown key '{}'", file, v.source().begin.line, full);
+      }
+    }
+    if (pr.secret_file.empty()) bad_value(file, sub, where, "secret_file is required");
+    if (pr.checkout_url.empty()) bad_value(file, sub, where, "checkout_url is required");
+    c.serve.providers.push_back(std::move(pr));
+  }
+}
+
 const std::set<std::string>& table_names() {
-  static const std::set<std::string> k_tables = {"poll", "billing", "metrics", "retention"};
+  static const std::set<std::string> k_tables = {"poll", "billing", "metrics", "retention", "serve"};
   return k_tables;
 }
 
@@ -225,6 +310,7 @@ void reject_unknown(const toml::table& root, const std::string& file) {
       if (!t) bad_value(file, node, key, "expected a table");
       for (const auto& [sub, subnode] : *t) {
         std::string full = key + "." + std::string(sub.str());
+        if (full == "serve.providers") continue; // read_providers checks its tables
         if (!known.count(full)) fail(Exit::config, "{}:{}: unknown key '{}'", file, subnode.source().begin.line, full);
       }
     } else if (!known.count(key)) {
@@ -260,6 +346,7 @@ Config parse(std::string_view text, const std::string& source) {
   for (const auto& k : keys()) {
     if (const toml::node* n = root.at_path(k.info.key).node()) k.set(c, *n, source);
   }
+  if (const toml::node* n = root.at_path("serve.providers").node()) read_providers(c, *n, source);
   return c;
 }
 
@@ -281,6 +368,11 @@ std::string resolve_database_path(const std::optional<std::string>& cli_option, 
   if (cli_option) return *cli_option;
   if (const char* env = std::getenv("KWH_DB"); env && *env) return env;
   return config.database;
+}
+
+std::string resolve_secret_path(const Config& config, const std::string& database_path) {
+  if (!config.serve.secret_file.empty()) return config.serve.secret_file;
+  return (std::filesystem::path(database_path).parent_path() / "serve.secret").string();
 }
 
 const std::vector<KeyInfo>& known_keys() {

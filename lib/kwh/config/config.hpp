@@ -49,6 +49,30 @@ struct Retention {
   int prune_at_minute = 3 * 60; // site-local time of kwhd's daily prune, minutes after midnight
 };
 
+// [serve.providers.NAME]: a payment provider that notifies kwh serve by signed webhook.
+struct Provider {
+  std::string name;
+  std::string type = "hmac";
+  std::string secret_file;
+  std::string checkout_url; // {account}, {amount}, {currency} and {return} are replaced
+  std::string label = "Pay online";
+};
+
+// [serve]: kwh serve, the tenants' pages and the payment webhooks (kwh-serve(1)).
+struct Serve {
+  std::string listen = "127.0.0.1:8080";
+  std::string base_url;    // empty: http://LISTEN
+  std::string secret_file; // empty: serve.secret beside the database
+  std::chrono::seconds link_ttl = std::chrono::hours(48);
+  std::chrono::seconds session_ttl = std::chrono::hours(24 * 7);
+  int max_connections = 256;
+  std::int64_t max_body = 65536;
+  std::chrono::milliseconds idle_timeout{30'000};
+  int threads = 2;
+  bool forwarded_for = false;
+  std::vector<Provider> providers;
+};
+
 struct Config {
   std::string database = "/var/lib/kwh/kwh.db";
   bool database_set = false; // whether the file named a database
@@ -60,6 +84,7 @@ struct Config {
   Billing billing;
   Metrics metrics;
   Retention retention;
+  Serve serve;
   std::string source; // the file it came from; empty for built-in defaults
 };
 
@@ -76,6 +101,9 @@ Config load(const std::optional<std::string>& cli_option);
 
 // The database: --db, else $KWH_DB, else `database` in the config, else the default.
 std::string resolve_database_path(const std::optional<std::string>& cli_option, const Config& config);
+
+// The link and session key's file: [serve] secret_file, else serve.secret beside the database.
+std::string resolve_secret_path(const Config& config, const std::string& database_path);
 
 // The table of known keys, for `kwhd --check-config` output and the man page test.
 struct KeyInfo {

@@ -361,6 +361,30 @@ CREATE TABLE reading_blocks (
 -- The raw blocks by their start, for retention to find what to thin.
 CREATE INDEX reading_blocks_raw ON reading_blocks(t0) WHERE thinned = 0;
 )sql",
+      // 5: tenants online (`kwh serve`, lib/kwh/web/). An account's link generation is part of
+      // every login link's signature: bumping it (`kwh account link --revoke`) voids its links
+      // and sessions. reminder is the tenant's own low-balance level. A session is stored by
+      // the SHA-256 of its cookie, never the cookie itself; a redeemed link's nonce is kept
+      // until the link would have expired, so that a link works once.
+      R"sql(
+ALTER TABLE accounts ADD COLUMN link_generation INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE accounts ADD COLUMN reminder INTEGER;
+CREATE TABLE web_sessions (
+  id         BLOB PRIMARY KEY,                -- SHA-256 of the cookie's value
+  account_id INTEGER NOT NULL REFERENCES accounts(id),
+  generation INTEGER NOT NULL,                -- the account's link_generation at login
+  csrf       TEXT NOT NULL,                   -- the token every form of the session carries
+  created    INTEGER NOT NULL,
+  expires    INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX web_sessions_expires ON web_sessions(expires);
+CREATE TABLE web_links_used (
+  nonce      TEXT PRIMARY KEY,
+  account_id INTEGER NOT NULL,
+  used       INTEGER NOT NULL,
+  expires    INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql",
   };
   return k_migrations;
 }
