@@ -253,6 +253,14 @@ const std::vector<Key>& keys() {
          if (!v) bad_value(f, n, "serve.forwarded_for", "expected true or false");
          c.serve.forwarded_for = *v;
        }},
+      {{"serve.link_rate", "10", "login link requests a minute per client address (1 .. 10000)"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         c.serve.link_rate = static_cast<int>(as_int(f, n, "serve.link_rate", 1, 10'000));
+       }},
+      {{"serve.webhook_rate", "120", "webhook requests a minute per client address (1 .. 100000)"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         c.serve.webhook_rate = static_cast<int>(as_int(f, n, "serve.webhook_rate", 1, 100'000));
+       }},
   };
   return k_keys;
 }

@@ -70,6 +70,8 @@ struct Serve {
   std::chrono::milliseconds idle_timeout{30'000};
   int threads = 2;
   bool forwarded_for = false;
+  int link_rate = 10;     // login link requests a minute per address
+  int webhook_rate = 120; // webhook requests a minute per address
   std::vector<Provider> providers;
 };
 

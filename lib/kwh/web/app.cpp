@@ -80,7 +80,10 @@ int RateLimit::take(const std::string& client, std::chrono::steady_clock::time_p
 }
 
 App::App(config::Config cfg, std::string database_path, std::string key, AppOptions options)
-    : m_cfg(std::move(cfg)), m_db_path(std::move(database_path)), m_key(std::move(key)), m_opt(std::move(options)) {
+    : m_cfg(std::move(cfg)), m_db_path(std::move(database_path)), m_key(std::move(key)), m_opt(std::move(options)),
+      // A burst of a whole minute's worth for links; half a minute's for webhooks.
+      m_link_limit(m_cfg.serve.link_rate, m_cfg.serve.link_rate),
+      m_webhook_limit(m_cfg.serve.webhook_rate, std::max(1, m_cfg.serve.webhook_rate / 2)) {
   m_cookie = m_opt.insecure_cookies ? "kwh" : "__Host-kwh";
   set_base_url(m_opt.base_url);
   std::set<std::string> form_targets;

@@ -100,8 +100,8 @@ private:
   std::string m_origin;
   std::string m_csp;
   std::map<std::string, std::pair<config::Provider, std::string>> m_providers; // name -> (config, secret)
-  RateLimit m_link_limit{10, 10};
-  RateLimit m_webhook_limit{120, 60};
+  RateLimit m_link_limit;
+  RateLimit m_webhook_limit;
   std::mutex m_pool_mutex;
   std::vector<std::unique_ptr<storage::Database>> m_pool;
 };

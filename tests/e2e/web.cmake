@@ -1,0 +1,2 @@
+# kwh serve: curl and a headless browser against a real socket.
+kwh_e2e(web_serve)
