@@ -399,7 +399,8 @@ table.purchases { width: 100%; border-collapse: collapse; font-size: 0.875rem; }
   border-top: 1px solid var(--line);
 }
 .purchases th { border-top: 0; color: var(--muted); font-weight: 600; }
-.purchases .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.purchases .num { text-align: right; font-variant-numeric: tabular-nums; }
+.purchases td.num { white-space: nowrap; }
 .purchases a { display: inline-block; min-width: 2.75rem; min-height: 2.75rem; line-height: 2.75rem; font-weight: 700; }
 svg.chart { display: block; width: 100%; height: auto; margin: 0.25rem 0; color: var(--cost); }
 .chart .use { fill: var(--use); }
