@@ -44,7 +44,7 @@ on_exit() {
 trap on_exit EXIT
 
 HOME=$B/home XDG_CONFIG_HOME=$B/home/.config XDG_CACHE_HOME=$B/home/.cache TMPDIR=$B/tmp \
-  setsid /usr/bin/chromium --headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage \
+  setsid /usr/bin/chromium --headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage --hide-scrollbars \
   --no-first-run --no-default-browser-check --no-proxy-server --disable-extensions --disable-sync \
   --disable-component-update --disable-background-networking --password-store=basic \
   --user-data-dir="$B/profile" --remote-debugging-address=127.0.0.1 --remote-debugging-port="$CDP_PORT" \

@@ -207,3 +207,9 @@ not_contains "$(cat "$T/serve.err")" "kwh="
 kill -TERM "$SERVE_PID"
 rc=0; wait "$SERVE_PID" || rc=$?
 equals "$rc" 0
+
+# A provider's secret that others may read: refused at start (78), as a bad configuration.
+chmod 0644 "$SITE/paybox.secret"
+expect_exit 78 as_site "$T/bin/kwh" serve --insecure-cookies
+expect_one_line_error
+contains "$ERR" "paybox.secret"

@@ -20,6 +20,7 @@
 #include <cmath>
 #include <fstream>
 #include <set>
+#include <sys/stat.h>
 
 namespace kwh::web {
 namespace {
@@ -28,6 +29,10 @@ constexpr int k_busy_timeout_ms = 5000;
 constexpr std::size_t k_pool_keep = 8;
 
 std::string read_provider_secret(const config::Provider& p) {
+  struct stat st{};
+  if (::stat(p.secret_file.c_str(), &st) == 0 && (st.st_mode & (S_IROTH | S_IWOTH)))
+    fail(Exit::config, "[serve.providers.{}] secret_file {}: others may read or write it; chmod 0640", p.name,
+         p.secret_file);
   std::ifstream in(p.secret_file, std::ios::binary);
   if (!in) fail(Exit::config, "[serve.providers.{}] secret_file {}: cannot be read", p.name, p.secret_file);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
