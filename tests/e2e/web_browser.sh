@@ -174,7 +174,12 @@ shot "$T/tenant-1280.png" 1280
 # about the Content Security Policy.
 cdp messages
 not_contains "$R" "Content Security Policy"
-equals "$(field '[m for m in d if not (m["source"] == "network" and "403" in m["text"])]')" "[]"
+equals "$(field "[m for m in d if not (m['source'] == 'network' and ' 403 ' in m['text'] and m['url'] == '$URL')]")" "[]"
+# And the browser would have said so: an inline style, which the policy forbids, is reported.
+cdp evaluate "document.body.insertAdjacentHTML('beforeend', '<p style=\"color: red\">inline</p>')"
+reported() { cdp messages; case $R in *"Content Security Policy"*) ;; *) return 1 ;; esac; }
+for i in $(seq 1 50); do reported && break; sleep 0.1; done
+contains "$R" "Content Security Policy"
 
 if [ -n "${KWH_WEB_SHOTS:-}" ]; then
   cp "$T/tenant-360.png" "$T/tenant-1280.png" "$KWH_WEB_SHOTS/"

@@ -213,3 +213,31 @@ chmod 0644 "$SITE/paybox.secret"
 expect_exit 78 as_site "$T/bin/kwh" serve --insecure-cookies
 expect_one_line_error
 contains "$ERR" "paybox.secret"
+
+# Connection limits: at most max_connections at once (more get 503 and are closed), and an
+# idle connection is closed after idle_timeout.
+chmod 0640 "$SITE/paybox.secret"
+sed -i 's/^max_body = 4096$/max_body = 4096\nmax_connections = 2\nidle_timeout = "1s"/' "$SITE/kwh.toml"
+start_serve
+/usr/bin/python3 - "$PORT" <<'PY' || fail "connection limits not kept"
+import socket, sys, time
+port = int(sys.argv[1])
+idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
+time.sleep(0.3)
+third = socket.create_connection(("127.0.0.1", port))
+third.settimeout(5)
+third.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+answer = third.recv(200)
+assert answer.startswith(b"HTTP/1.1 503"), answer
+time.sleep(1.6)
+for s in idle:
+    s.settimeout(5)
+    assert s.recv(10) == b"", "an idle connection stayed open"
+ok = socket.create_connection(("127.0.0.1", port))
+ok.settimeout(5)
+ok.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+assert ok.recv(200).startswith(b"HTTP/1.1 200"), "no room after the idle ones closed"
+PY
+kill -TERM "$SERVE_PID"
+rc=0; wait "$SERVE_PID" || rc=$?
+equals "$rc" 0
