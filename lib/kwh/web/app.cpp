@@ -157,7 +157,9 @@ Response App::page_response(int status, std::string html) const {
   res.header("Content-Type", "text/html; charset=utf-8");
   res.header("Content-Security-Policy", m_csp);
   res.header("X-Content-Type-Options", "nosniff");
-  res.header("Referrer-Policy", "no-referrer");
+  // same-origin, not no-referrer: with no-referrer browsers send "Origin: null" on form posts,
+  // which the Origin check refuses. Nothing reaches other sites either way.
+  res.header("Referrer-Policy", "same-origin");
   res.header("Cache-Control", "no-store");
   res.body = std::move(html);
   return res;

@@ -31,7 +31,7 @@ std::string amount_pattern(int minor_units, bool allow_negative) {
 void open_document(std::string& out, std::string_view title) {
   out += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-         "<meta name=\"referrer\" content=\"no-referrer\">\n"
+         "<meta name=\"referrer\" content=\"same-origin\">\n"
          "<meta name=\"robots\" content=\"noindex, nofollow\">\n";
   fmt::format_to(Out(out), "<title>{}</title>\n", html_escape(title));
   // An empty icon, so that browsers do not ask for /favicon.ico on every visit.
