@@ -34,9 +34,13 @@ for u in "$ADMIN2" "$CASHIER" "$VIEWER" "$OUTSIDER"; do
 done
 chmod 0711 "$T"
 DB="$T/site/kwh.db"
+# The other users run a copy of kwh in the test's folder: the build may be in a private home.
+mkdir -m 0755 "$T/bin"
+cp "$KWH" "$T/bin/kwh"
+chmod 0755 "$T/bin/kwh"
 
 # as USER ARGS...: runs kwh as that OS user.
-as() { local u=$1; shift; runuser -u "$u" -- "$KWH" --db "$DB" "$@"; }
+as() { local u=$1; shift; runuser -u "$u" -- "$T/bin/kwh" --db "$DB" "$@"; }
 
 # kwh init as root: the folder 2770 and the file 0660, group kwh.
 expect_exit 0 kwh --db "$DB" init
