@@ -198,6 +198,17 @@ done
 [ -n "$limited" ] || fail "no 429 after 45 link requests (link_rate = 40)"
 contains "$(cat "$T/h")" "Retry-After:"
 
+# Webhooks too (120 a minute, a burst of 60): refused before their signature is even read.
+rows=$(ledger_rows)
+limited=
+for i in $(seq 1 200); do
+  curl -s -D "$T/h" -o "$T/null" -H "Kwh-Signature: t=1,v1=00" --data-binary '{}' "$BASE/webhooks/paybox"
+  if grep -q "HTTP/1.1 429" "$T/h"; then limited=1; break; fi
+done
+[ -n "$limited" ] || { head -1 "$T/h" >&2; tail -3 "$T/serve.err" >&2; fail "no 429 after 200 webhook requests"; }
+contains "$(cat "$T/h")" "Retry-After:"
+equals "$(ledger_rows)" "$rows"
+
 # The log: one line per request, with no token and no cookie.
 grep -q "GET /l/... 200" "$T/serve.err" || fail "no request line for a link in the log"
 not_contains "$(cat "$T/serve.err")" "${tok:0:20}"
