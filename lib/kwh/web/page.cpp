@@ -160,7 +160,8 @@ void meters_section(std::string& out, const TenantView& v) {
   }
   out += "<ul class=\"meters\">\n";
   for (const auto& m : v.meters) {
-    const std::string_view cls = m.relay_state == "on" || m.relay_state == "off" ? m.relay_state : "unknown";
+    const std::string_view cls = m.relay_state == "on" || m.relay_state == "off" ? std::string_view(m.relay_state)
+                                                                                : std::string_view("unknown");
     fmt::format_to(Out(out), "<li><span class=\"meter-name\">{}</span> <span class=\"muted\">{}</span><br>\n",
                    html_escape(m.name), html_escape(m.kind));
     fmt::format_to(Out(out), "Supply <span class=\"relay relay-{}\">{}</span>", cls, html_escape(m.relay_state));
