@@ -252,3 +252,18 @@ PY
 kill -TERM "$SERVE_PID"
 rc=0; wait "$SERVE_PID" || rc=$?
 equals "$rc" 0
+
+# Without --insecure-cookies (the default, for HTTPS behind a proxy): the cookie is
+# __Host-kwh, Secure, HttpOnly, SameSite=Lax, Path=/.
+"${AS_SITE[@]}" "$T/bin/kwh" serve >"$T/serve.out" 2>"$T/serve.err" &
+SERVE_PID=$!
+track "$SERVE_PID"
+wait_for 10 grep -q "listening on" "$T/serve.out" || fail "kwh serve did not start"
+expect_exit 0 kwh account link A3
+csrf=$(curl -s "$OUT" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p')
+curl -s -D "$T/h" -o "$T/null" -H "Origin: $BASE" --data-urlencode "csrf=$csrf" "$OUT"
+contains "$(cat "$T/h")" "Set-Cookie: __Host-kwh="
+contains "$(cat "$T/h")" "; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=604800"
+kill -TERM "$SERVE_PID"
+rc=0; wait "$SERVE_PID" || rc=$?
+equals "$rc" 0

@@ -289,7 +289,7 @@ Response App::link_post(const Request& r, storage::Database& db, std::string_vie
                    "Please ask the office for a new one.");
   Response res = redirect("/");
   res.header("Set-Cookie", fmt::format("{}={}; Path=/;{} HttpOnly; SameSite=Lax; Max-Age={}", m_cookie,
-                                       done.session->cookie, m_opt.insecure_cookies ? "" : " Secure",
+                                       done.session->cookie, m_opt.insecure_cookies ? "" : " Secure;",
                                        m_cfg.serve.session_ttl.count()));
   return res;
 }
@@ -349,7 +349,7 @@ Response App::tenant_post(const Request& r, storage::Database& db, std::string_v
     if (auto cookie = cookie_value(r.cookie, m_cookie)) end_session(db, *cookie);
     Response res = redirect("/");
     res.header("Set-Cookie", fmt::format("{}=; Path=/;{} HttpOnly; SameSite=Lax; Max-Age=0", m_cookie,
-                                         m_opt.insecure_cookies ? "" : " Secure"));
+                                         m_opt.insecure_cookies ? "" : " Secure;"));
     return res;
   }
   if (action == "reminder") {
