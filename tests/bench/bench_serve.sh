@@ -54,7 +54,8 @@ TOML
 [ "$(id -u)" = 0 ] && chown nobody:nogroup "$T/site/kwh.toml" "$T/site/paybox.secret" && chmod 0640 "$T/site/paybox.secret"
 
 kwh init >"$T/init.out"
-kwh sim --meters $METERS --gateways $GATEWAYS --listen 127.0.0.1:0 >"$T/sim.out" 2>"$T/sim.err" &
+# Not through the function: $! must be the simulator itself, for the clean-up.
+"${AS[@]}" "$T/bin/kwh" sim --meters $METERS --gateways $GATEWAYS --listen 127.0.0.1:0 >"$T/sim.out" 2>"$T/sim.err" &
 pids+=($!)
 for _ in $(seq 100); do grep -q '127.0.0.1:[0-9]' "$T/sim.out" 2>/dev/null && break; sleep 0.1; done
 simport=$(grep -o '127.0.0.1:[0-9]*' "$T/sim.out" | head -1 | cut -d: -f2)
