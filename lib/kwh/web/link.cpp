@@ -66,9 +66,9 @@ std::string load_or_create_secret(const std::string& path, const std::string& da
       const std::string text = crypto::to_hex(crypto::random_bytes(k_key_bytes)) + "\n";
       const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
       struct stat db{};
-      if (ok && ::geteuid() == 0 && ::stat(database_path.c_str(), &db) == 0) {
-        if (::fchown(fd, db.st_uid, db.st_gid) != 0) { /* stays root's: serve then says it cannot read it */ }
-      }
+      // When it cannot be given away it stays root's, and kwh serve says it cannot read it.
+      if (ok && ::geteuid() == 0 && ::stat(database_path.c_str(), &db) == 0)
+        (void)!::fchown(fd, db.st_uid, db.st_gid);
       ::close(fd);
       if (!ok) {
         ::unlink(path.c_str());
@@ -150,12 +150,13 @@ IssuedLink issue_link(storage::Database& db, std::string_view key, const std::st
 
 std::int64_t revoke_links(storage::Database& db, const std::string& account) {
   const auto a = billing::find_account(db, account);
-  db.cached("UPDATE accounts SET link_generation = link_generation + 1 WHERE id = ?1").bind_all(a.id).run();
-  db.cached("DELETE FROM web_sessions WHERE account_id = ?1").bind_all(a.id).run();
-  auto st = db.prepare("SELECT link_generation FROM accounts WHERE id = ?1");
+  auto st = db.prepare("UPDATE accounts SET link_generation = link_generation + 1 WHERE id = ?1 RETURNING link_generation");
   st.bind_all(a.id);
   st.step();
-  return st.get_int(0);
+  const std::int64_t generation = st.get_int(0);
+  st.run();
+  db.cached("DELETE FROM web_sessions WHERE account_id = ?1").bind_all(a.id).run();
+  return generation;
 }
 
 const char* refusal_name(Refusal r) {

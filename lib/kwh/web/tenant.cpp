@@ -69,7 +69,7 @@ std::vector<std::string> tariff_in_words(storage::Database& db, const config::Co
     break;
   case billing::TariffKind::tiers: {
     std::int64_t from = 0;
-    const int decimals = v.unit == "kWh" ? 3 : 3; // Wh and litres: thousandths of the unit
+    constexpr int decimals = 3; // Wh and litres: thousandths of the unit
     for (const auto& t : v.tiers) {
       if (t.upto)
         lines.push_back(fmt::format("{} to {} {} a month: {} {}", format_decimal(from, decimals),
