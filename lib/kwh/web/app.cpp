@@ -4,6 +4,7 @@
 #include <kwh/billing/account.hpp>
 #include <kwh/billing/payment.hpp>
 #include <kwh/crypto/hmac.hpp>
+#include <kwh/ledger/ledger.hpp>
 #include <kwh/output/json.hpp>
 #include <kwh/storage/database.hpp>
 #include <kwh/util/error.hpp>
@@ -137,10 +138,11 @@ Response App::handle(const Request& r, UnixTime now) {
     Response res = route(r, *db, now);
     release(std::move(db));
     return res;
-  } catch (const Error& e) {
+  } catch (const std::exception& e) {
     // The connection may be in any state after an error: it is not reused.
     const bool api = r.target.rfind("/webhooks/", 0) == 0 || r.target.rfind("/api/", 0) == 0;
-    if (e.code() == Exit::temporary) {
+    const auto* error = dynamic_cast<const Error*>(&e);
+    if (error && error->code() == Exit::temporary) {
       Response res = api ? json(503, error_json("the database is busy; try again"))
                          : message(503, "Busy", "The service is busy. Please try again in a moment.");
       res.header("Retry-After", "2");
@@ -398,18 +400,12 @@ Response App::webhook(const Request& r, storage::Database& db, std::string_view 
     return json(422, error_json(fmt::format("currency {} is not this site's ({})", n.currency, m_cfg.currency)));
   const std::string ref = provider + ":" + n.id;
 
-  // The first result of this id, or a conflict, before anything else is looked at.
-  auto existing = [&]() -> std::optional<std::pair<std::string, std::int64_t>> {
-    auto st = db.prepare("SELECT a.name, l.amount FROM ledger l JOIN accounts a ON a.id = l.account_id "
-                         "WHERE l.ref = ?1 AND l.kind = 'sale'");
-    st.bind_all(ref);
-    if (!st.step()) return std::nullopt;
-    return std::pair{st.get_text(0), st.get_int(1)};
+  // A payment already credited under this id that this one does not repeat exactly.
+  auto conflicts = [&] {
+    auto e = ledger::find_by_ref(db, ref);
+    return e && (e->kind != "sale" || e->amount != n.amount || billing::load_account(db, e->account_id).name != n.account);
   };
-  auto conflict = [&](const std::pair<std::string, std::int64_t>& e) {
-    return e.first != n.account || e.second != n.amount;
-  };
-  if (auto e = existing(); e && conflict(*e))
+  if (conflicts())
     return json(409, error_json(fmt::format("payment {} was already credited with a different account or amount", n.id)));
   billing::Account account;
   try {
@@ -418,7 +414,7 @@ Response App::webhook(const Request& r, storage::Database& db, std::string_view 
     if (e.code() != Exit::no_input) throw;
     return json(422, error_json(fmt::format("no such account: {}", n.account)));
   }
-  if (account.status == "closed" && !existing())
+  if (account.status == "closed" && !ledger::find_by_ref(db, ref))
     return json(422, error_json(fmt::format("account {} is closed", n.account)));
 
   billing::PaymentRequest req;
@@ -445,7 +441,7 @@ Response App::webhook(const Request& r, storage::Database& db, std::string_view 
     if (e.code() != Exit::data) throw;
     // A concurrent delivery of the same id with another amount won the race, or the account
     // closed meanwhile: either way nothing was written.
-    if (auto x = existing(); x && conflict(*x))
+    if (conflicts())
       return json(409, error_json(fmt::format("payment {} was already credited with a different account or amount", n.id)));
     return json(422, error_json(e.what()));
   }
