@@ -3,6 +3,7 @@
 # as nobody from a copy of the binary in the test's folder, so that a checkout in a private
 # home works too; as another user, as that user.
 source "$KWH_SOURCE/tests/e2e/lib.sh"
+source "$KWH_SOURCE/tests/e2e/daemon_lib.sh" # sql, need_sqlite3
 command -v curl >"$T/null" || skip "curl is not installed (tools/kwh-dev setup installs it)"
 command -v openssl >"$T/null" || skip "openssl is not installed (tools/kwh-dev setup installs it)"
 
@@ -81,5 +82,3 @@ login() {
   STATUS=$(curl -s -o "$T/null" -w '%{http_code}' -c "$2" -H "Origin: $BASE" --data-urlencode "csrf=$csrf" "$1")
 }
 
-need_sqlite3() { command -v sqlite3 >"$T/null" || skip "sqlite3 is not installed"; }
-sql() { sqlite3 -cmd '.timeout 5000' "$KWH_DB" "$@"; }
