@@ -27,7 +27,23 @@ output::Json reading_json(const site::LiveReading& r) {
   return o;
 }
 
-output::Json meter_json(storage::Database& db, const site::Meter& m) {
+// What the meter itself last reported of its relay ([relay.status]): "on", "off", or "unknown"
+// for a value that is neither; nullopt when its profile does not read it.
+std::optional<std::string> reported_relay(storage::Database& db, const site::Meter& m, const site::LiveReading& r,
+                                          const std::vector<std::string>& folders) {
+  for (const auto& v : r.values) {
+    if (v.name != modbus::k_relay_status_value) continue;
+    try {
+      auto closed = site::meter_profile(db, m, folders).relay_closed(v.real);
+      return closed ? std::string(*closed ? "on" : "off") : std::string("unknown");
+    } catch (const Error&) {
+      return std::nullopt;
+    }
+  }
+  return std::nullopt;
+}
+
+output::Json meter_json(storage::Database& db, const site::Meter& m, const std::vector<std::string>* folders = nullptr) {
   auto o = output::Json::object();
   o.set("id", m.name);
   o.set("gateway", m.gateway);
@@ -46,6 +62,12 @@ output::Json meter_json(storage::Database& db, const site::Meter& m) {
   o.set("created", format_time(m.created));
   o.set("removed", opt_time(m.removed));
   auto stored = site::stored_values(db, m.id);
+  if (folders) {
+    // kwh's own record above; below, what the meter said at its last reading, where it says.
+    auto reported = stored ? reported_relay(db, m, *stored, *folders) : std::nullopt;
+    o.set("relay_reported", reported ? output::Json(*reported) : output::Json());
+    o.set("relay_reported_at", reported ? output::Json(format_time(stored->time)) : output::Json());
+  }
   o.set("last_reading", stored ? reading_json(*stored) : output::Json());
   return o;
 }
@@ -201,7 +223,7 @@ void add_show(CLI::App* parent, Context& ctx) {
   sub->callback([&ctx, id] {
     ctx.action = [&ctx, id] {
       auto& db = ctx.db();
-      ctx.print(meter_json(db, site::get_meter(db, *id)));
+      ctx.print(meter_json(db, site::get_meter(db, *id), &ctx.config().profiles));
       return 0;
     };
   });

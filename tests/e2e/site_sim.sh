@@ -57,8 +57,11 @@ equals "$b" "$a"
 e2a=$(energy E2); sleep 0.5; e2b=$(energy E2)
 [ "$e2b" -gt "$e2a" ] || fail "E2 stopped too: $e2a then $e2b"
 equals "$(sqlite3 "$KWH_DB" "SELECT count(*) FROM events e JOIN meters m ON m.id = e.meter_id WHERE m.name = 'E1' AND e.kind = 'relay_changed'")" "1"
+# The read-back is the relay state the meter reports ([relay.status]: 0058H, 1 = off).
 equals "$(sqlite3 "$KWH_DB" "SELECT action || ' ' || state || ' ' || reason || ' ' || readback FROM commands")" \
-  "relay_off done operator 0x0001 0x0001"
+  "relay_off done operator 0x0001"
+expect_exit 0 kwh meter read E1 --json
+equals "$(echo "$OUT" | json 'd["relay_status"]')" "1"
 
 expect_exit 0 kwh relay on E1 --direct --json
 equals "$(echo "$OUT" | json 'd[0]["relay"]')" "on"

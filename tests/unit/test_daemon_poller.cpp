@@ -44,10 +44,41 @@ on = [0x0001]
 off = [0x0000]
 )";
 
+// A meter that reports its relay: the second word of the control pair, 0 while power flows.
+// Its values leave holes (2..3, 5..9) that a strict meter refuses to be read across.
+const char* k_status_profile = R"(
+name = "status-meter"
+kind = "electricity"
+[values.energy_total]
+table = "holding"
+address = 0
+type = "u32"
+scale = 10
+[values.power_total]
+table = "holding"
+address = 4
+type = "i16"
+[values.voltage_a]
+table = "holding"
+address = 10
+type = "u16"
+scale = 0.1
+[relay]
+table = "holding"
+address = 0x57
+on = [1, 0]
+off = [1, 1]
+[relay.status]
+table = "holding"
+address = 0x58
+on = 0
+off = 1
+)";
+
 // A bus of meters in memory: registers per unit, and what each unit does when asked.
 class FakeBus final : public MeterBus {
 public:
-  enum class Mode { answer, timeout, exception, refuse, ignore_writes };
+  enum class Mode { answer, timeout, exception, refuse, ignore_writes, strict };
   explicit FakeBus(boost::asio::io_context& io) : m_io(io) {}
 
   void submit(Request req, transport::Bus::Handler done) override {
@@ -59,7 +90,10 @@ public:
   transport::Outcome<Response> answer(const Request& req) {
     Mode mode = refuse_all ? Mode::refuse : (modes.count(req.unit) ? modes[req.unit] : Mode::answer);
     if (mode == Mode::timeout) return Failure::timeout("no reply within 500 ms");
-    if (mode == Mode::exception) return Failure::exception(2);
+    if (mode == Mode::exception) return Failure::exception(4);
+    if (mode == Mode::strict && transport::is_read(req.function))
+      for (std::uint16_t i = 0; i < req.count; ++i)
+        if (!holding[req.unit].count(static_cast<std::uint16_t>(req.address + i))) return Failure::exception(2);
     if (mode == Mode::refuse) return Failure::refused("connection refused");
     auto& regs = req.function == Function::read_input ? input[req.unit] : holding[req.unit];
     Response r;
@@ -108,9 +142,9 @@ struct Rig {
   Recorder events;
   std::shared_ptr<GatewayPoller> poller;
 
-  explicit Rig(int meters, PollSettings settings = {}) {
+  explicit Rig(int meters, PollSettings settings = {}, const char* profile = k_profile) {
     auto model = std::make_shared<Model>();
-    model->profile = modbus::parse_profile(k_profile, "test");
+    model->profile = modbus::parse_profile(profile, "test");
     model->plan = modbus::plan_reads(model->profile);
     GatewayTarget g;
     g.id = 1;
@@ -297,4 +331,100 @@ TEST_CASE("Poller: abort reports the command on the bus and nothing after") {
   CHECK_FALSE(rig.events.commands[0].second.ok);
   CHECK(rig.events.polls.empty());
   CHECK(rig.bus->closed >= 1);
+}
+
+TEST_CASE("Poller: a merged read the meter refuses (exception 2) is split and remembered; a refused value is missing") {
+  Rig rig(1, {}, k_status_profile);
+  rig.bus->modes[1] = FakeBus::Mode::strict;
+  // Mapped: energy_total, power_total, the relay pair. voltage_a (10) is not there at all.
+  rig.bus->holding[1] = {{0, 0}, {1, 1234}, {4, 150}, {0x57, 1}, {0x58, 0}};
+  REQUIRE(rig.poller->target().meters[0].model->plan.size() == 2); // 0..10 merged, and 0x58
+  rig.poller->start_cycle(1, 0ms);
+  rig.run();
+  REQUIRE(rig.events.polls.size() == 1);
+  const auto& o = rig.events.polls[0].outcome;
+  CHECK(o.result == PollResult::ok);
+  REQUIRE(o.reading);
+  std::map<std::string, modbus::Value> values;
+  for (const auto& v : o.reading->values) values[v.name] = v;
+  CHECK(values.at("energy_total").integer == 12'340);
+  CHECK(values.at("power_total").integer == 150);
+  CHECK(values.count("voltage_a") == 0); // missing, never zero
+  CHECK(o.reading->relay_closed == true);
+  CHECK(o.reading->relay_news);
+  // 0..10 refused; then 0..1, 4, 10 (refused) and 0x58.
+  CHECK(rig.bus->requests.size() == 5);
+  CHECK(rig.bus->requests[1].address == 0);
+  CHECK(rig.bus->requests[1].count == 2);
+  CHECK(rig.bus->requests[2].address == 4);
+
+  // The next poll starts from the split: no refused merged read again, the same state no news.
+  rig.poller->start_cycle(2, 0ms);
+  rig.run();
+  REQUIRE(rig.events.polls.size() == 2);
+  CHECK(rig.bus->requests.size() == 9);
+  CHECK(rig.bus->requests[5].count == 2);
+  REQUIRE(rig.events.polls[1].outcome.reading);
+  CHECK_FALSE(rig.events.polls[1].outcome.reading->relay_news);
+  // A trip at the meter is news.
+  rig.bus->holding[1][0x58] = 1;
+  rig.poller->start_cycle(3, 0ms);
+  rig.run();
+  REQUIRE(rig.events.polls.size() == 3);
+  REQUIRE(rig.events.polls[2].outcome.reading);
+  CHECK(rig.events.polls[2].outcome.reading->relay_closed == false);
+  CHECK(rig.events.polls[2].outcome.reading->relay_news);
+}
+
+TEST_CASE("Poller: an exception 4 (device failure) is not split: the poll fails") {
+  Rig rig(1, {}, k_status_profile);
+  rig.bus->modes[1] = FakeBus::Mode::exception;
+  rig.poller->start_cycle(1, 0ms);
+  rig.run();
+  REQUIRE(rig.events.polls.size() == 1);
+  CHECK(rig.events.polls[0].outcome.result == PollResult::exception);
+  CHECK(rig.bus->requests.size() == 1);
+}
+
+TEST_CASE("Poller: with [relay.status] a relay command is done when the meter reports the new state") {
+  Rig rig(1, {}, k_status_profile);
+  rig.bus->holding[1] = {{0, 0}, {1, 1}, {4, 0}, {10, 2300}, {0x57, 1}, {0x58, 0}};
+  QueuedCommand c;
+  c.id = 1;
+  c.meter_id = 101;
+  c.action = "relay_off";
+  rig.poller->queue_command(c);
+  rig.run();
+  REQUIRE(rig.events.commands.size() == 1);
+  CHECK(rig.events.commands[0].second.ok);
+  CHECK(rig.events.commands[0].second.readback == "off");
+  REQUIRE(rig.bus->requests.size() == 2);
+  CHECK(rig.bus->requests[1].function == Function::read_holding);
+  CHECK(rig.bus->requests[1].address == 0x58);
+  // The next poll's report of the same state is no news.
+  rig.poller->start_cycle(1, 0ms);
+  rig.run();
+  REQUIRE(rig.events.polls.size() == 1);
+  REQUIRE(rig.events.polls[0].outcome.reading);
+  CHECK(rig.events.polls[0].outcome.reading->relay_closed == false);
+  CHECK_FALSE(rig.events.polls[0].outcome.reading->relay_news);
+}
+
+TEST_CASE("Poller: a meter that keeps reporting the old state fails the command with its answer") {
+  Rig rig(1, {}, k_status_profile);
+  rig.bus->holding[1] = {{0x57, 1}, {0x58, 0}};
+  rig.bus->modes[1] = FakeBus::Mode::ignore_writes;
+  QueuedCommand c;
+  c.id = 1;
+  c.meter_id = 101;
+  c.action = "relay_off";
+  rig.poller->queue_command(c);
+  rig.run();
+  REQUIRE(rig.events.commands.size() == 1);
+  const auto& o = rig.events.commands[0].second;
+  CHECK_FALSE(o.ok);
+  CHECK_FALSE(o.permanent);
+  CHECK(o.readback == "on");
+  CHECK(o.error.find("the meter reports the relay on (relay_status 0x0000)") != std::string::npos);
+  CHECK(rig.bus->requests.size() == 9); // the write, then 8 reads of the state
 }

@@ -162,6 +162,15 @@ TEST_CASE("Profile: the Acrel maps hold energy in 0.01 kWh and switch the relay 
     CHECK(p.relay->address == 0x0057);
     CHECK(p.relay->off == std::vector<std::uint16_t>{1, 1});
     CHECK(p.relay->on == std::vector<std::uint16_t>{1, 0});
+    // The state the meter reports: the second word of the pair, read with every poll.
+    REQUIRE(p.relay->status);
+    CHECK(p.relay->status->table == Table::holding);
+    CHECK(p.relay->status->address == 0x0058);
+    CHECK(p.values.back().name == "relay_status");
+    CHECK(p.values.back().address == 0x0058);
+    CHECK(p.relay_closed(0) == true);
+    CHECK(p.relay_closed(1) == false);
+    CHECK(p.relay_closed(2) == std::nullopt);
   }
   auto single = *builtin_profile("acrel-ddsy1352");
   CHECK(single.find("current_a")->address == 0x000C);
@@ -170,6 +179,32 @@ TEST_CASE("Profile: the Acrel maps hold energy in 0.01 kWh and switch the relay 
   auto three = *builtin_profile("acrel-dtsy1352");
   for (const char* phase : {"voltage_a", "voltage_b", "voltage_c", "current_a", "current_b", "current_c"})
     CHECK(three.find(phase) != nullptr);
+}
+
+TEST_CASE("Profile: [relay.status] reads a word, a bit of a status word, or a coil") {
+  auto with = [](const std::string& status) {
+    return parse_profile(replace(k_good, "off = [1, 1]", "off = [1, 1]\n[relay.status]\n" + status), "t.toml");
+  };
+  // Bit 4 of a status word, set while the relay is open (the DL/T 645 way round).
+  auto p = with("table = \"input\"\naddress = 0x20\nbit = 4\non = 0");
+  REQUIRE(p.relay->status);
+  CHECK(p.relay->status->bit == 4);
+  CHECK(p.relay->status->off == 1);
+  CHECK(p.relay_closed(0x0000) == true);
+  CHECK(p.relay_closed(0x0010) == false);
+  CHECK(p.relay_closed(0xFFEF) == true); // the other bits do not matter
+  CHECK(p.relay->status->raw(false) == 0x0010);
+  CHECK(p.find("relay_status")->table == Table::input);
+  // A coil that reads 1 while power flows: on = 1, off = 0 by default.
+  auto c = with("table = \"discrete\"\naddress = 7");
+  CHECK(c.relay_closed(1) == true);
+  CHECK(c.relay_closed(0) == false);
+  // The name is the profile's own.
+  auto bad = replace(k_good, "[values.voltage_a]", "[values.relay_status]");
+  bad = replace(bad, "off = [1, 1]", "off = [1, 1]\n[relay.status]\ntable = \"coil\"\naddress = 1");
+  CHECK(error_of(bad).find("values.relay_status: reserved") != std::string::npos);
+  // Without [relay.status] nothing is added.
+  CHECK(parse_profile(k_good, "t.toml").find("relay_status") == nullptr);
 }
 
 TEST_CASE("Profile: the Eastron maps are float32 input registers") {
@@ -244,6 +279,18 @@ TEST_CASE("Profile: each bad key is exit 78 naming the source, the line and the 
       {"type = \"u16\"\nwrite", "type = \"u32\"\nwrite", "settings.overload_w.write: \"single\" writes one register"},
       {"[relay]", "[relay]\n[relay.extra]", "profile bad.toml"}, // a TOML error: the table is defined twice
       {"[values.voltage_a]", "values = 3\n[values.voltage_a]", "profile bad.toml"},
+      {"off = [1, 1]", "off = [1, 1]\n[relay.status]\naddress = 0x58\non = 0\noff = 1", "relay.status.table: missing"},
+      {"off = [1, 1]", "off = [1, 1]\n[relay.status]\ntable = \"holding\"\naddress = 0x58\non = 0",
+       "relay.status.off: missing"},
+      {"off = [1, 1]", "off = [1, 1]\n[relay.status]\ntable = \"holding\"\naddress = 0x58\non = 3\noff = 3",
+       "relay.status.off: must differ from relay.status.on"},
+      {"off = [1, 1]", "off = [1, 1]\n[relay.status]\ntable = \"coil\"\naddress = 1\nbit = 2", "relay.status.bit: only for"},
+      {"off = [1, 1]", "off = [1, 1]\n[relay.status]\ntable = \"holding\"\naddress = 9\nbit = 16",
+       "relay.status.bit: 16 is out of range 0..15"},
+      {"off = [1, 1]", "off = [1, 1]\n[relay.status]\ntable = \"holding\"\naddress = 9\nbit = 4\non = 2",
+       "relay.status.on: 2 is out of range 0..1"},
+      {"off = [1, 1]", "off = [1, 1]\n[relay.status]\ntable = \"input\"\naddress = 9\nbits = 4",
+       "relay.status.bits: unknown key"},
   };
   for (const auto& c : cases) {
     CAPTURE(c.to);

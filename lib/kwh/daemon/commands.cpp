@@ -1,5 +1,6 @@
 #include <kwh/daemon/commands.hpp>
 
+#include <kwh/billing/status.hpp>
 #include <kwh/daemon/writer.hpp>
 #include <kwh/site/live.hpp>
 #include <kwh/site/meter.hpp>
@@ -54,6 +55,60 @@ UnixTime retry_time(UnixTime now, int attempts) {
   std::int64_t delay = 2;
   for (int i = 1; i < attempts && delay < 300; ++i) delay *= 2;
   return now + std::min<std::int64_t>(delay, 300);
+}
+
+std::string relay_reported(storage::Database& db, std::int64_t meter_id, bool closed, UnixTime time) {
+  auto& st = db.cached("SELECT name, gateway_id, relay_mode, relay_state, relay_reason, EXISTS (SELECT 1 FROM commands "
+                       "WHERE meter_id = ?1 AND action IN ('relay_on', 'relay_off') AND state IN ('pending', 'running')) "
+                       "FROM meters WHERE id = ?1");
+  st.bind(1, meter_id);
+  if (!st.step()) {
+    st.reset();
+    return {};
+  }
+  const std::string name = st.get_text(0);
+  const std::int64_t gateway = st.get_int(1);
+  const std::string mode = st.get_text(2), state = st.get_text(3);
+  const std::optional<std::string> reason = st.get_opt_text(4);
+  const bool commanded = st.get_int(5) != 0;
+  st.reset();
+  const std::string now_state = closed ? "on" : "off";
+  if (state == now_state || commanded) return {};
+  if (state == "unknown") {
+    db.cached("UPDATE meters SET relay_state = ?2 WHERE id = ?1").bind_all(meter_id, now_state).run();
+    return {};
+  }
+  std::string detail;
+  if (!closed) {
+    db.cached("UPDATE meters SET relay_state = 'off', relay_reason = 'meter' WHERE id = ?1").bind(1, meter_id).run();
+    detail = fmt::format("meter {}: the relay opened at the meter without a command (kwh had it on)", name);
+  } else {
+    // kwh holds it open for a reason of its own: open it again.
+    const bool held = mode == "off" || (reason && *reason != "meter");
+    db.cached("UPDATE meters SET relay_state = 'on', relay_reason = ?2 WHERE id = ?1")
+        .bind_all(meter_id, held ? reason : std::optional<std::string>())
+        .run();
+    detail = fmt::format("meter {}: the relay closed at the meter without a command (kwh had it off", name);
+    if (held && mode != "protect") {
+      const std::string why = mode == "off" && !reason ? std::string("operator") : reason.value_or("operator");
+      billing::queue_command(db, meter_id, "relay_off", why, time, time);
+      detail += fmt::format(" for {}); opening it again", why);
+    } else {
+      detail += ")";
+    }
+  }
+  std::optional<std::int64_t> account;
+  {
+    auto& a = db.cached("SELECT account_id FROM assignments WHERE meter_id = ?1 AND valid_to IS NULL");
+    a.bind(1, meter_id);
+    if (a.step()) account = a.get_int(0);
+    a.reset();
+  }
+  db.cached("INSERT INTO events(time, kind, gateway_id, meter_id, account_id, detail) "
+            "VALUES (?1, 'relay_unexpected', ?2, ?3, ?4, ?5)")
+      .bind_all(time, gateway, meter_id, account, detail)
+      .run();
+  return detail;
 }
 
 CommandResult finish_command(storage::Database& db, const QueuedCommand& c, const CommandOutcome& o, UnixTime now) {

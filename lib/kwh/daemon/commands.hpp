@@ -44,6 +44,17 @@ int requeue_running(storage::Database& db);
 // When a failed attempt is tried again: 2 s, 4 s, 8 s ... (at most 5 min) after `now`.
 UnixTime retry_time(UnixTime now, int attempts);
 
+// What a poll found of the relay's actual state ([relay.status]) when it changed at the meter or
+// is the first report since kwhd started (PolledReading::relay_news). Nothing happens when kwh
+// already knows that state, or when a relay command for the meter is pending or running (its
+// read-back decides). Otherwise meters.relay_state follows the meter, and, unless kwh knew
+// nothing yet ("unknown"), a `relay_unexpected` event says what changed without a command: a
+// relay opened at the meter (its own overload trip) gets relay_reason "meter"; one closed at the
+// meter (the tenant's button) while kwh holds it open (arrears, overload, the operator, relay
+// mode off) is opened again, a relay_off command with the same reason. Returns the event's
+// detail, or empty. Runs in the caller's transaction.
+std::string relay_reported(storage::Database& db, std::int64_t meter_id, bool closed, UnixTime time);
+
 // Records the outcome of one attempt (one transaction) and returns what became of it.
 CommandResult finish_command(storage::Database& db, const QueuedCommand& c, const CommandOutcome& o, UnixTime now);
 

@@ -109,8 +109,14 @@ std::unique_ptr<MeterBus> make_transport_bus(asio::io_context& io, const transpo
 GatewayPoller::GatewayPoller(asio::io_context& io, GatewayTarget target, std::unique_ptr<MeterBus> bus,
                              PollSettings settings, PollerEvents& events, std::uint32_t seed)
     : m_io(io), m_target(std::move(target)), m_bus(std::move(bus)), m_settings(settings), m_events(events),
-      m_rng(seed), m_timer(io), m_backoff(settings.reconnect_base, settings.reconnect_cap) {
+      m_rng(seed), m_timer(io), m_command_timer(io), m_backoff(settings.reconnect_base, settings.reconnect_cap) {
   for (std::size_t i = 0; i < m_target.meters.size(); ++i) m_by_id[m_target.meters[i].id] = i;
+  m_state.resize(m_target.meters.size());
+}
+
+const std::vector<modbus::ReadRequest>& GatewayPoller::plan_of(std::size_t meter) const {
+  const auto& own = m_state[meter].plan;
+  return own ? *own : m_target.meters[meter].model->plan;
 }
 
 GatewayPoller::~GatewayPoller() {
@@ -176,6 +182,7 @@ void GatewayPoller::abort() {
   m_busy = false;
   m_aborted = true;
   ++m_run_id;
+  m_command_timer.cancel();
   m_bus->close();
 }
 
@@ -231,7 +238,7 @@ void GatewayPoller::start_poll(const PollJob& job) {
   m_busy = true;
   m_poll = PollRun{job.meter, job.t, 0, 0, {}, Clock::now(), m_bus->stale_replies()};
   m_poll->values.resize(meter.model->profile.values.size());
-  if (meter.model->plan.empty()) {
+  if (plan_of(job.meter).empty()) {
     PollOutcome o;
     o.result = PollResult::bad_frame;
     o.error = "the profile has nothing to read";
@@ -243,7 +250,7 @@ void GatewayPoller::start_poll(const PollJob& job) {
 
 void GatewayPoller::send_read() {
   const auto& meter = m_target.meters[m_poll->meter];
-  const auto& rr = meter.model->plan[m_poll->request];
+  const auto& rr = plan_of(m_poll->meter)[m_poll->request];
   m_bus->submit(read_request(meter.unit, rr),
                 guard([](GatewayPoller& self, transport::Outcome<transport::Response> o) { self.on_read(std::move(o)); }));
 }
@@ -262,6 +269,10 @@ void GatewayPoller::on_read(transport::Outcome<transport::Response> o) {
       send_read();
       return;
     }
+    if (f.kind == Failure::Kind::exception && (f.exception_code == 2 || f.exception_code == 3) && refused(f)) {
+      connection_ok();
+      return;
+    }
     PollOutcome out;
     out.result = result_of(f);
     out.error = f.describe();
@@ -269,16 +280,23 @@ void GatewayPoller::on_read(transport::Outcome<transport::Response> o) {
     return;
   }
   connection_ok();
-  const auto& rr = model.plan[m_poll->request];
+  const auto& plan = plan_of(m_poll->meter);
+  const auto& rr = plan[m_poll->request];
   std::vector<std::uint16_t> bit_words; // reads of registers need no copy
   if (!o->bits.empty()) bit_words = data_of(*o);
   const auto& data = o->bits.empty() ? o->words : bit_words;
   for (std::size_t i : rr.values) m_poll->values[i] = modbus::decode_from(rr, data, model.profile.values[i], model.profile.word_order);
   m_poll->tries = 0;
-  if (++m_poll->request < model.plan.size()) {
+  if (++m_poll->request < plan.size()) {
     send_read();
     return;
   }
+  finish_reads();
+}
+
+void GatewayPoller::finish_reads() {
+  const auto& meter = m_target.meters[m_poll->meter];
+  const auto& model = *meter.model;
   PollOutcome out;
   PolledReading reading;
   reading.meter_id = meter.id;
@@ -287,6 +305,15 @@ void GatewayPoller::on_read(transport::Outcome<transport::Response> o) {
     if (!m_poll->values[i]) continue;
     auto v = std::move(*m_poll->values[i]);
     v.name = model.profile.values[i].name;
+    if (v.name == modbus::k_relay_status_value) {
+      // The state the meter reports; news when it differs from its last report (or is the first).
+      reading.relay_closed = model.profile.relay_closed(v.real);
+      auto& last = m_state[m_poll->meter].relay;
+      if (reading.relay_closed) {
+        reading.relay_news = last != reading.relay_closed;
+        last = reading.relay_closed;
+      }
+    }
     reading.values.push_back(std::move(v));
   }
   const auto* total = model.profile.total();
@@ -299,6 +326,46 @@ void GatewayPoller::on_read(transport::Outcome<transport::Response> o) {
     out.reading = std::move(reading);
   }
   finish_poll(std::move(out));
+}
+
+bool GatewayPoller::refused(const Failure& f) {
+  const std::size_t index = m_poll->meter;
+  const auto& meter = m_target.meters[index];
+  const auto& profile = meter.model->profile;
+  auto plan = plan_of(index); // a copy: the meter gets its own
+  const auto rr = plan[m_poll->request];
+  std::vector<modbus::ReadRequest> split;
+  if (rr.values.size() > 1) {
+    // Only what the values need: no unmapped register in between, else one read per value.
+    std::vector<modbus::ValueSpec> specs;
+    for (std::size_t i : rr.values) specs.push_back(profile.values[i]);
+    split = modbus::plan_reads(specs, 9600, 0);
+    if (split.size() <= 1) split = modbus::plan_one_per_value(specs);
+    for (auto& r : split)
+      for (auto& v : r.values) v = rr.values[v];
+    log("meter {} (gateway {}, unit {}) refused a read of {} registers {}..{} ({}); reading its values in {} "
+        "requests from now on",
+        meter.name, m_target.name, meter.unit, modbus::to_string(rr.table), rr.address, rr.address + rr.count - 1,
+        f.describe(), split.size());
+    plan.erase(plan.begin() + static_cast<std::ptrdiff_t>(m_poll->request));
+    plan.insert(plan.begin() + static_cast<std::ptrdiff_t>(m_poll->request), split.begin(), split.end());
+    m_state[index].plan = std::move(plan);
+  } else {
+    // The value's own read: it is missing from this reading (never zero), the others are read.
+    auto& refused = m_state[index].refused;
+    const std::size_t value = rr.values.empty() ? 0 : rr.values[0];
+    if (std::find(refused.begin(), refused.end(), value) == refused.end()) {
+      refused.push_back(value);
+      log("meter {} (gateway {}, unit {}) refused the read of {} ({}); it is missing from its readings", meter.name,
+          m_target.name, meter.unit, rr.values.empty() ? std::string("?") : profile.values[value].name, f.describe());
+    }
+    ++m_poll->request;
+  }
+  m_poll->tries = 0;
+  ++m_run_id;
+  if (m_poll->request < plan_of(index).size()) send_read();
+  else finish_reads();
+  return true;
 }
 
 void GatewayPoller::finish_poll(PollOutcome outcome) {
@@ -391,6 +458,13 @@ void GatewayPoller::on_command_reply(transport::Outcome<transport::Response> o) 
       return;
     }
     connection_ok();
+    const auto& p = meter.model->profile;
+    if (m_command->command.action != "set" && p.relay && p.relay->status) {
+      // The meter says where it reports the relay's state: the command is done when that agrees.
+      m_command->step = 1;
+      read_relay_status();
+      return;
+    }
     // Read back what was written, where the meter allows it.
     m_command->step = 1;
     ++m_run_id;
@@ -435,6 +509,66 @@ void GatewayPoller::on_command_reply(transport::Outcome<transport::Response> o) 
     }
   }
   finish_command(out);
+}
+
+void GatewayPoller::read_relay_status() {
+  const auto& meter = m_target.meters[m_command->meter];
+  const auto& st = *meter.model->profile.relay->status;
+  ++m_run_id;
+  ++m_command->status_reads;
+  modbus::ReadRequest rr{st.table, st.address, 1, {}};
+  m_bus->submit(read_request(meter.unit, rr), guard([](GatewayPoller& self, transport::Outcome<transport::Response> o) {
+                  self.on_relay_status(std::move(o));
+                }));
+}
+
+// A relay takes a moment to move: the state is read up to k_status_reads times, k_status_wait
+// apart, before the command is said to have failed.
+namespace {
+constexpr int k_status_reads = 8;
+constexpr std::chrono::milliseconds k_status_wait{250};
+} // namespace
+
+void GatewayPoller::on_relay_status(transport::Outcome<transport::Response> o) {
+  if (!m_command) return;
+  const auto& meter = m_target.meters[m_command->meter];
+  const auto& st = *meter.model->profile.relay->status;
+  const char* want = m_command->on ? "on" : "off";
+  std::optional<bool> closed;
+  std::string answer;
+  if (!o) {
+    if (is_connection(o.failure())) connection_failed(o.failure());
+    answer = o.failure().describe();
+  } else {
+    connection_ok();
+    auto data = data_of(*o);
+    if (!data.empty()) {
+      closed = st.closed(data[0]);
+      answer = fmt::format("{} (relay_status 0x{:04X})", closed ? (*closed ? "on" : "off") : "neither on nor off", data[0]);
+    } else {
+      answer = "an empty reply";
+    }
+  }
+  if (closed == m_command->on) {
+    m_state[m_command->meter].relay = closed;
+    finish_command(CommandOutcome{true, {}, want, false});
+    return;
+  }
+  if (m_command->status_reads < k_status_reads && (o || !is_connection(o.failure()))) {
+    ++m_run_id;
+    m_command_timer.expires_after(k_status_wait);
+    m_command_timer.async_wait([weak = weak_from_this(), run = m_run_id](boost::system::error_code ec) {
+      auto self = weak.lock();
+      if (ec || !self || self->m_aborted || run != self->m_run_id || !self->m_command) return;
+      self->read_relay_status();
+    });
+    return;
+  }
+  if (closed) m_state[m_command->meter].relay = closed;
+  finish_command(CommandOutcome{false,
+                                fmt::format("{}: switched {}, but the meter reports the relay {} after {} ms", meter.name,
+                                            want, answer, k_status_wait.count() * (m_command->status_reads - 1)),
+                                closed ? (*closed ? "on" : "off") : "unknown", false});
 }
 
 void GatewayPoller::finish_command(const CommandOutcome& outcome) {

@@ -98,6 +98,16 @@ private:
     UnixTime t = 0;
     std::chrono::steady_clock::time_point due;
   };
+  // What the poller learns about one meter while it runs.
+  struct MeterState {
+    // Its own read plan, once the meter refused a merged read (exception 2 or 3) and the read
+    // was split; otherwise the model's.
+    std::optional<std::vector<modbus::ReadRequest>> plan;
+    // The relay state it reported last ([relay.status]); nullopt before its first report.
+    std::optional<bool> relay;
+    // Values whose own read it refused (logged once each).
+    std::vector<std::size_t> refused;
+  };
   struct PollRun {
     std::size_t meter = 0;
     UnixTime t = 0;
@@ -113,6 +123,7 @@ private:
     int step = 0; // 0 write, 1 read back
     transport::Request write;
     bool on = false;
+    int status_reads = 0; // reads of [relay.status] so far, waiting for the relay to move
   };
 
   void pump();
@@ -120,6 +131,13 @@ private:
   void start_poll(const PollJob& job);
   void send_read();
   void on_read(transport::Outcome<transport::Response> o);
+  void finish_reads(); // every request of the poll was answered or given up: report the reading
+  const std::vector<modbus::ReadRequest>& plan_of(std::size_t meter) const;
+  // The meter refused the poll's current request (exception 2 or 3): split it, or give up
+  // its value. False when there is nothing to split or skip (the poll fails).
+  bool refused(const transport::Failure& f);
+  void read_relay_status();
+  void on_relay_status(transport::Outcome<transport::Response> o);
   void finish_poll(PollOutcome outcome);
   void fail_unreachable(const PollJob& job);
   void start_command(QueuedCommand command);
@@ -136,6 +154,8 @@ private:
   PollerEvents& m_events;
   std::mt19937 m_rng;
   boost::asio::steady_timer m_timer;
+  boost::asio::steady_timer m_command_timer; // between reads of a relay's state after a switch
+  std::vector<MeterState> m_state;           // by index into m_target.meters
   std::optional<std::chrono::steady_clock::time_point> m_armed;
   std::unordered_map<std::int64_t, std::size_t> m_by_id;
   std::deque<PollJob> m_polls;

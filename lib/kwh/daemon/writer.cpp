@@ -1,6 +1,7 @@
 #include <kwh/daemon/writer.hpp>
 
 #include <kwh/billing/biller.hpp>
+#include <kwh/daemon/commands.hpp>
 #include <kwh/daemon/log.hpp>
 #include <kwh/modbus/profile.hpp>
 
@@ -304,6 +305,10 @@ bool Writer::write_one(storage::Database& db, const PollRecord& r, bool careful)
       if (e.code() == Exit::temporary) throw;
       log("reading of meter id {} at {} not stored: {}", r.meter_id, format_time(r.reading->time), e.what());
     }
+  }
+  if (stored && r.reading->relay_news && r.reading->relay_closed) {
+    auto line = relay_reported(db, r.meter_id, *r.reading->relay_closed, r.reading->time);
+    if (!line.empty()) m_lines.push_back(std::move(line));
   }
   if (r.status || r.failed_polls_changed) m_store->outside_billing([&] { write_status(db, r); });
   return stored;

@@ -48,6 +48,11 @@ struct PolledReading {
   std::int64_t meter_id = 0;
   UnixTime time = 0;
   std::vector<modbus::Value> values;
+  // The relay state the meter reports ([relay.status]): true closed (on), false open (off).
+  std::optional<bool> relay_closed;
+  // It differs from the meter's previous report, or is the first since kwhd started: the writer
+  // compares it with what kwh knows (site::reported_relay).
+  bool relay_news = false;
 };
 
 // What one poll of a meter changed: the reading (when it answered), its count of failed polls

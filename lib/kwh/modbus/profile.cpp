@@ -145,10 +145,43 @@ std::vector<std::uint16_t> relay_words(const Checker& ck, const toml::node& n, c
   return out;
 }
 
+RelayStatus parse_relay_status(const Checker& ck, const toml::node& node) {
+  const auto* t = node.as_table();
+  if (!t) ck.bad(&node, "relay.status", "expected a table");
+  ck.only_keys(*t, "relay.status.", {"table", "address", "bit", "on", "off"});
+  RelayStatus s;
+  const toml::node& table_node = ck.required(*t, &node, "relay.status.", "table");
+  auto table = parse_table(ck.string(table_node, "relay.status.table"));
+  if (!table) ck.bad(&table_node, "relay.status.table", "must be coil, discrete, holding or input");
+  s.table = *table;
+  s.address = static_cast<std::uint16_t>(ck.integer(ck.required(*t, &node, "relay.status.", "address"),
+                                                    "relay.status.address", 0, 65535));
+  const bool one_bit = is_bit_table(s.table) || t->get("bit");
+  if (const toml::node* b = t->get("bit")) {
+    if (is_bit_table(s.table)) ck.bad(b, "relay.status.bit", "only for holding or input registers");
+    s.bit = static_cast<int>(ck.integer(*b, "relay.status.bit", 0, 15));
+  }
+  auto state = [&](const char* key, std::uint16_t fallback) -> std::uint16_t {
+    const toml::node* n = t->get(key);
+    const std::string full = std::string("relay.status.") + key;
+    if (!n) {
+      if (one_bit) return fallback;
+      ck.bad(&node, full, "missing: the register value that means the relay is " + std::string(key));
+    }
+    if (auto b = n->value_exact<bool>()) return *b ? 1 : 0;
+    return static_cast<std::uint16_t>(ck.integer(*n, full, 0, one_bit ? 1 : 65535));
+  };
+  // A bit that is set while power flows is the usual case; `on = 0` says the opposite.
+  s.on = state("on", 1);
+  s.off = state("off", s.on ? 0 : 1);
+  if (s.on == s.off) ck.bad(t->get("off"), "relay.status.off", "must differ from relay.status.on");
+  return s;
+}
+
 RelaySpec parse_relay(const Checker& ck, const toml::node& node) {
   const auto* t = node.as_table();
   if (!t) ck.bad(&node, "relay", "expected a table");
-  ck.only_keys(*t, "relay.", {"table", "address", "on", "off", "write"});
+  ck.only_keys(*t, "relay.", {"table", "address", "on", "off", "write", "status"});
   RelaySpec r;
   const toml::node& table_node = ck.required(*t, &node, "relay.", "table");
   auto table_text = ck.string(table_node, "relay.table");
@@ -167,6 +200,7 @@ RelaySpec parse_relay(const Checker& ck, const toml::node& node) {
     if (r.single_write && r.table == Table::holding && (r.on.size() != 1 || r.off.size() != 1))
       ck.bad(w, "relay.write", "\"single\" writes one register, but on/off have more words");
   }
+  if (const toml::node* st = t->get("status")) r.status = parse_relay_status(ck, *st);
   return r;
 }
 
@@ -258,6 +292,23 @@ const ValueSpec* Profile::find_setting(std::string_view setting_name) const {
   return nullptr;
 }
 
+std::optional<bool> RelayStatus::closed(std::uint16_t raw) const {
+  const std::uint16_t v = bit ? static_cast<std::uint16_t>((raw >> *bit) & 1u) : raw;
+  if (v == on) return true;
+  if (v == off) return false;
+  return std::nullopt;
+}
+
+std::uint16_t RelayStatus::raw(bool closed) const {
+  const std::uint16_t v = closed ? on : off;
+  return bit ? static_cast<std::uint16_t>(v << *bit) : v;
+}
+
+std::optional<bool> Profile::relay_closed(double value) const {
+  if (!relay || !relay->status || !std::isfinite(value) || value < 0 || value > 65535) return std::nullopt;
+  return relay->status->closed(static_cast<std::uint16_t>(value));
+}
+
 const ValueSpec* Profile::total() const { return find(kind == "water" ? "volume_total" : "energy_total"); }
 
 Profile parse_profile(std::string_view toml_text, const std::string& source) {
@@ -295,6 +346,15 @@ Profile parse_profile(std::string_view toml_text, const std::string& source) {
   p.values = parse_section(ck, root, "values", false);
   p.settings = parse_section(ck, root, "settings", true);
   if (const toml::node* r = root.get("relay")) p.relay = parse_relay(ck, *r);
+  if (p.relay && p.relay->status) {
+    if (p.find(k_relay_status_value))
+      ck.bad(nullptr, "values.relay_status", "reserved: [relay.status] says where the relay state is read");
+    ValueSpec v;
+    v.name = std::string(k_relay_status_value);
+    v.table = p.relay->status->table;
+    v.address = p.relay->status->address;
+    p.values.push_back(std::move(v));
+  }
 
   const char* total = p.kind == "water" ? "volume_total" : "energy_total";
   if (!p.find(total)) ck.bad(nullptr, fmt::format("values.{}", total), fmt::format("missing: every {} meter needs it", p.kind));

@@ -50,12 +50,33 @@ struct ValueSpec {
 // How a meter's relay is switched: the words written to close it (on: power flows) and to
 // open it (off). For a coil, on/off hold one element, 0 or 1. For holding registers they hold
 // the register words written from `address` on (function 16, or 6 when single_write and one word).
+//
+// Where the meter reports the relay's actual state ([relay.status]): one register, coil or
+// discrete input whose value (or one bit of it) reads `on` while power flows and `off` while the
+// relay is open. Read with every poll as the value named "relay_status" (the raw word), so that
+// the planner carries it in the same request as the readings where the map allows.
+struct RelayStatus {
+  Table table = Table::holding;
+  std::uint16_t address = 0;
+  std::optional<int> bit; // registers only: the bit of the word that carries the state, 0..15
+  std::uint16_t on = 0;
+  std::uint16_t off = 1;
+
+  // The state a raw value means: true on (closed), false off (open), nullopt neither.
+  std::optional<bool> closed(std::uint16_t raw) const;
+  // The raw value the meter shows in a state (the other bits 0), for the simulator.
+  std::uint16_t raw(bool closed) const;
+};
+
+inline constexpr std::string_view k_relay_status_value = "relay_status";
+
 struct RelaySpec {
   Table table = Table::holding; // coil | holding
   std::uint16_t address = 0;
   std::vector<std::uint16_t> on;
   std::vector<std::uint16_t> off;
   bool single_write = false;
+  std::optional<RelayStatus> status;
 };
 
 struct Profile {
@@ -69,7 +90,8 @@ struct Profile {
   // The most registers (or bits) one read may skip between the values it carries; -1: no limit,
   // the planner decides by wire time. 0 for meters that reject reads of unmapped registers.
   int max_gap = -1;
-  std::vector<ValueSpec> values;   // in the order of the file
+  // In the order of the file; with [relay.status], a last value "relay_status" (u16) reads it.
+  std::vector<ValueSpec> values;
   std::optional<RelaySpec> relay;
   std::vector<ValueSpec> settings; // writable; table holding or coil
 
@@ -77,6 +99,8 @@ struct Profile {
   const ValueSpec* find_setting(std::string_view setting_name) const;
   // The value that carries the meter's cumulative total: energy_total or volume_total.
   const ValueSpec* total() const;
+  // The relay state in a poll's values (the "relay_status" value), when the profile reads it.
+  std::optional<bool> relay_closed(double relay_status_value) const;
 };
 
 // Parses and checks a profile. Throws Error(Exit::config) with one line naming the source, the

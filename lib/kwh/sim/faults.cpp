@@ -22,6 +22,8 @@ const char* const k_faults_help =
     "  flap=M            meter M (1-based, counted across gateways) is online, then offline (no reply),\n"
     "                    for flap-period each (default 5s)\n"
     "  flap-period=D\n"
+    "  trip=M@D          meter M's relay opens by itself D after the start (an overload trip at the meter)\n"
+    "  button=M@D        meter M's relay closes by itself D after the start (the tenant's button)\n"
     "Example: --faults drop=0.05,delay=300ms,late=0.02,exception=0.01,reset=0.001,flap=5";
 
 namespace {
@@ -52,7 +54,7 @@ Result<std::chrono::milliseconds> duration(std::string_view key, std::string_vie
 
 bool Faults::any() const {
   return drop > 0 || late > 0 || exception > 0 || garbage > 0 || reset > 0 || delay.count() > 0 ||
-         silent_gateway > 0 || flap_meter > 0;
+         silent_gateway > 0 || flap_meter > 0 || !switches.empty();
 }
 
 std::string Faults::describe() const {
@@ -65,6 +67,8 @@ std::string Faults::describe() const {
   if (reset > 0) parts.push_back(fmt::format("reset={}", reset));
   if (silent_gateway > 0) parts.push_back(fmt::format("silent-gateway={}", silent_gateway));
   if (flap_meter > 0) parts.push_back(fmt::format("flap={} every {}ms", flap_meter, flap_period.count()));
+  for (const auto& s : switches)
+    parts.push_back(fmt::format("{}={}@{}ms", s.closed ? "button" : "trip", s.meter, s.after.count()));
   return parts.empty() ? "none" : fmt::format("{}", fmt::join(parts, ","));
 }
 
@@ -108,6 +112,16 @@ Result<Faults> parse_faults(std::string_view spec) {
     else if (key == "flap-period") err = set_d(f.flap_period);
     else if (key == "silent-gateway") err = set_i(f.silent_gateway);
     else if (key == "flap") err = set_i(f.flap_meter);
+    else if (key == "trip" || key == "button") {
+      auto at = value.find('@');
+      if (at == std::string_view::npos)
+        return Error(Exit::usage, fmt::format("--faults: {} must be METER@DURATION such as 2@5s, not '{}'", key, value));
+      auto m = positive(key, value.substr(0, at));
+      if (!m.ok()) return m.error();
+      auto d = duration(key, value.substr(at + 1));
+      if (!d.ok()) return d.error();
+      f.switches.push_back({*m, *d, key == "button"});
+    }
     else return Error(Exit::usage, fmt::format("--faults: unknown fault '{}' (see kwh sim --help)", key));
     if (err) return *err;
   }

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace kwh::sim {
 
@@ -22,6 +23,14 @@ struct Faults {
   int silent_gateway = 0;                  // 1-based gateway that accepts connections and never answers; 0 none
   int flap_meter = 0;                      // 1-based meter (across all gateways) that flaps; 0 none
   std::chrono::milliseconds flap_period{5000}; // online this long, then offline this long (wall time)
+  // Relays that switch at the meter, without a command, this long (wall time) after the start:
+  // trip=M@D opens meter M's relay (its own overload trip), button=M@D closes it (the tenant's button).
+  struct Switch {
+    int meter = 0; // 1-based, across all gateways
+    std::chrono::milliseconds after{0};
+    bool closed = false;
+  };
+  std::vector<Switch> switches;
 
   bool any() const;
   // "drop=0.05,delay=300ms" again, for the banner; "none" when there are none.

@@ -130,6 +130,20 @@ double Fleet::total(int index, Clock::time_point at) const {
   return b[0] + b[1] + b[2] + b[3];
 }
 
+void Fleet::schedule_switch(int index, Clock::time_point at, bool closed) {
+  auto& s = m_meters.at(static_cast<std::size_t>(index)).switches;
+  s.emplace_back(at, closed);
+  std::stable_sort(s.begin(), s.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+}
+
+void Fleet::switch_due(Meter& m, Clock::time_point at) {
+  while (!m.switches.empty() && m.switches.front().first <= at) {
+    fold(m, sim_time(m.switches.front().first));
+    m.closed = m.switches.front().second;
+    m.switches.erase(m.switches.begin());
+  }
+}
+
 void Fleet::reset(int index, Clock::time_point at) {
   Meter& m = m_meters.at(static_cast<std::size_t>(index));
   fold(m, sim_time(at));
@@ -162,6 +176,8 @@ double Fleet::canonical(const Meter& folded, const modbus::ValueSpec& v, double 
   }
   if (n == "frequency") return 50 + 0.02 * std::sin(t / 97);
   if (n == "power_factor") return folded.closed ? 0.98 : 1.0;
+  if (n == modbus::k_relay_status_value && m_profile.relay && m_profile.relay->status)
+    return m_profile.relay->status->raw(folded.closed);
   return 0; // energy_export, meter_balance and names the simulator does not know
 }
 
@@ -175,6 +191,9 @@ std::optional<std::vector<std::uint16_t>> Fleet::read_words(const Meter& m, modb
     for (std::size_t i = 0; i < w.size(); ++i)
       if (at + i >= address && at + i < end) words[at + i - address] = w[i];
   };
+  // The relay's control words first: where a profile reads the relay's state in the same
+  // registers ([relay.status]), the state the meter reports wins.
+  if (m_profile.relay && m_profile.relay->table == table) place(m_profile.relay->address, m.closed ? m_profile.relay->on : m_profile.relay->off);
   for (const auto& v : m_profile.values) {
     if (v.table != table || v.end() <= address || v.address >= end) continue;
     double c = canonical(m, v, t);
@@ -183,7 +202,6 @@ std::optional<std::vector<std::uint16_t>> Fleet::read_words(const Meter& m, modb
     else
       place(v.address, modbus::encode(v, c, m_profile.word_order)); // throws when it does not fit: exception 4
   }
-  if (m_profile.relay && m_profile.relay->table == table) place(m_profile.relay->address, m.closed ? m_profile.relay->on : m_profile.relay->off);
   for (std::uint32_t a = address; a < end; ++a) {
     auto it = m.written.find(key(table, a));
     if (it != m.written.end()) words[a - address] = it->second;
@@ -216,6 +234,7 @@ Outcome<Response> Fleet::write(Meter& m, const Request& req, double t) {
 Outcome<Response> Fleet::handle(int index, const Request& req, Clock::time_point at) {
   if (index < 0 || index >= size()) return exception(11);
   Meter& m = m_meters[static_cast<std::size_t>(index)];
+  switch_due(m, at);
   double t = sim_time(at);
   if (!transport::is_read(req.function)) return write(m, req, t);
   fold(m, t);

@@ -43,6 +43,9 @@ public:
   // address, 3 illegal data value, 4 device failure).
   transport::Outcome<transport::Response> handle(int index, const transport::Request& req, Clock::time_point at);
 
+  // The relay of meter `index` switches by itself (no command) at `at`: closed or open.
+  void schedule_switch(int index, Clock::time_point at, bool closed);
+
   // Counters back to 0 (the reset fault, a meter swap).
   void reset(int index, Clock::time_point at);
 
@@ -60,9 +63,12 @@ private:
     double since = 0;                 // simulated time the counters below were taken at
     std::array<double, 4> energy{};   // Wh (or L) per band at `since`
     std::map<std::uint32_t, std::uint16_t> written; // (table << 16 | address) -> word, for settings and relay readback
+    std::vector<std::pair<Clock::time_point, bool>> switches; // scheduled, in time order
   };
 
   void fold(Meter& m, double t) const;
+  // Carries out the scheduled switches due by `at`.
+  void switch_due(Meter& m, Clock::time_point at);
   double canonical(const Meter& m, const modbus::ValueSpec& v, double t) const;
   // The words of `table` from `address`, count long, or nullopt when outside the map.
   std::optional<std::vector<std::uint16_t>> read_words(const Meter& m, modbus::Table table, std::uint16_t address,

@@ -31,6 +31,9 @@ void check(const Options& o) {
   if (!(o.load_w >= 0) || o.load_w > 1e7) fail(Exit::usage, "--load-w must be 0..10000000");
   if (o.gateways > 1 && std::uint32_t(o.port) + std::uint32_t(o.gateways) > 65536)
     fail(Exit::usage, "--listen port {} leaves no room for {} gateways", o.port, o.gateways);
+  for (const auto& s : o.faults.switches)
+    if (s.meter > o.meters)
+      fail(Exit::usage, "--faults: {}={}: there are only {} meters", s.closed ? "button" : "trip", s.meter, o.meters);
 }
 
 class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
@@ -39,6 +42,8 @@ public:
       : m_io(io), m_options(std::move(o)),
         m_fleet(m_options.profile, m_options.meters, m_options.load_w, m_options.speed, kwh::now(), Fleet::Clock::now()),
         m_per((m_options.meters + m_options.gateways - 1) / m_options.gateways), m_rng(m_options.seed) {
+    for (const auto& s : m_options.faults.switches)
+      m_fleet.schedule_switch(s.meter - 1, m_started + s.after, s.closed);
     bind();
   }
 

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 
 namespace kwh::site {
 
@@ -201,6 +202,39 @@ RelaySwitch switch_relay(transport::Client& client, const Meter& m, const modbus
 
   RelaySwitch result;
   result.on = on;
+  if (relay.status) {
+    // The meter says where it reports the relay: done when that agrees, read up to 8 times
+    // 250 ms apart while the relay moves (as kwhd does).
+    const auto& st = *relay.status;
+    const char* want = on ? "on" : "off";
+    std::string answer;
+    for (int i = 0; i < 8; ++i) {
+      if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(250));
+      transport::Request rq;
+      switch (st.table) {
+      case modbus::Table::coil: rq = transport::Request::read_coils(unit_of(m), st.address, 1); break;
+      case modbus::Table::discrete: rq = transport::Request::read_discrete(unit_of(m), st.address, 1); break;
+      case modbus::Table::input: rq = transport::Request::read_input(unit_of(m), st.address, 1); break;
+      case modbus::Table::holding: rq = transport::Request::read_holding(unit_of(m), st.address, 1); break;
+      }
+      auto back = client.call(rq);
+      if (!back) {
+        answer = back.failure().describe();
+        continue;
+      }
+      auto words = modbus::is_bit_table(st.table) ? bits_to_words(back->bits) : back->words;
+      if (words.empty()) continue;
+      auto closed = st.closed(words[0]);
+      result.readback_words = words_text({words[0]});
+      answer = fmt::format("{} (relay_status {})", closed ? (*closed ? "on" : "off") : "neither on nor off",
+                           result.readback_words);
+      if (closed == on) {
+        result.readback = want;
+        return result;
+      }
+    }
+    fail(Exit::failed, "{}: switched {}, but the meter reports the relay {}", bus_name(m), want, answer);
+  }
   // Many meters' relay registers read back; some are write-only (an exception reply).
   auto back = client.call(relay_read_request(m, p));
   if (!back) {
