@@ -29,12 +29,17 @@ output::Json gateway_json(storage::Database& db, const site::Gateway& g) {
   auto o = output::Json::object();
   o.set("name", g.name);
   o.set("transport", std::string(transport::kind_name(g.transport)));
+  o.set("protocol", site::protocol_name(g.protocol));
   o.set("address", g.address);
   o.set("baud", opt_json(g.baud));
   o.set("parity", g.parity ? output::Json(std::string(1, *g.parity)) : output::Json());
   o.set("stop_bits", opt_json(g.stop_bits));
   o.set("timeout_ms", opt_json(g.timeout_ms));
   o.set("gap_ms", g.gap_ms);
+  o.set("rts", g.rts ? output::Json(*g.rts) : output::Json());
+  o.set("rts_delay_us", opt_json(g.rts_delay_us));
+  // Whether a password is set, never the password.
+  o.set("password", g.password ? output::Json("set") : output::Json());
   o.set("status", g.status);
   o.set("status_since", g.status_since ? output::Json(format_time(*g.status_since)) : output::Json());
   o.set("created", format_time(g.created));
@@ -44,18 +49,28 @@ output::Json gateway_json(storage::Database& db, const site::Gateway& g) {
 
 struct AddOptions {
   std::string name;
-  std::optional<std::string> tcp, rtu_over_tcp, rtu;
-  std::optional<int> baud, stop_bits, timeout_ms;
-  std::optional<std::string> parity;
+  std::optional<std::string> tcp, rtu_over_tcp, rtu, dlt645_tcp, dlt645;
+  std::optional<int> baud, stop_bits, timeout_ms, rts_delay_us;
+  std::optional<std::string> parity, password, operator_code, rts;
   int gap_ms = 0;
 };
 
 site::Gateway gateway_from(const AddOptions& o) {
-  int given = int(o.tcp.has_value()) + int(o.rtu_over_tcp.has_value()) + int(o.rtu.has_value());
-  if (given != 1) fail(Exit::usage, "gateway add {}: give exactly one of --tcp, --rtu-over-tcp or --rtu", o.name);
+  int given = int(o.tcp.has_value()) + int(o.rtu_over_tcp.has_value()) + int(o.rtu.has_value()) +
+              int(o.dlt645_tcp.has_value()) + int(o.dlt645.has_value());
+  if (given != 1)
+    fail(Exit::usage, "gateway add {}: give exactly one of --tcp, --rtu-over-tcp, --rtu, --dlt645-tcp or --dlt645", o.name);
   site::Gateway g;
   g.name = o.name;
-  if (o.tcp) {
+  if (o.dlt645_tcp) {
+    g.protocol = transport::Protocol::dlt645;
+    g.transport = site::Transport::rtu_over_tcp;
+    g.address = *o.dlt645_tcp;
+  } else if (o.dlt645) {
+    g.protocol = transport::Protocol::dlt645;
+    g.transport = site::Transport::rtu_serial;
+    g.address = *o.dlt645;
+  } else if (o.tcp) {
     g.transport = site::Transport::tcp;
     g.address = *o.tcp;
   } else if (o.rtu_over_tcp) {
@@ -73,6 +88,10 @@ site::Gateway gateway_from(const AddOptions& o) {
   g.stop_bits = o.stop_bits;
   g.timeout_ms = o.timeout_ms;
   g.gap_ms = o.gap_ms;
+  g.password = o.password;
+  g.operator_code = o.operator_code;
+  g.rts = o.rts;
+  g.rts_delay_us = o.rts_delay_us;
   return g;
 }
 
@@ -84,11 +103,23 @@ void add_add(CLI::App* parent, Context& ctx) {
   auto* rot = sub->add_option("--rtu-over-tcp", o->rtu_over_tcp, "Modbus RTU framed over a raw TCP socket")
                   ->type_name("HOST:PORT");
   auto* rtu = sub->add_option("--rtu", o->rtu, "Modbus RTU on a local serial port")->type_name("DEVICE");
-  tcp->excludes(rot)->excludes(rtu);
-  rot->excludes(rtu);
-  sub->add_option("--baud", o->baud, "serial speed (--rtu; default 9600)")->type_name("N");
-  sub->add_option("--parity", o->parity, "serial parity N, E or O (--rtu; default N)")->type_name("N|E|O");
-  sub->add_option("--stop-bits", o->stop_bits, "serial stop bits 1 or 2 (--rtu; default 1)")->type_name("1|2");
+  auto* dtcp = sub->add_option("--dlt645-tcp", o->dlt645_tcp, "DL/T 645-2007 meters behind a serial server (raw TCP)")
+                   ->type_name("HOST:PORT");
+  auto* dser = sub->add_option("--dlt645", o->dlt645, "DL/T 645-2007 meters on a local serial port")->type_name("DEVICE");
+  tcp->excludes(rot)->excludes(rtu)->excludes(dtcp)->excludes(dser);
+  rot->excludes(rtu)->excludes(dtcp)->excludes(dser);
+  rtu->excludes(dtcp)->excludes(dser);
+  dtcp->excludes(dser);
+  sub->add_option("--baud", o->baud, "serial speed (--rtu 9600, --dlt645 2400 by default)")->type_name("N");
+  sub->add_option("--parity", o->parity, "serial parity N, E or O (--rtu N, --dlt645 E by default)")->type_name("N|E|O");
+  sub->add_option("--stop-bits", o->stop_bits, "serial stop bits 1 or 2 (default 1)")->type_name("1|2");
+  sub->add_option("--rts", o->rts, "RS-485 direction by RTS while sending: up or down (serial only)")
+      ->check(CLI::IsMember({"up", "down"}))
+      ->type_name("up|down");
+  sub->add_option("--rts-delay-us", o->rts_delay_us, "with --rts: microseconds before and after sending")->type_name("N");
+  sub->add_option("--password", o->password, "DL/T 645: the relay commands' password, PA P0 P1 P2 (default 02000000)")
+      ->type_name("HEX8");
+  sub->add_option("--operator-code", o->operator_code, "DL/T 645: the operator code (default 00000000)")->type_name("HEX8");
   sub->add_option("--timeout-ms", o->timeout_ms, "response timeout (default: [poll] timeout)")->type_name("N");
   sub->add_option("--gap-ms", o->gap_ms, "silence between requests on the bus (default 0)")->type_name("N");
   sub->callback([&ctx, o] {
@@ -112,6 +143,7 @@ void add_list(CLI::App* parent, Context& ctx) {
       output::Table t;
       t.columns = {{"gateway"},
                    {"transport"},
+                   {"protocol"},
                    {"address"},
                    {"serial"},
                    {"timeout_ms", output::Kind::integer},
@@ -119,7 +151,7 @@ void add_list(CLI::App* parent, Context& ctx) {
                    {"status", output::Kind::status},
                    {"meters", output::Kind::integer}};
       for (const auto& g : site::list_gateways(db)) {
-        t.add({g.name, std::string(transport::kind_name(g.transport)), g.address, serial_text(g), opt_json(g.timeout_ms),
+        t.add({g.name, std::string(transport::kind_name(g.transport)), std::string(site::protocol_name(g.protocol)), g.address, serial_text(g), opt_json(g.timeout_ms),
                g.gap_ms, g.status, static_cast<std::int64_t>(site::meters_on_gateway(db, g.id).size())});
       }
       ctx.print(t);

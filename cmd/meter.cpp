@@ -47,7 +47,8 @@ output::Json meter_json(storage::Database& db, const site::Meter& m, const std::
   auto o = output::Json::object();
   o.set("id", m.name);
   o.set("gateway", m.gateway);
-  o.set("unit", m.unit);
+  o.set("unit", m.address ? output::Json() : output::Json(m.unit));
+  o.set("address", opt(m.address));
   o.set("profile", m.profile);
   o.set("kind", m.kind);
   o.set("building", opt(m.building));
@@ -92,7 +93,7 @@ void print_reading(Context& ctx, const site::Meter& m, const site::LiveReading& 
 // The options `meter add` and `meter set` share.
 struct MeterOptions {
   std::string id;
-  std::optional<std::string> gateway, profile, kind, building, room, relay_mode;
+  std::optional<std::string> gateway, profile, kind, building, room, relay_mode, address;
   std::optional<int> unit;
   std::optional<std::int64_t> overload_w;
 };
@@ -100,11 +101,12 @@ struct MeterOptions {
 void add_meter_options(CLI::App* sub, MeterOptions& o, bool adding) {
   sub->add_option("id", o.id, "the meter's ID")->required()->type_name("ID");
   auto* g = sub->add_option("--gateway", o.gateway, "the gateway it is on")->type_name("NAME");
-  auto* u = sub->add_option("--unit", o.unit, "its unit address, 1..247")->type_name("N");
+  auto* u = sub->add_option("--unit", o.unit, "its unit address, 1..247 (Modbus)")->type_name("N");
+  auto* a = sub->add_option("--address", o.address, "its 12-digit address (DL/T 645)")->type_name("DIGITS");
+  u->excludes(a);
   auto* p = sub->add_option("--profile", o.profile, "its profile: a name, or FILE.toml")->type_name("NAME|FILE");
   if (adding) {
     g->required();
-    u->required();
     p->required();
   }
   sub->add_option("--kind", o.kind, "electricity or water (default: the profile's)")
@@ -128,7 +130,10 @@ void add_add(CLI::App* parent, Context& ctx) {
       site::MeterSpec spec;
       spec.name = o->id;
       spec.gateway = *o->gateway;
-      spec.unit = *o->unit;
+      if (!o->unit && !o->address)
+        fail(Exit::usage, "meter add {}: give its --unit (Modbus) or --address (DL/T 645)", o->id);
+      spec.unit = o->unit.value_or(0);
+      spec.address = o->address;
       spec.profile = *o->profile;
       spec.kind = o->kind;
       spec.building = o->building;
@@ -140,8 +145,8 @@ void add_add(CLI::App* parent, Context& ctx) {
       if (ctx.format() == output::Format::json) ctx.print(meter_json(db, m));
       else if (ctx.quiet) ctx.out() << m.name << '\n';
       else
-        ctx.out() << fmt::format("added meter {} ({} {}, unit {} on gateway {})\n", m.name, m.kind, m.profile, m.unit,
-                                 m.gateway);
+        ctx.out() << fmt::format("added meter {} ({} {}, {} on gateway {})\n", m.name, m.kind, m.profile,
+                                 m.address ? "address " + *m.address : fmt::format("unit {}", m.unit), m.gateway);
       return 0;
     };
   });
@@ -156,13 +161,14 @@ void add_set(CLI::App* parent, Context& ctx) {
       site::MeterChange c;
       c.gateway = o->gateway;
       c.unit = o->unit;
+      c.address = o->address;
       c.profile = o->profile;
       c.kind = o->kind;
       c.building = o->building;
       c.room = o->room;
       if (o->relay_mode) c.relay_mode = site::parse_relay_mode(*o->relay_mode);
       c.overload_w = o->overload_w;
-      if (!c.gateway && !c.unit && !c.profile && !c.kind && !c.building && !c.room && !c.relay_mode && !c.overload_w)
+      if (!c.gateway && !c.unit && !c.address && !c.profile && !c.kind && !c.building && !c.room && !c.relay_mode && !c.overload_w)
         fail(Exit::usage, "meter set {}: nothing to change (see kwh meter set --help)", o->id);
       auto& db = ctx.db();
       auto m = site::update_meter(db, o->id, c, ctx.config().profiles);
@@ -302,9 +308,9 @@ void add_replace(CLI::App* parent, Context& ctx) {
         // Free the bus address first, then put the new meter where the old one was.
         db.prepare("UPDATE meters SET removed = ?2 WHERE id = ?1").bind_all(old_meter.id, *t).run();
         db.prepare("INSERT INTO meters(name, gateway_id, unit, profile, kind, building, room, relay_mode, "
-                   "overload_w, max_power_w, created) "
+                   "overload_w, max_power_w, created, address) "
                    "SELECT ?1, gateway_id, unit, profile, kind, building, room, relay_mode, overload_w, "
-                   "max_power_w, ?3 FROM meters WHERE id = ?2")
+                   "max_power_w, ?3, address FROM meters WHERE id = ?2")
             .bind_all(*new_id, old_meter.id, now())
             .run();
       }

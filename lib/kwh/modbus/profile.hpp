@@ -82,6 +82,8 @@ struct RelaySpec {
 struct Profile {
   std::string name;
   std::string kind; // "electricity" | "water"
+  // "modbus" (the default), or "dlt645": values then name DL/T 645 data identifiers (di).
+  std::string protocol = "modbus";
   // Where it came from: the file path, or "builtin:<name>". Error messages name it.
   std::string source;
   // The TOML text it was parsed from (stored in the database with the meter, shown by the CLI).

@@ -2,13 +2,16 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
+
 
 namespace kwh::site {
 
 namespace {
 
 constexpr const char* k_columns =
-    "id, name, transport, address, baud, parity, stop_bits, timeout_ms, gap_ms, status, status_since, created";
+    "id, name, transport, address, baud, parity, stop_bits, timeout_ms, gap_ms, status, status_since, created, "
+    "protocol, password, operator_code, rts, rts_delay_us";
 
 Gateway row_to_gateway(const storage::Statement& st) {
   Gateway g;
@@ -24,6 +27,11 @@ Gateway row_to_gateway(const storage::Statement& st) {
   g.status = st.get_text(9);
   g.status_since = st.get_opt_int(10);
   g.created = st.get_int(11);
+  g.protocol = st.get_text(12) == "dlt645" ? transport::Protocol::dlt645 : transport::Protocol::modbus;
+  g.password = st.get_opt_text(13);
+  g.operator_code = st.get_opt_text(14);
+  g.rts = st.get_opt_text(15);
+  if (auto v = st.get_opt_int(16)) g.rts_delay_us = static_cast<int>(*v);
   return g;
 }
 
@@ -44,8 +52,24 @@ transport::GatewaySpec Gateway::spec(std::chrono::milliseconds default_timeout) 
   if (stop_bits) s.stop_bits = static_cast<unsigned>(*stop_bits);
   s.timeout = timeout_ms ? std::chrono::milliseconds(*timeout_ms) : default_timeout;
   s.gap = std::chrono::milliseconds(gap_ms);
+  s.protocol = protocol;
+  if (rts) s.rts = *rts == "up" ? transport::Rts::up : transport::Rts::down;
+  if (rts_delay_us) s.rts_delay = std::chrono::microseconds(*rts_delay_us);
   return s;
 }
+
+const char* protocol_name(transport::Protocol p) { return p == transport::Protocol::dlt645 ? "dlt645" : "modbus"; }
+
+namespace {
+
+bool hex8(const std::string& s) {
+  if (s.size() != 8) return false;
+  for (char c : s)
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return false;
+  return true;
+}
+
+} // namespace
 
 void check_name(std::string_view what, std::string_view name) {
   if (name.empty()) fail(Exit::usage, "{} name is empty", what);
@@ -57,10 +81,26 @@ void check_name(std::string_view what, std::string_view name) {
 
 void validate(Gateway& g) {
   check_name("gateway", g.name);
+  const bool dlt645 = g.protocol == transport::Protocol::dlt645;
+  if (dlt645 && g.transport == Transport::tcp)
+    fail(Exit::usage, "gateway {}: DL/T 645 runs over --dlt645-tcp (a serial server) or --dlt645 (a serial port)", g.name);
+  if (!dlt645 && (g.password || g.operator_code))
+    fail(Exit::usage, "gateway {}: --password and --operator-code are for DL/T 645 gateways only", g.name);
+  if (g.password && !hex8(*g.password))
+    fail(Exit::usage, "gateway {}: --password must be 8 hex digits (PA P0 P1 P2), not '{}'", g.name, *g.password);
+  if (g.operator_code && !hex8(*g.operator_code))
+    fail(Exit::usage, "gateway {}: --operator-code must be 8 hex digits, not '{}'", g.name, *g.operator_code);
+  if (g.transport != Transport::rtu_serial && (g.rts || g.rts_delay_us))
+    fail(Exit::usage, "gateway {}: --rts and --rts-delay-us are for serial gateways only", g.name);
+  if (g.rts && *g.rts != "up" && *g.rts != "down")
+    fail(Exit::usage, "gateway {}: --rts must be up or down, not '{}'", g.name, *g.rts);
+  if (g.rts_delay_us && !g.rts) fail(Exit::usage, "gateway {}: --rts-delay-us needs --rts", g.name);
+  if (g.rts_delay_us && (*g.rts_delay_us < 0 || *g.rts_delay_us > 1'000'000))
+    fail(Exit::usage, "gateway {}: --rts-delay-us {} is out of range (0..1000000)", g.name, *g.rts_delay_us);
   if (g.transport == Transport::rtu_serial) {
     if (g.address.empty()) fail(Exit::usage, "gateway {}: the serial device is empty", g.name);
-    if (!g.baud) g.baud = 9600;
-    if (!g.parity) g.parity = 'N';
+    if (!g.baud) g.baud = dlt645 ? 2400 : 9600;
+    if (!g.parity) g.parity = dlt645 ? 'E' : 'N';
     if (!g.stop_bits) g.stop_bits = 1;
     if (*g.baud < 50 || *g.baud > 4'000'000) fail(Exit::usage, "gateway {}: baud {} is out of range", g.name, *g.baud);
     if (*g.parity != 'N' && *g.parity != 'E' && *g.parity != 'O')
@@ -87,10 +127,11 @@ Gateway add_gateway(storage::Database& db, Gateway g) {
   g.created = now();
   g.status = "unknown";
   g.status_since.reset();
-  db.prepare("INSERT INTO gateways(name, transport, address, baud, parity, stop_bits, timeout_ms, gap_ms, created) "
-             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")
+  db.prepare("INSERT INTO gateways(name, transport, address, baud, parity, stop_bits, timeout_ms, gap_ms, created, "
+             "protocol, password, operator_code, rts, rts_delay_us) "
+             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)")
       .bind_all(g.name, std::string(transport::kind_name(g.transport)), g.address, g.baud, opt_parity(g), g.stop_bits, g.timeout_ms, g.gap_ms,
-                g.created)
+                g.created, std::string(protocol_name(g.protocol)), g.password, g.operator_code, g.rts, g.rts_delay_us)
       .run();
   g.id = db.last_insert_rowid();
   tx.commit();
@@ -136,9 +177,10 @@ void update_gateway(storage::Database& db, Gateway g) {
   auto other = find_gateway(db, g.name);
   if (other && other->id != g.id) fail(Exit::data, "gateway {} already exists", g.name);
   db.prepare("UPDATE gateways SET name = ?2, transport = ?3, address = ?4, baud = ?5, parity = ?6, stop_bits = ?7, "
-             "timeout_ms = ?8, gap_ms = ?9 WHERE id = ?1")
+             "timeout_ms = ?8, gap_ms = ?9, protocol = ?10, password = ?11, operator_code = ?12, rts = ?13, "
+             "rts_delay_us = ?14 WHERE id = ?1")
       .bind_all(g.id, g.name, std::string(transport::kind_name(g.transport)), g.address, g.baud, opt_parity(g), g.stop_bits, g.timeout_ms,
-                g.gap_ms)
+                g.gap_ms, std::string(protocol_name(g.protocol)), g.password, g.operator_code, g.rts, g.rts_delay_us)
       .run();
   if (db.changes() == 0) fail(Exit::no_input, "no such gateway: {}", g.name);
   tx.commit();

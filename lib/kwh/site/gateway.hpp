@@ -30,6 +30,11 @@ struct Gateway {
   std::optional<int> stop_bits;    // rtu only: 1 or 2 (default 1)
   std::optional<int> timeout_ms;   // nullopt: the [poll] timeout
   int gap_ms = 0;                  // silence between requests on the bus
+  transport::Protocol protocol = transport::Protocol::modbus;
+  std::optional<std::string> password;      // DL/T 645: 8 hex digits, PA P0 P1 P2 (default 02000000)
+  std::optional<std::string> operator_code; // DL/T 645: 8 hex digits (default 00000000)
+  std::optional<std::string> rts;           // rtu only: "up" or "down" (RS-485 direction by RTS)
+  std::optional<int> rts_delay_us;          // with rts: microseconds before and after sending
   std::string status = "unknown";  // unknown | online | offline (kept by kwhd)
   std::optional<UnixTime> status_since;
   UnixTime created = 0;
@@ -44,8 +49,9 @@ struct Gateway {
 // Error(usage) naming `what` and the text otherwise.
 void check_name(std::string_view what, std::string_view name);
 
-// Checks a gateway's fields (address form, serial settings only for rtu, ranges) and fills in
-// the serial defaults for rtu. Error(usage) naming the field.
+// Checks a gateway's fields (address form, serial settings only for rtu, ranges; DL/T 645 only
+// over rtu-over-tcp or rtu, its password and operator code only for it) and fills in the serial
+// defaults for rtu: 9600 8N1 for Modbus, 2400 8E1 for DL/T 645. Error(usage) naming the field.
 void validate(Gateway& g);
 
 // Stores a new gateway; returns it with its id. Error(data) when the name is taken.
@@ -61,6 +67,9 @@ void update_gateway(storage::Database& db, Gateway g);
 // Removes a gateway that carries nothing. Refused with Error(data) naming the meters that are
 // still on it, or naming the history (removed meters, events) that keeps it.
 void remove_gateway(storage::Database& db, std::string_view name);
+
+// "modbus" | "dlt645", as in the database and the CLI's JSON.
+const char* protocol_name(transport::Protocol p);
 
 // Names of the in-service meters on a gateway, in name order.
 std::vector<std::string> meters_on_gateway(storage::Database& db, std::int64_t gateway_id);

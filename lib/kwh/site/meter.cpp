@@ -11,7 +11,7 @@ namespace {
 constexpr const char* k_select =
     "SELECT m.id, m.name, m.gateway_id, g.name, m.unit, m.profile, m.kind, m.building, m.room, m.relay_mode, "
     "m.relay_state, m.relay_reason, m.overload_w, m.max_power_w, m.status, m.status_since, m.failed_polls, "
-    "m.removed, m.created FROM meters m JOIN gateways g ON g.id = m.gateway_id";
+    "m.removed, m.created, m.address FROM meters m JOIN gateways g ON g.id = m.gateway_id";
 
 Meter row_to_meter(const storage::Statement& st) {
   Meter m;
@@ -34,6 +34,7 @@ Meter row_to_meter(const storage::Statement& st) {
   m.failed_polls = static_cast<int>(st.get_int(16));
   m.removed = st.get_opt_int(17);
   m.created = st.get_int(18);
+  m.address = st.get_opt_text(19);
   return m;
 }
 
@@ -137,9 +138,27 @@ modbus::Profile meter_profile(storage::Database& db, const Meter& m, const std::
   }
 }
 
+namespace {
+
+void check_address(std::string_view address) {
+  bool digits = address.size() == 12;
+  for (char c : address) digits = digits && c >= '0' && c <= '9';
+  if (!digits) fail(Exit::usage, "--address must be the meter's 12-digit DL/T 645 address, not '{}'", address);
+}
+
+std::optional<std::string> address_taken(storage::Database& db, std::int64_t gateway_id, const std::string& address) {
+  auto st = db.prepare("SELECT name FROM meters WHERE gateway_id = ?1 AND address = ?2 AND removed IS NULL");
+  st.bind_all(gateway_id, address);
+  if (!st.step()) return std::nullopt;
+  return st.get_text(0);
+}
+
+} // namespace
+
 Meter add_meter(storage::Database& db, const MeterSpec& spec, const std::vector<std::string>& profile_folders) {
   check_name("meter", spec.name);
-  check_unit(spec.unit);
+  if (spec.address) check_address(*spec.address);
+  else check_unit(spec.unit);
   check_text("building", spec.building);
   check_text("room", spec.room);
   check_overload(spec.overload_w, false);
@@ -154,14 +173,29 @@ Meter add_meter(storage::Database& db, const MeterSpec& spec, const std::vector<
            format_time(*existing->removed));
     fail(Exit::data, "meter {} already exists", spec.name);
   }
-  if (auto other = unit_taken(db, g.id, spec.unit, 0))
+  const bool dlt645 = g.protocol == transport::Protocol::dlt645;
+  if (dlt645 && !spec.address)
+    fail(Exit::usage, "meter {}: gateway {} speaks DL/T 645: give the meter's --address (12 digits)", spec.name, g.name);
+  if (!dlt645 && spec.address)
+    fail(Exit::usage, "meter {}: --address is for meters on DL/T 645 gateways; gateway {} speaks Modbus (--unit)",
+         spec.name, g.name);
+  if (dlt645 && spec.unit != 0) fail(Exit::usage, "meter {}: a DL/T 645 meter has an --address, not a --unit", spec.name);
+  if ((profile.protocol == "dlt645") != dlt645)
+    fail(Exit::usage, "meter {}: profile {} is for {} meters, but gateway {} speaks {}", spec.name, profile.name,
+         profile.protocol == "dlt645" ? "DL/T 645" : "Modbus", g.name, dlt645 ? "DL/T 645" : "Modbus");
+  if (dlt645) {
+    if (auto other = address_taken(db, g.id, *spec.address))
+      fail(Exit::data, "address {} on gateway {} is already meter {}", *spec.address, g.name, *other);
+  } else if (auto other = unit_taken(db, g.id, spec.unit, 0)) {
     fail(Exit::data, "unit {} on gateway {} is already meter {}", spec.unit, g.name, *other);
+  }
 
   Meter m;
   m.name = spec.name;
   m.gateway_id = g.id;
   m.gateway = g.name;
-  m.unit = spec.unit;
+  m.unit = dlt645 ? 1 : spec.unit;
+  m.address = spec.address;
   m.profile = profile_reference(spec.profile, profile);
   m.kind = kind_for(profile, spec.kind, spec.profile);
   m.building = blank_to_null(spec.building);
@@ -170,10 +204,10 @@ Meter add_meter(storage::Database& db, const MeterSpec& spec, const std::vector<
   m.overload_w = spec.overload_w;
   m.created = now();
   store_profile(db, profile);
-  db.prepare("INSERT INTO meters(name, gateway_id, unit, profile, kind, building, room, relay_mode, overload_w, created) "
-             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
+  db.prepare("INSERT INTO meters(name, gateway_id, unit, profile, kind, building, room, relay_mode, overload_w, created, "
+             "address) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")
       .bind_all(m.name, m.gateway_id, m.unit, m.profile, m.kind, m.building, m.room, to_string(m.relay_mode),
-                m.overload_w, m.created)
+                m.overload_w, m.created, m.address)
       .run();
   m.id = db.last_insert_rowid();
   tx.commit();
@@ -226,6 +260,7 @@ std::vector<Meter> list_meters(storage::Database& db, const MeterFilter& f) {
 Meter update_meter(storage::Database& db, std::string_view name, const MeterChange& c,
                    const std::vector<std::string>& profile_folders) {
   if (c.unit) check_unit(*c.unit);
+  if (c.address) check_address(*c.address);
   if (c.kind) check_kind(*c.kind);
   check_text("building", c.building);
   check_text("room", c.room);
@@ -240,7 +275,24 @@ Meter update_meter(storage::Database& db, std::string_view name, const MeterChan
     m.gateway_id = g.id;
     m.gateway = g.name;
   }
+  {
+    const bool dlt645 = get_gateway(db, m.gateway_id).protocol == transport::Protocol::dlt645;
+    if (dlt645 != m.address.has_value())
+      fail(Exit::usage, "meter {}: a {} meter cannot move to a gateway that speaks {}; add it anew", m.name,
+           m.address ? "DL/T 645" : "Modbus", dlt645 ? "DL/T 645" : "Modbus");
+    if (dlt645 && c.unit) fail(Exit::usage, "meter {}: a DL/T 645 meter has an address, not a unit", m.name);
+    if (!dlt645 && c.address) fail(Exit::usage, "meter {}: a Modbus meter has a unit, not an address", m.name);
+    if (c.address) m.address = c.address;
+    if (dlt645 && (c.gateway || c.address)) {
+      if (auto other = address_taken(db, m.gateway_id, *m.address); other && *other != m.name)
+        fail(Exit::data, "address {} on gateway {} is already meter {}", *m.address, m.gateway, *other);
+    }
+    if (profile && (profile->protocol == "dlt645") != dlt645)
+      fail(Exit::usage, "meter {}: profile {} is for {} meters", m.name, profile->name,
+           profile->protocol == "dlt645" ? "DL/T 645" : "Modbus");
+  }
   if (c.unit) m.unit = *c.unit;
+  if (!m.address)
   if (auto other = unit_taken(db, m.gateway_id, m.unit, m.id))
     fail(Exit::data, "unit {} on gateway {} is already meter {}", m.unit, m.gateway, *other);
   if (profile) {
@@ -255,9 +307,9 @@ Meter update_meter(storage::Database& db, std::string_view name, const MeterChan
   if (c.relay_mode) m.relay_mode = *c.relay_mode;
   if (c.overload_w) m.overload_w = *c.overload_w == 0 ? std::nullopt : c.overload_w;
   db.prepare("UPDATE meters SET gateway_id = ?2, unit = ?3, profile = ?4, kind = ?5, building = ?6, room = ?7, "
-             "relay_mode = ?8, overload_w = ?9 WHERE id = ?1")
+             "relay_mode = ?8, overload_w = ?9, address = ?10 WHERE id = ?1")
       .bind_all(m.id, m.gateway_id, m.unit, m.profile, m.kind, m.building, m.room, to_string(m.relay_mode),
-                m.overload_w)
+                m.overload_w, m.address)
       .run();
   tx.commit();
   return m;

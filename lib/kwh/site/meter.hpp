@@ -25,7 +25,8 @@ struct Meter {
   std::string name;    // the operator's meter ID
   std::int64_t gateway_id = 0;
   std::string gateway; // the gateway's name (filled in by the functions below)
-  int unit = 1;        // 1..247
+  int unit = 1;        // 1..247 (a DL/T 645 meter: unused, 1)
+  std::optional<std::string> address; // a DL/T 645 meter's 12-digit address
   std::string profile; // the profile's name, or the path of its file
   std::string kind = "electricity"; // electricity | water
   std::optional<std::string> building;
@@ -48,7 +49,8 @@ struct Meter {
 struct MeterSpec {
   std::string name;
   std::string gateway;
-  int unit = 0;
+  int unit = 0;                       // Modbus: required
+  std::optional<std::string> address; // DL/T 645: required, 12 digits
   std::string profile;                // a profile name or a FILE.toml path
   std::optional<std::string> kind;    // default: the profile's
   std::optional<std::string> building;
@@ -61,6 +63,7 @@ struct MeterSpec {
 struct MeterChange {
   std::optional<std::string> gateway;
   std::optional<int> unit;
+  std::optional<std::string> address; // DL/T 645 meters only
   std::optional<std::string> profile;
   std::optional<std::string> kind;
   std::optional<std::string> building;

@@ -385,6 +385,22 @@ CREATE TABLE web_links_used (
   expires    INTEGER NOT NULL
 ) WITHOUT ROWID;
 )sql",
+      // 6: what the meters really say (lib/kwh/dlt645/). A gateway's protocol: Modbus, or DL/T
+      // 645-2007 over the same two ways to reach a serial bus (a raw TCP socket to a serial
+      // server, or a local serial port), with the password and operator code its meters' relay
+      // commands carry. RS-485 direction control for adapters that need it (rts, rts_delay_us).
+      // A DL/T 645 meter is addressed by its 12-digit address; its unit is unused (1).
+      R"sql(
+ALTER TABLE gateways ADD COLUMN protocol TEXT NOT NULL DEFAULT 'modbus' CHECK (protocol IN ('modbus', 'dlt645'));
+ALTER TABLE gateways ADD COLUMN password TEXT;           -- DL/T 645: PA P0 P1 P2, 8 hex digits
+ALTER TABLE gateways ADD COLUMN operator_code TEXT;      -- DL/T 645: C0 C1 C2 C3, 8 hex digits
+ALTER TABLE gateways ADD COLUMN rts TEXT CHECK (rts IN ('up', 'down'));
+ALTER TABLE gateways ADD COLUMN rts_delay_us INTEGER;
+ALTER TABLE meters ADD COLUMN address TEXT;              -- DL/T 645: 12 decimal digits
+DROP INDEX meters_bus_unit;
+CREATE UNIQUE INDEX meters_bus_unit ON meters(gateway_id, unit) WHERE removed IS NULL AND address IS NULL;
+CREATE UNIQUE INDEX meters_bus_address ON meters(gateway_id, address) WHERE removed IS NULL AND address IS NOT NULL;
+)sql",
   };
   return k_migrations;
 }

@@ -378,6 +378,11 @@ Result<Parity> parse_parity(const std::string& text) {
 char parity_letter(Parity p) { return p == Parity::even ? 'E' : p == Parity::odd ? 'O' : 'N'; }
 
 std::string GatewaySpec::describe() const {
+  if (protocol == Protocol::dlt645) {
+    if (kind == Kind::rtu_serial)
+      return fmt::format("dlt645 {} {} 8{}{}", address, baud, parity_letter(parity), stop_bits);
+    return fmt::format("dlt645-tcp {}", address);
+  }
   if (kind == Kind::rtu_serial)
     return fmt::format("rtu {} {} 8{}{}", address, baud, parity_letter(parity), stop_bits);
   return fmt::format("{} {}", kind_name(kind), address);

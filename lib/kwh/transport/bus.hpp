@@ -29,6 +29,12 @@ namespace kwh::transport {
 
 enum class Kind { tcp, rtu_over_tcp, rtu_serial };
 enum class Parity { none, even, odd };
+// What the frames on the bus are: Modbus, or DL/T 645-2007 (lib/kwh/dlt645/; over a raw TCP
+// socket to a serial server, or a local serial port).
+enum class Protocol { modbus, dlt645 };
+// RS-485 direction control by RTS, for adapters without automatic direction: RTS raised while
+// sending ("up") or lowered ("down"); none: the adapter switches by itself.
+enum class Rts { none, up, down };
 
 const char* kind_name(Kind kind); // "tcp", "rtu-over-tcp", "rtu"
 Result<Kind> parse_kind(const std::string& text);
@@ -47,6 +53,9 @@ struct GatewaySpec {
   std::chrono::milliseconds gap{0};               // silence between the end of one request and the next
                                                   // (on a serial line at least 3.5 character times)
   std::chrono::milliseconds connect_timeout{3000}; // TCP connect
+  Protocol protocol = Protocol::modbus;
+  Rts rts = Rts::none;                            // serial only
+  std::chrono::microseconds rts_delay{0};          // before and after sending, with rts
 
   // "tcp 127.0.0.1:502" or "rtu /dev/ttyUSB0 9600 8E1", for logs.
   std::string describe() const;
