@@ -136,4 +136,7 @@ expect_exit 0 kwh meter show M2 --json
 equals "$(json 'd["last_reading"]["energy_total"]' <<<"$OUT")" 1533320
 contains "$(cat "$T/kwhd.err")" "refused a read"
 stop_kwhd
+# The CLI's own read copes the same way.
+expect_exit 0 kwh meter read M1 --direct --json
+equals "$(json '[d.get(k) for k in ("energy_total","voltage_a","relay_status")]' <<<"$OUT")" "[766660, 230.1, 0]"
 stop_server

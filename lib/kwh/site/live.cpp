@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <thread>
 
 namespace kwh::site {
@@ -21,35 +22,21 @@ std::vector<std::uint16_t> bits_to_words(const std::vector<bool>& bits) {
   return words;
 }
 
-// One planned read over the bus; throws the transport's Error naming the meter.
-std::vector<std::uint16_t> run_read(transport::Client& client, const Meter& m, const modbus::ReadRequest& r) {
+// One planned read over the bus: the words (bits as 0/1 words), or the transport's Failure.
+transport::Outcome<std::vector<std::uint16_t>> try_read(transport::Client& client, const Meter& m,
+                                                        const modbus::ReadRequest& r) {
   using modbus::Table;
-  auto check = [&](const auto& outcome) {
-    if (!outcome) throw transport::to_error(outcome.failure(), bus_name(m));
+  auto bits = [](transport::Outcome<std::vector<bool>> o) -> transport::Outcome<std::vector<std::uint16_t>> {
+    if (!o) return o.failure();
+    return bits_to_words(*o);
   };
   switch (r.table) {
-  case Table::holding: {
-    auto o = client.read_holding(unit_of(m), r.address, r.count);
-    check(o);
-    return std::move(*o);
+  case Table::holding: return client.read_holding(unit_of(m), r.address, r.count);
+  case Table::input: return client.read_input(unit_of(m), r.address, r.count);
+  case Table::coil: return bits(client.read_coils(unit_of(m), r.address, r.count));
+  case Table::discrete: return bits(client.read_discrete(unit_of(m), r.address, r.count));
   }
-  case Table::input: {
-    auto o = client.read_input(unit_of(m), r.address, r.count);
-    check(o);
-    return std::move(*o);
-  }
-  case Table::coil: {
-    auto o = client.read_coils(unit_of(m), r.address, r.count);
-    check(o);
-    return bits_to_words(*o);
-  }
-  case Table::discrete: {
-    auto o = client.read_discrete(unit_of(m), r.address, r.count);
-    check(o);
-    return bits_to_words(*o);
-  }
-  }
-  return {};
+  return std::vector<std::uint16_t>{};
 }
 
 std::string words_text(const std::vector<std::uint16_t>& words) {
@@ -85,10 +72,32 @@ std::string bus_name(const Meter& m) { return fmt::format("meter {} (gateway {},
 LiveReading read_live(transport::Client& client, const Meter& m, const modbus::Profile& p) {
   LiveReading out;
   std::vector<std::optional<modbus::Value>> decoded(p.values.size());
-  for (const auto& request : modbus::plan_reads(p)) {
-    auto data = run_read(client, m, request);
+  // As kwhd does: a merged read the meter refuses (exception 2 or 3) is split into the reads its
+  // values need; a value whose own read is refused is missing.
+  auto plan = modbus::plan_reads(p);
+  std::deque<modbus::ReadRequest> todo(plan.begin(), plan.end());
+  while (!todo.empty()) {
+    auto request = std::move(todo.front());
+    todo.pop_front();
+    auto data = try_read(client, m, request);
+    if (!data) {
+      const auto& f = data.failure();
+      const bool refused = f.kind == transport::Failure::Kind::exception && (f.exception_code == 2 || f.exception_code == 3);
+      if (!refused) throw transport::to_error(f, bus_name(m));
+      if (request.values.size() > 1) {
+        std::vector<modbus::ValueSpec> specs;
+        for (std::size_t i : request.values) specs.push_back(p.values[i]);
+        auto split = modbus::plan_reads(specs, 9600, 0);
+        if (split.size() <= 1) split = modbus::plan_one_per_value(specs);
+        for (auto it = split.rbegin(); it != split.rend(); ++it) {
+          for (auto& v : it->values) v = request.values[v];
+          todo.push_front(std::move(*it));
+        }
+      }
+      continue;
+    }
     for (std::size_t i : request.values)
-      decoded[i] = modbus::decode_from(request, data, p.values[i], p.word_order);
+      decoded[i] = modbus::decode_from(request, *data, p.values[i], p.word_order);
   }
   out.time = now();
   for (std::size_t i = 0; i < decoded.size(); ++i) {
@@ -304,7 +313,7 @@ std::vector<Probe> probe_gateway(storage::Database& db, transport::Client& clien
       if (profile.values.empty()) fail(Exit::config, "profile {} has no values", profile.name);
       const auto& v = profile.values.front();
       modbus::ReadRequest r{v.table, v.address, static_cast<std::uint16_t>(v.words()), {0}};
-      run_read(client, m, r);
+      if (auto o = try_read(client, m, r); !o) throw transport::to_error(o.failure(), bus_name(m));
       probe.answered = true;
       probe.detail = fmt::format("read {}", v.name);
     } catch (const Error& e) {
