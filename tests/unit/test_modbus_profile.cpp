@@ -360,3 +360,34 @@ TEST_CASE("Profile: well-known names have canonical units; energy, volume and mo
   CHECK(is_integer_quantity("meter_balance"));
   CHECK_FALSE(is_integer_quantity("voltage_a"));
 }
+
+TEST_CASE("Profile: a DL/T 645 profile names data identifiers, by well-known name or di") {
+  auto p = *builtin_profile("acrel-dtsy1352-dlt645");
+  CHECK(p.protocol == "dlt645");
+  REQUIRE(p.find("energy_total"));
+  CHECK(p.find("energy_total")->di == 0x00010000);
+  CHECK(p.find("energy_valley")->di == 0x00010400);
+  CHECK(p.find("voltage_b")->di == 0x02010200);
+  // The relay: state from bit 4 of status word 3, 1 while open.
+  REQUIRE(p.relay);
+  CHECK_FALSE(p.relay->close_allowed);
+  REQUIRE(p.find("relay_status"));
+  CHECK(p.find("relay_status")->di == 0x04000503);
+  CHECK(p.relay_closed(0x0000) == true);
+  CHECK(p.relay_closed(0x0010) == false);
+
+  const std::string base = "name = \"d\"\nkind = \"electricity\"\nprotocol = \"dlt645\"\n[values.energy_total]\n";
+  auto q = parse_profile(base + "[values.import]\ndi = 0x00010000\n[relay]\nclose = \"allowed\"\n", "d.toml");
+  CHECK(q.find("import")->di == 0x00010000);
+  CHECK(q.relay->close_allowed);
+  CHECK(error_of(base + "[values.foo]\n").find("values.foo.di: missing") != std::string::npos);
+  CHECK(error_of(base + "[values.foo]\ndi = 0x12345678\n").find("0x12345678 is not an identifier kwh decodes") !=
+        std::string::npos);
+  CHECK(error_of(base + "[values.voltage_a]\ntable = \"holding\"\n").find("values.voltage_a.table: unknown key") !=
+        std::string::npos);
+  CHECK(error_of(base + "[relay]\nclose = \"later\"\n").find("relay.close: must be direct or allowed") != std::string::npos);
+  CHECK(error_of(base + "word_order = \"big\"\n").find("not for DL/T 645") == std::string::npos); // a key of [values.energy_total]
+  CHECK(error_of("word_order = \"big\"\n" + base).find("word_order: not for DL/T 645 profiles") != std::string::npos);
+  CHECK(error_of(base.substr(0, base.find("protocol")) + "protocol = \"iec\"\n").find("protocol: must be modbus or dlt645") !=
+        std::string::npos);
+}

@@ -1,5 +1,6 @@
 #include <kwh/modbus/profile.hpp>
 
+#include <kwh/dlt645/identifiers.hpp>
 #include <kwh/util/error.hpp>
 
 #include <fmt/format.h>
@@ -204,6 +205,29 @@ RelaySpec parse_relay(const Checker& ck, const toml::node& node) {
   return r;
 }
 
+// A DL/T 645 profile's value: its data identifier, given (di = 0x00010000) or, for the names
+// kwh knows, the standard's; either way one whose value bytes kwh decodes.
+ValueSpec parse_dlt645_value(const Checker& ck, const toml::node& node, std::string_view name) {
+  const std::string prefix = fmt::format("values.{}", name);
+  const auto* t = node.as_table();
+  if (!t) ck.bad(&node, prefix, "expected a table");
+  if (!valid_name(name, false)) ck.bad(&node, prefix, "names are lower-case letters, digits and '_'");
+  ck.only_keys(*t, prefix + ".", {"di"});
+  ValueSpec v;
+  v.name = std::string(name);
+  const dlt645::Identifier* id = nullptr;
+  if (const toml::node* di = t->get("di")) {
+    v.di = static_cast<std::uint32_t>(ck.integer(*di, prefix + ".di", 0, 0xFFFFFFFF));
+    id = dlt645::find_identifier(v.di);
+    if (!id) ck.bad(di, prefix + ".di", fmt::format("0x{:08X} is not an identifier kwh decodes", v.di));
+  } else {
+    id = dlt645::find_identifier(name);
+    if (!id) ck.bad(&node, prefix + ".di", "missing: kwh knows no DL/T 645 identifier by that name");
+    v.di = id->di;
+  }
+  return v;
+}
+
 std::vector<ValueSpec> parse_section(const Checker& ck, const toml::table& root, std::string_view section,
                                      bool is_setting) {
   std::vector<ValueSpec> out;
@@ -319,7 +343,7 @@ Profile parse_profile(std::string_view toml_text, const std::string& source) {
   } catch (const toml::parse_error& e) {
     fail(Exit::config, "profile {}:{}: {}", source, e.source().begin.line, e.description());
   }
-  ck.only_keys(root, "", {"name", "kind", "word_order", "max_gap", "values", "relay", "settings"});
+  ck.only_keys(root, "", {"name", "kind", "protocol", "word_order", "max_gap", "values", "relay", "settings"});
 
   Profile p;
   p.source = source;
@@ -343,10 +367,49 @@ Profile parse_profile(std::string_view toml_text, const std::string& source) {
 
   if (const toml::node* gap = root.get("max_gap")) p.max_gap = static_cast<int>(ck.integer(*gap, "max_gap", 0, 2000));
 
-  p.values = parse_section(ck, root, "values", false);
-  p.settings = parse_section(ck, root, "settings", true);
-  if (const toml::node* r = root.get("relay")) p.relay = parse_relay(ck, *r);
-  if (p.relay && p.relay->status) {
+  if (const toml::node* proto = root.get("protocol")) {
+    p.protocol = ck.string(*proto, "protocol");
+    if (p.protocol != "modbus" && p.protocol != "dlt645")
+      ck.bad(proto, "protocol", fmt::format("must be modbus or dlt645, not '{}'", p.protocol));
+  }
+  if (p.protocol == "dlt645") {
+    if (root.get("word_order")) ck.bad(root.get("word_order"), "word_order", "not for DL/T 645 profiles");
+    if (root.get("max_gap")) ck.bad(root.get("max_gap"), "max_gap", "not for DL/T 645 profiles");
+    if (root.get("settings")) ck.bad(root.get("settings"), "settings", "not for DL/T 645 profiles (yet)");
+    if (const toml::node* vs = root.get("values")) {
+      const auto* t = vs->as_table();
+      if (!t) ck.bad(vs, "values", "expected a table");
+      for (const auto& [k, n] : *t) p.values.push_back(parse_dlt645_value(ck, n, k.str()));
+    }
+    if (const toml::node* r = root.get("relay")) {
+      const auto* t = r->as_table();
+      if (!t) ck.bad(r, "relay", "expected a table");
+      ck.only_keys(*t, "relay.", {"close"});
+      RelaySpec relay;
+      if (const toml::node* c = t->get("close")) {
+        auto how = ck.string(*c, "relay.close");
+        if (how != "direct" && how != "allowed") ck.bad(c, "relay.close", "must be direct or allowed");
+        relay.close_allowed = how == "allowed";
+      }
+      RelayStatus st;
+      st.bit = 4;
+      st.on = 0;
+      st.off = 1;
+      relay.status = st;
+      p.relay = relay;
+      if (p.find(k_relay_status_value))
+        ck.bad(nullptr, "values.relay_status", "reserved: the relay state is read from status word 3");
+      ValueSpec v;
+      v.name = std::string(k_relay_status_value);
+      v.di = 0x04000503;
+      p.values.push_back(std::move(v));
+    }
+  } else {
+    p.values = parse_section(ck, root, "values", false);
+    p.settings = parse_section(ck, root, "settings", true);
+    if (const toml::node* r = root.get("relay")) p.relay = parse_relay(ck, *r);
+  }
+  if (p.protocol == "modbus" && p.relay && p.relay->status) {
     if (p.find(k_relay_status_value))
       ck.bad(nullptr, "values.relay_status", "reserved: [relay.status] says where the relay state is read");
     ValueSpec v;

@@ -41,6 +41,8 @@ struct ValueSpec {
   double scale = 1;
   // Write with function 6 (single register) instead of 16; coils are always written with 5.
   bool single_write = false;
+  // A DL/T 645 profile's value: its data identifier (table, address, type and scale unused).
+  std::uint32_t di = 0;
 
   int words() const { return modbus::words(type); }
   // One past the last register (or bit) this value occupies.
@@ -70,6 +72,9 @@ struct RelayStatus {
 
 inline constexpr std::string_view k_relay_status_value = "relay_status";
 
+// A DL/T 645 profile's [relay]: relay control (function 0x1C) trips with N1 = 0x1A and closes
+// with 0x1C (close = "direct", the default) or 0x1B (close = "allowed": the tenant closes it at
+// the meter); the state is bit 4 of status word 3 (DI 0x04000503), 1 while open.
 struct RelaySpec {
   Table table = Table::holding; // coil | holding
   std::uint16_t address = 0;
@@ -77,6 +82,7 @@ struct RelaySpec {
   std::vector<std::uint16_t> off;
   bool single_write = false;
   std::optional<RelayStatus> status;
+  bool close_allowed = false; // DL/T 645: close with N1 = 0x1B instead of 0x1C
 };
 
 struct Profile {
