@@ -16,3 +16,4 @@ endforeach()
 
 kwh_e2e(interop_libmodbus_sim TIMEOUT 60 LABELS interop)
 kwh_e2e(interop_libmodbus_kwhd TIMEOUT 60 LABELS interop)
+kwh_e2e(interop_dlt645_peer TIMEOUT 60 LABELS interop)

@@ -187,6 +187,12 @@ TEST_CASE("Planner: the plan is never slower than one request per value or one r
     CAPTURE(name);
     auto p = *builtin_profile(name);
     auto plan = plan_reads(p);
+    if (p.protocol == "dlt645") {
+      // One read per data identifier, in the order of the values.
+      REQUIRE(plan.size() == p.values.size());
+      for (std::size_t i = 0; i < plan.size(); ++i) CHECK(plan[i].values == std::vector<std::size_t>{i});
+      continue;
+    }
     check_plan_covers(p.values, plan);
     CHECK(wire_time(plan) <= wire_time(plan_one_per_value(p.values)) + 1e-12);
   }

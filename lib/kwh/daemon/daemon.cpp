@@ -311,13 +311,15 @@ void Daemon::Impl::polled(const GatewayTarget& gateway, const MeterTarget& meter
   rec.gateway_id = gateway.id;
   rec.time = now();
   std::optional<Status> change;
+  const std::string where =
+      meter.address.empty() ? fmt::format("unit {}", meter.unit) : fmt::format("address {}", meter.address);
   if (o.reading) {
     change = h.succeeded();
     rec.reading = std::move(o.reading);
-    if (change) rec.detail = fmt::format("gateway {} unit {} answers", gateway.name, meter.unit);
+    if (change) rec.detail = fmt::format("gateway {} {} answers", gateway.name, where);
   } else {
     change = h.failed(m_cfg.poll.offline_after);
-    rec.detail = fmt::format("gateway {} unit {}: {}", gateway.name, meter.unit, o.error);
+    rec.detail = fmt::format("gateway {} {}: {}", gateway.name, where, o.error);
     if (before == 0 && !change) log("meter {} not read ({}), 1 failed poll", meter.name, rec.detail);
   }
   rec.failed_polls = h.failed_polls();

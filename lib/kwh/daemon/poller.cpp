@@ -1,6 +1,8 @@
 #include <kwh/daemon/poller.hpp>
 
 #include <kwh/daemon/log.hpp>
+#include <kwh/dlt645/frame.hpp>
+#include <kwh/dlt645/identifiers.hpp>
 #include <kwh/modbus/value.hpp>
 
 #include <fmt/format.h>
@@ -67,6 +69,89 @@ std::string words_text(const std::vector<std::uint16_t>& words) {
     s += fmt::format("0x{:04X}", w);
   }
   return s;
+}
+
+// DL/T 645: a read of one data identifier from the meter at `meter.address`.
+Request dlt645_read(const MeterTarget& meter, std::uint32_t di) {
+  auto address = dlt645::Address::parse(meter.address);
+  if (!address) throw address.error();
+  return Request::raw_frame(dlt645::encode_frame(dlt645::read_request(*address, di)));
+}
+
+// What a DL/T 645 read reply says: the value; a refusal (an error reply: the meter has no such
+// data), which leaves the value missing; or a frame that is not the answer.
+enum class DltRead { value, refused, bad };
+
+DltRead decode_dlt645_read(const std::string& address_text, const modbus::ValueSpec& spec, const transport::Response& r,
+                           std::optional<modbus::Value>& out, std::string& why) {
+  auto address = dlt645::Address::parse(address_text);
+  auto frame = dlt645::decode_frame(r.frame);
+  if (!address || !frame) {
+    why = !address ? address.error().what() : frame.error().what();
+    return DltRead::bad;
+  }
+  if (auto word = dlt645::error_word(*frame); word && frame->address == *address) {
+    why = dlt645::describe_error_word(*word);
+    return DltRead::refused;
+  }
+  auto reply = dlt645::decode_read_reply(*frame, *address, spec.di);
+  if (!reply) {
+    why = reply.error().what();
+    return DltRead::bad;
+  }
+  const auto* id = dlt645::find_identifier(spec.di);
+  if (!id) {
+    why = fmt::format("{}: kwh cannot decode identifier 0x{:08X}", spec.name, spec.di);
+    return DltRead::refused;
+  }
+  auto v = dlt645::decode_value(*id, reply->value);
+  if (!v) {
+    why = fmt::format("{}: {}", spec.name, v.error().what());
+    return DltRead::bad;
+  }
+  out = modbus::Value{spec.name, v->real, v->integer};
+  return DltRead::value;
+}
+
+constexpr std::uint32_t k_status_word_3 = 0x04000503;
+
+// 8 hex digits as 4 bytes, in the order written.
+std::optional<std::array<std::uint8_t, 4>> hex4(const std::string& text) {
+  if (text.size() != 8) return std::nullopt;
+  std::array<std::uint8_t, 4> out{};
+  for (std::size_t i = 0; i < 4; ++i) {
+    unsigned v = 0;
+    auto [p, ec] = std::from_chars(text.data() + 2 * i, text.data() + 2 * i + 2, v, 16);
+    if (ec != std::errc() || p != text.data() + 2 * i + 2) return std::nullopt;
+    out[i] = static_cast<std::uint8_t>(v);
+  }
+  return out;
+}
+
+// DL/T 645 relay control (0x1C): trip, or close (directly, or allowed to close at the meter),
+// with the gateway's password and operator code, valid for ten minutes of site time.
+std::optional<Request> dlt645_relay(const MeterTarget& meter, const GatewayTarget& gateway, const modbus::RelaySpec& relay,
+                                    bool on, std::string& error) {
+  auto address = dlt645::Address::parse(meter.address);
+  auto password = hex4(gateway.password);
+  auto code = hex4(gateway.operator_code);
+  if (!address || !password || !code) {
+    error = fmt::format("meter {}: its address, or gateway {}'s password or operator code, is not valid", meter.name,
+                        gateway.name);
+    return std::nullopt;
+  }
+  dlt645::RelayCommand c;
+  c.action = !on ? dlt645::RelayAction::trip : relay.close_allowed ? dlt645::RelayAction::close_allowed
+                                                                  : dlt645::RelayAction::close;
+  c.password = *password;
+  c.operator_code = *code;
+  c.valid_until = to_local(now() + 600);
+  try {
+    return Request::raw_frame(dlt645::encode_frame(dlt645::relay_request(*address, c)));
+  } catch (const Error& e) {
+    error = e.what();
+    return std::nullopt;
+  }
 }
 
 // Writing a setting: "name=value" with the value in the setting's canonical unit.
@@ -251,6 +336,12 @@ void GatewayPoller::start_poll(const PollJob& job) {
 void GatewayPoller::send_read() {
   const auto& meter = m_target.meters[m_poll->meter];
   const auto& rr = plan_of(m_poll->meter)[m_poll->request];
+  if (dlt645()) {
+    const auto& spec = meter.model->profile.values[rr.values.at(0)];
+    m_bus->submit(dlt645_read(meter, spec.di),
+                  guard([](GatewayPoller& self, transport::Outcome<transport::Response> o) { self.on_read(std::move(o)); }));
+    return;
+  }
   m_bus->submit(read_request(meter.unit, rr),
                 guard([](GatewayPoller& self, transport::Outcome<transport::Response> o) { self.on_read(std::move(o)); }));
 }
@@ -269,8 +360,9 @@ void GatewayPoller::on_read(transport::Outcome<transport::Response> o) {
       send_read();
       return;
     }
-    if (f.kind == Failure::Kind::exception && (f.exception_code == 2 || f.exception_code == 3) && refused(f)) {
+    if (f.kind == Failure::Kind::exception && (f.exception_code == 2 || f.exception_code == 3)) {
       connection_ok();
+      refused(f);
       return;
     }
     PollOutcome out;
@@ -282,10 +374,32 @@ void GatewayPoller::on_read(transport::Outcome<transport::Response> o) {
   connection_ok();
   const auto& plan = plan_of(m_poll->meter);
   const auto& rr = plan[m_poll->request];
-  std::vector<std::uint16_t> bit_words; // reads of registers need no copy
-  if (!o->bits.empty()) bit_words = data_of(*o);
-  const auto& data = o->bits.empty() ? o->words : bit_words;
-  for (std::size_t i : rr.values) m_poll->values[i] = modbus::decode_from(rr, data, model.profile.values[i], model.profile.word_order);
+  if (dlt645()) {
+    const std::size_t index = rr.values.at(0);
+    std::optional<modbus::Value> value;
+    std::string why;
+    switch (decode_dlt645_read(meter.address, model.profile.values[index], *o, value, why)) {
+    case DltRead::value: m_poll->values[index] = std::move(value); break;
+    case DltRead::refused: note_refused(index, why); break;
+    case DltRead::bad:
+      if (m_poll->tries < m_settings.retries) {
+        ++m_poll->tries;
+        send_read();
+        return;
+      }
+      PollOutcome out;
+      out.result = PollResult::bad_frame;
+      out.error = why;
+      finish_poll(std::move(out));
+      return;
+    }
+  } else {
+    std::vector<std::uint16_t> bit_words; // reads of registers need no copy
+    if (!o->bits.empty()) bit_words = data_of(*o);
+    const auto& data = o->bits.empty() ? o->words : bit_words;
+    for (std::size_t i : rr.values)
+      m_poll->values[i] = modbus::decode_from(rr, data, model.profile.values[i], model.profile.word_order);
+  }
   m_poll->tries = 0;
   if (++m_poll->request < plan.size()) {
     send_read();
@@ -352,13 +466,7 @@ bool GatewayPoller::refused(const Failure& f) {
     m_state[index].plan = std::move(plan);
   } else {
     // The value's own read: it is missing from this reading (never zero), the others are read.
-    auto& refused = m_state[index].refused;
-    const std::size_t value = rr.values.empty() ? 0 : rr.values[0];
-    if (std::find(refused.begin(), refused.end(), value) == refused.end()) {
-      refused.push_back(value);
-      log("meter {} (gateway {}, unit {}) refused the read of {} ({}); it is missing from its readings", meter.name,
-          m_target.name, meter.unit, rr.values.empty() ? std::string("?") : profile.values[value].name, f.describe());
-    }
+    note_refused(rr.values.empty() ? 0 : rr.values[0], f.describe());
     ++m_poll->request;
   }
   m_poll->tries = 0;
@@ -367,6 +475,21 @@ bool GatewayPoller::refused(const Failure& f) {
   else finish_reads();
   return true;
 }
+
+void GatewayPoller::note_refused(std::size_t value, const std::string& why) {
+  const auto& meter = m_target.meters[m_poll->meter];
+  auto& refused = m_state[m_poll->meter].refused;
+  if (std::find(refused.begin(), refused.end(), value) != refused.end()) return;
+  refused.push_back(value);
+  log("meter {} (gateway {}, {}) refused the read of {} ({}); it is missing from its readings", meter.name,
+      m_target.name, where(meter), meter.model->profile.values.at(value).name, why);
+}
+
+std::string GatewayPoller::where(const MeterTarget& meter) const {
+  return dlt645() ? "address " + meter.address : fmt::format("unit {}", meter.unit);
+}
+
+bool GatewayPoller::dlt645() const { return m_target.spec.protocol == transport::Protocol::dlt645; }
 
 void GatewayPoller::finish_poll(PollOutcome outcome) {
   outcome.seconds = std::chrono::duration<double>(Clock::now() - m_poll->started).count();
@@ -414,19 +537,29 @@ void GatewayPoller::start_command(QueuedCommand command) {
       m_events.command_done(command, CommandOutcome{false, fmt::format("profile {} has no [relay]", p.name), {}, true});
       return;
     }
+    if (dlt645()) {
+      auto req = dlt645_relay(meter, m_target, *p.relay, run.on, error);
+      if (!req) {
+        m_events.command_done(command, CommandOutcome{false, error, {}, true});
+        return;
+      }
+      run.write = std::move(*req);
+    }
     const auto& words = run.on ? p.relay->on : p.relay->off;
-    if (words.empty()) {
+    if (!dlt645() && words.empty()) {
       m_events.command_done(
           command, CommandOutcome{false, fmt::format("profile {}: [relay] {} is empty", p.name, run.on ? "on" : "off"), {}, true});
       return;
     }
-    if (p.relay->table == modbus::Table::coil)
+    if (dlt645())
+      ; // the frame above
+    else if (p.relay->table == modbus::Table::coil)
       run.write = Request::write_coil(meter.unit, p.relay->address, words[0] != 0);
     else if (p.relay->single_write && words.size() == 1)
       run.write = Request::write_register(meter.unit, p.relay->address, words[0]);
     else
       run.write = Request::write_registers(meter.unit, p.relay->address, words);
-  } else if (command.action == "set" && command.argument) {
+  } else if (command.action == "set" && command.argument && !dlt645()) {
     auto req = setting_request(meter.unit, p, *command.argument, error);
     if (!req) {
       m_events.command_done(command, CommandOutcome{false, error, {}, true});
@@ -459,6 +592,20 @@ void GatewayPoller::on_command_reply(transport::Outcome<transport::Response> o) 
     }
     connection_ok();
     const auto& p = meter.model->profile;
+    if (dlt645()) {
+      // The meter's own answer to the control frame first: 9C, or an error word.
+      auto address = dlt645::Address::parse(meter.address);
+      auto frame = dlt645::decode_frame(o->frame);
+      std::optional<Error> refused;
+      if (!address || !frame) refused = !address ? address.error() : frame.error();
+      else refused = dlt645::check_relay_reply(*frame, *address);
+      if (refused) {
+        finish_command(CommandOutcome{false, fmt::format("{} (gateway {}, {}): {}", meter.name, m_target.name,
+                                                         where(meter), refused->what()),
+                                      {}, false});
+        return;
+      }
+    }
     if (m_command->command.action != "set" && p.relay && p.relay->status) {
       // The meter says where it reports the relay's state: the command is done when that agrees.
       m_command->step = 1;
@@ -517,7 +664,7 @@ void GatewayPoller::read_relay_status() {
   ++m_run_id;
   ++m_command->status_reads;
   modbus::ReadRequest rr{st.table, st.address, 1, {}};
-  m_bus->submit(read_request(meter.unit, rr), guard([](GatewayPoller& self, transport::Outcome<transport::Response> o) {
+  m_bus->submit(dlt645() ? dlt645_read(meter, k_status_word_3) : read_request(meter.unit, rr), guard([](GatewayPoller& self, transport::Outcome<transport::Response> o) {
                   self.on_relay_status(std::move(o));
                 }));
 }
@@ -539,6 +686,17 @@ void GatewayPoller::on_relay_status(transport::Outcome<transport::Response> o) {
   if (!o) {
     if (is_connection(o.failure())) connection_failed(o.failure());
     answer = o.failure().describe();
+  } else if (dlt645()) {
+    connection_ok();
+    std::optional<modbus::Value> word;
+    modbus::ValueSpec spec;
+    spec.name = "status_word_3";
+    spec.di = k_status_word_3;
+    if (decode_dlt645_read(meter.address, spec, *o, word, answer) == DltRead::value && word && word->integer) {
+      const auto raw = static_cast<std::uint16_t>(*word->integer);
+      closed = st.closed(raw);
+      answer = fmt::format("{} (status word 3 0x{:04X})", closed ? (*closed ? "on" : "off") : "neither on nor off", raw);
+    }
   } else {
     connection_ok();
     auto data = data_of(*o);

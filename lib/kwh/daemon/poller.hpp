@@ -136,6 +136,9 @@ private:
   // The meter refused the poll's current request (exception 2 or 3): split it, or give up
   // its value. False when there is nothing to split or skip (the poll fails).
   bool refused(const transport::Failure& f);
+  void note_refused(std::size_t value, const std::string& why); // logged once per meter and value
+  std::string where(const MeterTarget& meter) const;            // "unit 3" or "address 123456789012"
+  bool dlt645() const;
   void read_relay_status();
   void on_relay_status(transport::Outcome<transport::Response> o);
   void finish_poll(PollOutcome outcome);

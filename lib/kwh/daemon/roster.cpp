@@ -24,6 +24,8 @@ Roster load_roster(storage::Database& db, const config::Config& cfg) {
     t.id = g.id;
     t.name = g.name;
     t.spec = g.spec(cfg.poll.timeout);
+    if (g.password) t.password = *g.password;
+    if (g.operator_code) t.operator_code = *g.operator_code;
     t.status = parse_status(g.status);
     index[g.id] = roster.gateways.size();
     roster.gateways.push_back(std::move(t));
@@ -53,8 +55,15 @@ Roster load_roster(storage::Database& db, const config::Config& cfg) {
                                             m.name, model->profile.name));
       continue;
     }
+    const bool dlt645 = roster.gateways[it->second].spec.protocol == transport::Protocol::dlt645;
+    if (dlt645 != (model->profile.protocol == "dlt645") || dlt645 != m.address.has_value()) {
+      roster.problems.push_back(fmt::format("meter {} skipped: profile {} does not speak its gateway's protocol",
+                                            m.name, model->profile.name));
+      continue;
+    }
     MeterTarget t;
     t.id = m.id;
+    if (m.address) t.address = *m.address;
     t.name = m.name;
     t.gateway_id = m.gateway_id;
     t.unit = static_cast<std::uint8_t>(m.unit);

@@ -27,6 +27,7 @@ struct MeterTarget {
   std::string name;
   std::int64_t gateway_id = 0;
   std::uint8_t unit = 1;
+  std::string address; // DL/T 645: the 12-digit address
   std::shared_ptr<const Model> model;
   Status status = Status::unknown;
   int failed_polls = 0;
@@ -36,6 +37,8 @@ struct GatewayTarget {
   std::int64_t id = 0;
   std::string name;
   transport::GatewaySpec spec;
+  // DL/T 645: what relay commands carry, 8 hex digits each (PA P0 P1 P2; C0..C3).
+  std::string password = "02000000", operator_code = "00000000";
   Status status = Status::unknown;
   std::vector<MeterTarget> meters; // by unit
 };

@@ -106,6 +106,13 @@ std::vector<ReadRequest> plan_reads(std::span<const ValueSpec> specs, int baud, 
 }
 
 std::vector<ReadRequest> plan_reads(const Profile& profile, int baud) {
+  if (profile.protocol == "dlt645") {
+    // One read (one data identifier) per value; the address is the value's index.
+    std::vector<ReadRequest> plan;
+    for (std::size_t i = 0; i < profile.values.size(); ++i)
+      plan.push_back(ReadRequest{Table::holding, static_cast<std::uint16_t>(i), 1, {i}});
+    return plan;
+  }
   return plan_reads(profile.values, baud, profile.max_gap);
 }
 

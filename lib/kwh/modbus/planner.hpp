@@ -39,6 +39,7 @@ double wire_time(std::span<const ReadRequest> plan, int baud = 9600);
 // max_gap >= 0, no request skips more than max_gap registers (bits) between its values.
 std::vector<ReadRequest> plan_reads(std::span<const ValueSpec> specs, int baud = 9600, int max_gap = -1);
 // The plan for one poll of a profile's values (indices into profile.values), within its max_gap.
+// A DL/T 645 profile's plan has one request per value (its data identifier).
 std::vector<ReadRequest> plan_reads(const Profile& profile, int baud = 9600);
 // One request per value: what a planner-less poller would do (the benchmark's baseline).
 std::vector<ReadRequest> plan_one_per_value(std::span<const ValueSpec> specs);

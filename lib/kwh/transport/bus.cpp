@@ -1,5 +1,6 @@
 #include <kwh/transport/bus.hpp>
 #include <kwh/transport/link.hpp>
+#include <kwh/dlt645/frame.hpp>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -94,7 +95,12 @@ private:
     m_queue.pop_front();
     m_stop.reset();
     try {
-      m_tx = rtu() ? encode_rtu_request(m_cur.req) : encode_tcp_request(m_cur.req, ++m_transaction);
+      if (m_spec.protocol == Protocol::dlt645) {
+        if (m_cur.req.frame.empty()) throw Error(Exit::usage, "a DL/T 645 gateway takes DL/T 645 frames only");
+        m_tx = m_cur.req.frame;
+      } else {
+        m_tx = rtu() ? encode_rtu_request(m_cur.req) : encode_tcp_request(m_cur.req, ++m_transaction);
+      }
     } catch (const Error& e) {
       return finish(Failure::bad_frame(std::string("request not sent: ") + e.what()));
     }
@@ -220,6 +226,7 @@ private:
     m_link->async_write(m_tx, [self = shared_from_this()](error_code ec) {
       if (self->m_stop) return self->finish(*self->m_stop);
       if (ec) return self->lost(ec);
+      if (self->m_cur.req.broadcast) return self->finish(Response{});
       self->read_step();
     });
   }
@@ -238,6 +245,21 @@ private:
 
   // Looks for the reply in m_rx; true when the request has been finished.
   bool try_complete() {
+    if (m_spec.protocol == Protocol::dlt645) {
+      auto s = dlt645::scan_frame(m_rx);
+      if (s.status == dlt645::FrameScan::Status::incomplete) return false;
+      if (s.status == dlt645::FrameScan::Status::invalid) {
+        m_dirty = true;
+        finish(Failure::bad_frame(s.problem));
+        return true;
+      }
+      Response r;
+      r.frame.assign(m_rx.begin(), m_rx.begin() + static_cast<std::ptrdiff_t>(s.size));
+      if (s.size != m_rx.size()) m_dirty = true;
+      m_rx.clear();
+      finish(std::move(r));
+      return true;
+    }
     if (rtu()) {
       FrameScan s = scan_rtu_response(m_cur.req, m_rx);
       if (s.status == FrameScan::Status::incomplete) return false;

@@ -38,6 +38,13 @@ const char* function_name(Function f) {
 
 bool is_read(Function f) { return static_cast<std::uint8_t>(f) <= 4; }
 
+Request Request::raw_frame(std::vector<std::uint8_t> bytes, bool broadcast) {
+  Request r;
+  r.frame = std::move(bytes);
+  r.broadcast = broadcast;
+  return r;
+}
+
 Request Request::read_holding(std::uint8_t unit, std::uint16_t address, std::uint16_t count) {
   return {unit, Function::read_holding, address, count, {}};
 }

@@ -40,7 +40,13 @@ struct Request {
   std::uint16_t address = 0; // zero-based PDU address
   std::uint16_t count = 0;
   std::vector<std::uint16_t> values;
+  // A DL/T 645 gateway's request: the frame's bytes, sent as they are (the fields above are
+  // unused); the reply is the next whole DL/T 645 frame (Response::frame). A broadcast gets no
+  // reply: it is done once it is sent.
+  std::vector<std::uint8_t> frame;
+  bool broadcast = false;
 
+  static Request raw_frame(std::vector<std::uint8_t> bytes, bool broadcast = false);
   static Request read_holding(std::uint8_t unit, std::uint16_t address, std::uint16_t count);
   static Request read_input(std::uint8_t unit, std::uint16_t address, std::uint16_t count);
   static Request read_coils(std::uint8_t unit, std::uint16_t address, std::uint16_t count);
@@ -58,6 +64,7 @@ struct Request {
 struct Response {
   std::vector<std::uint16_t> words;
   std::vector<bool> bits;
+  std::vector<std::uint8_t> frame; // a DL/T 645 reply: the frame's bytes (preamble included)
 };
 
 // CRC-16/Modbus (poly 0xA001 reflected, init 0xFFFF); on the wire low byte first.
