@@ -94,6 +94,10 @@ std::string describe_failures(const std::vector<std::pair<std::string, std::stri
 int switch_direct(Context& ctx, const std::vector<site::Meter>& meters, bool on) {
   auto& db = ctx.db();
   auto profiles = check_switchable(ctx, meters, on);
+  for (std::size_t i = 0; i < meters.size(); ++i)
+    if (profiles[i].protocol == "dlt645")
+      fail(Exit::usage, "meter {}: DL/T 645 relays are switched by kwhd (with the gateway's password); drop --direct",
+           meters[i].name);
   const std::string action = on ? "relay_on" : "relay_off";
   output::Table t;
   t.columns = {{"meter"}, {"action"}, {"relay", output::Kind::status}, {"readback"}, {"error"}};

@@ -29,9 +29,9 @@ _kwh_words() {
 # The options of a command path.
 _kwh_options() {
   case $1 in
-    "gateway add") echo "--tcp= --rtu-over-tcp= --rtu= --baud= --parity= --stop-bits= --timeout-ms= --gap-ms=" ;;
+    "gateway add") echo "--tcp= --rtu-over-tcp= --rtu= --dlt645-tcp= --dlt645= --baud= --parity= --stop-bits= --rts= --rts-delay-us= --password= --operator-code= --timeout-ms= --gap-ms=" ;;
     "meter add" | "meter set")
-      echo "--gateway= --unit= --profile= --kind= --building= --room= --relay-mode= --overload-w=" ;;
+      echo "--gateway= --unit= --address= --profile= --kind= --building= --room= --relay-mode= --overload-w=" ;;
     "meter list") echo "--status= --gateway= --building=" ;;
     "meter read") echo "--direct" ;;
     "meter replace") echo "--time=" ;;
@@ -83,6 +83,7 @@ _kwh_value() {
     --format) words="table json csv xlsx" ;;
     --kind) words="electricity water" ;;
     --relay-mode) words="auto protect off" ;;
+    --rts) words="up down" ;;
     --status)
       if [[ $path == meter* ]]; then words="online offline unknown"; else words="ok alarm1 alarm2 arrears closed"; fi ;;
     --method) words="cash card transfer online" ;;

@@ -30,7 +30,8 @@ function __kwh_words
 end
 
 # Options that take a value, whatever the command (their values are never subcommands).
-set -g __kwh_value_options --db --config --format --tcp --rtu-over-tcp --rtu --baud --parity \
+set -g __kwh_value_options --db --config --format --tcp --rtu-over-tcp --rtu --dlt645-tcp --dlt645 --rts \
+    --rts-delay-us --password --operator-code --address --baud --parity \
     --stop-bits --timeout-ms --gap-ms --gateway --unit --profile --kind --building --room \
     --relay-mode --overload-w --status --flat --file --name --tariff --meter --alarm1 --alarm2 \
     --credit-limit --phone --opened --time --effective --ref --method --receipt --account --wait --from --to --by \
@@ -141,6 +142,12 @@ complete -c kwh -n '__kwh_at gateway' -a test -d 'check that a gateway and its m
 complete -c kwh -n '__kwh_at "gateway add"' -l tcp -x -d 'Modbus TCP gateway HOST:PORT'
 complete -c kwh -n '__kwh_at "gateway add"' -l rtu-over-tcp -x -d 'Modbus RTU over a raw TCP socket HOST:PORT'
 complete -c kwh -n '__kwh_at "gateway add"' -l rtu -r -a '(__fish_complete_path /dev/tty)' -d 'Modbus RTU on a serial port'
+complete -c kwh -n '__kwh_at "gateway add"' -l dlt645-tcp -x -d 'DL/T 645 meters behind a serial server HOST:PORT'
+complete -c kwh -n '__kwh_at "gateway add"' -l dlt645 -r -a '(__fish_complete_path /dev/tty)' -d 'DL/T 645 meters on a serial port'
+complete -c kwh -n '__kwh_at "gateway add"' -l rts -x -a 'up down' -d 'RS-485 direction by RTS'
+complete -c kwh -n '__kwh_at "gateway add"' -l rts-delay-us -x -d 'RTS delay in microseconds'
+complete -c kwh -n '__kwh_at "gateway add"' -l password -x -d 'DL/T 645 password, 8 hex digits'
+complete -c kwh -n '__kwh_at "gateway add"' -l operator-code -x -d 'DL/T 645 operator code, 8 hex digits'
 complete -c kwh -n '__kwh_at "gateway add"' -l baud -x -a '9600 19200 38400 115200 4800 2400' -d 'serial speed'
 complete -c kwh -n '__kwh_at "gateway add"' -l parity -x -a 'N E O' -d 'serial parity'
 complete -c kwh -n '__kwh_at "gateway add"' -l stop-bits -x -a '1 2' -d 'serial stop bits'
@@ -158,7 +165,8 @@ complete -c kwh -n '__kwh_at meter' -a replace -d "move a meter's account to a n
 complete -c kwh -n '__kwh_at meter' -a remove -d 'remove a meter'
 complete -c kwh -n '__kwh_at "meter add" "meter set" "meter list"' -l gateway -x -a '(__kwh_ids gateway)' -d 'the gateway'
 complete -c kwh -n '__kwh_at "meter add" "meter set"' -l unit -x -d 'unit address 1..247'
-complete -c kwh -n '__kwh_at "meter add" "meter set"' -l profile -r -a 'acrel-ddsy1352 acrel-dtsy1352 eastron-sdm630 eastron-sdm120 generic-water' -d 'profile name or FILE.toml'
+complete -c kwh -n '__kwh_at "meter add" "meter set"' -l address -x -d 'DL/T 645 address, 12 digits'
+complete -c kwh -n '__kwh_at "meter add" "meter set"' -l profile -r -a 'acrel-ddsy1352 acrel-dtsy1352 acrel-dtsy1352-dlt645 eastron-sdm630 eastron-sdm120 generic-water' -d 'profile name or FILE.toml'
 complete -c kwh -n '__kwh_at "meter add" "meter set"' -l kind -x -a 'electricity water' -d 'what it measures'
 complete -c kwh -n '__kwh_at "meter add" "meter set" "meter list"' -l building -x -d 'building'
 complete -c kwh -n '__kwh_at "meter add" "meter set"' -l room -x -d 'room or shop'

@@ -45,6 +45,14 @@ equals "$(json 'd["relay_reported"]' <<<"$OUT")" on
 equals "$(json 'd["address"]' <<<"$OUT")" 123456789012
 equals "$(json 'd["status"]' <<<"$OUT")" online
 
+# The CLI reads the meter directly too; relays go through kwhd (the gateway's password).
+expect_exit 0 kwh meter read D1 --direct --json
+equals "$(json 'd["energy_total"] == sum(d["energy_" + b] for b in ("sharp","peak","flat","valley"))' <<<"$OUT")" True
+equals "$(json 'd["relay_status"]' <<<"$OUT")" 0
+expect_exit 64 kwh relay off D1 --direct
+expect_one_line_error
+contains "$ERR" "DL/T 645 relays are switched by kwhd"
+
 # Relay control 1C: off, then on; each done once status word 3 agrees, and the peer says so.
 expect_exit 0 kwh relay off D1 --wait 5
 equals "$(sql "SELECT state || ' ' || readback FROM commands WHERE action = 'relay_off'")" "done off"

@@ -3,6 +3,7 @@
 #include <kwh/daemon/log.hpp>
 #include <kwh/dlt645/frame.hpp>
 #include <kwh/dlt645/identifiers.hpp>
+#include <kwh/site/live.hpp>
 #include <kwh/modbus/value.hpp>
 
 #include <fmt/format.h>
@@ -72,46 +73,9 @@ std::string words_text(const std::vector<std::uint16_t>& words) {
 }
 
 // DL/T 645: a read of one data identifier from the meter at `meter.address`.
-Request dlt645_read(const MeterTarget& meter, std::uint32_t di) {
-  auto address = dlt645::Address::parse(meter.address);
-  if (!address) throw address.error();
-  return Request::raw_frame(dlt645::encode_frame(dlt645::read_request(*address, di)));
-}
-
-// What a DL/T 645 read reply says: the value; a refusal (an error reply: the meter has no such
-// data), which leaves the value missing; or a frame that is not the answer.
-enum class DltRead { value, refused, bad };
-
-DltRead decode_dlt645_read(const std::string& address_text, const modbus::ValueSpec& spec, const transport::Response& r,
-                           std::optional<modbus::Value>& out, std::string& why) {
-  auto address = dlt645::Address::parse(address_text);
-  auto frame = dlt645::decode_frame(r.frame);
-  if (!address || !frame) {
-    why = !address ? address.error().what() : frame.error().what();
-    return DltRead::bad;
-  }
-  if (auto word = dlt645::error_word(*frame); word && frame->address == *address) {
-    why = dlt645::describe_error_word(*word);
-    return DltRead::refused;
-  }
-  auto reply = dlt645::decode_read_reply(*frame, *address, spec.di);
-  if (!reply) {
-    why = reply.error().what();
-    return DltRead::bad;
-  }
-  const auto* id = dlt645::find_identifier(spec.di);
-  if (!id) {
-    why = fmt::format("{}: kwh cannot decode identifier 0x{:08X}", spec.name, spec.di);
-    return DltRead::refused;
-  }
-  auto v = dlt645::decode_value(*id, reply->value);
-  if (!v) {
-    why = fmt::format("{}: {}", spec.name, v.error().what());
-    return DltRead::bad;
-  }
-  out = modbus::Value{spec.name, v->real, v->integer};
-  return DltRead::value;
-}
+Request dlt645_read(const MeterTarget& meter, std::uint32_t di) { return site::dlt645_read_request(meter.address, di); }
+using DltRead = site::Dlt645Read;
+using site::decode_dlt645_read;
 
 constexpr std::uint32_t k_status_word_3 = 0x04000503;
 

@@ -1,6 +1,8 @@
 #include <kwh/site/live.hpp>
 
 #include <kwh/site/command.hpp>
+#include <kwh/dlt645/frame.hpp>
+#include <kwh/dlt645/identifiers.hpp>
 
 #include <fmt/format.h>
 
@@ -67,10 +69,77 @@ output::Json values_json(const LiveReading& r) {
   return o;
 }
 
-std::string bus_name(const Meter& m) { return fmt::format("meter {} (gateway {}, unit {})", m.name, m.gateway, m.unit); }
+std::string bus_name(const Meter& m) {
+  if (m.address) return fmt::format("meter {} (gateway {}, address {})", m.name, m.gateway, *m.address);
+  return fmt::format("meter {} (gateway {}, unit {})", m.name, m.gateway, m.unit);
+}
+
+transport::Request dlt645_read_request(const std::string& address_text, std::uint32_t di) {
+  auto address = dlt645::Address::parse(address_text);
+  if (!address) throw address.error();
+  return transport::Request::raw_frame(dlt645::encode_frame(dlt645::read_request(*address, di)));
+}
+
+Dlt645Read decode_dlt645_read(const std::string& address_text, const modbus::ValueSpec& spec,
+                              const transport::Response& r, std::optional<modbus::Value>& out, std::string& why) {
+  auto address = dlt645::Address::parse(address_text);
+  auto frame = dlt645::decode_frame(r.frame);
+  if (!address || !frame) {
+    why = !address ? address.error().what() : frame.error().what();
+    return Dlt645Read::bad;
+  }
+  if (auto word = dlt645::error_word(*frame); word && frame->address == *address) {
+    why = dlt645::describe_error_word(*word);
+    return Dlt645Read::refused;
+  }
+  auto reply = dlt645::decode_read_reply(*frame, *address, spec.di);
+  if (!reply) {
+    why = reply.error().what();
+    return Dlt645Read::bad;
+  }
+  const auto* id = dlt645::find_identifier(spec.di);
+  if (!id) {
+    why = fmt::format("{}: kwh cannot decode identifier 0x{:08X}", spec.name, spec.di);
+    return Dlt645Read::refused;
+  }
+  auto v = dlt645::decode_value(*id, reply->value);
+  if (!v) {
+    why = fmt::format("{}: {}", spec.name, v.error().what());
+    return Dlt645Read::bad;
+  }
+  out = modbus::Value{spec.name, v->real, v->integer};
+  return Dlt645Read::value;
+}
+
+namespace {
+
+// A DL/T 645 meter read now: one request per data identifier; a refused one is missing.
+std::vector<std::optional<modbus::Value>> read_dlt645(transport::Client& client, const Meter& m, const modbus::Profile& p) {
+  std::vector<std::optional<modbus::Value>> decoded(p.values.size());
+  if (!m.address) fail(Exit::config, "meter {} has no DL/T 645 address", m.name);
+  for (std::size_t i = 0; i < p.values.size(); ++i) {
+    auto o = client.call(dlt645_read_request(*m.address, p.values[i].di));
+    if (!o) throw transport::to_error(o.failure(), bus_name(m));
+    std::string why;
+    if (decode_dlt645_read(*m.address, p.values[i], *o, decoded[i], why) == Dlt645Read::bad)
+      fail(Exit::unavailable, "{}: {}", bus_name(m), why);
+  }
+  return decoded;
+}
+
+} // namespace
 
 LiveReading read_live(transport::Client& client, const Meter& m, const modbus::Profile& p) {
   LiveReading out;
+  if (p.protocol == "dlt645") {
+    auto decoded = read_dlt645(client, m, p);
+    out.time = now();
+    for (std::size_t i = 0; i < decoded.size(); ++i)
+      if (decoded[i]) out.values.push_back(std::move(*decoded[i]));
+    if (const auto* total = p.total(); total && !out.find(total->name))
+      fail(Exit::failed, "{}: the meter did not give {}", bus_name(m), total->name);
+    return out;
+  }
   std::vector<std::optional<modbus::Value>> decoded(p.values.size());
   // As kwhd does: a merged read the meter refuses (exception 2 or 3) is split into the reads its
   // values need; a value whose own read is refused is missing.
@@ -205,6 +274,9 @@ std::string readback_text(const modbus::RelaySpec& relay, const transport::Respo
 }
 
 RelaySwitch switch_relay(transport::Client& client, const Meter& m, const modbus::Profile& p, bool on) {
+  if (p.protocol == "dlt645")
+    fail(Exit::usage, "meter {}: DL/T 645 relays are switched by kwhd (with the gateway's password); drop --direct",
+         m.name);
   const auto& relay = relay_of(m, p);
   auto written = client.call(relay_write_request(m, p, on));
   if (!written) throw transport::to_error(written.failure(), bus_name(m));

@@ -58,6 +58,15 @@ struct RelaySwitch {
   std::string readback_words;
 };
 
+// DL/T 645: the request that reads one data identifier from the meter at `address` (12 digits).
+transport::Request dlt645_read_request(const std::string& address, std::uint32_t di);
+// What a DL/T 645 read reply says: the value (`out`); a refusal, an error reply (the meter has no
+// such data), which leaves the value missing; or a frame that is not the answer. `why` says
+// what, for the last two.
+enum class Dlt645Read { value, refused, bad };
+Dlt645Read decode_dlt645_read(const std::string& address, const modbus::ValueSpec& spec, const transport::Response& r,
+                              std::optional<modbus::Value>& out, std::string& why);
+
 // The profile's [relay], or Error(data) naming the meter and profile when it has none.
 const modbus::RelaySpec& relay_of(const Meter& m, const modbus::Profile& p);
 
