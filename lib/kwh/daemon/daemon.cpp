@@ -29,6 +29,12 @@
 
 namespace kwh::daemon {
 
+namespace {
+// "1 meter", "2 meters".
+std::string count_of(std::size_t n, const char* what) { return fmt::format("{} {}{}", n, what, n == 1 ? "" : "s"); }
+} // namespace
+
+
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
@@ -131,7 +137,7 @@ int Daemon::Impl::run() {
   Roster roster = load_roster(*db, m_cfg);
   m_writer = std::make_unique<Writer>(std::move(db), m_cfg, m_metrics);
   m_writer->start();
-  log("{} meters on {} gateways, {} (database {})", roster.meter_count(), roster.gateways.size(),
+  log("{} on {}, {} (database {})", count_of(roster.meter_count(), "meter"), count_of(roster.gateways.size(), "gateway"),
       m_options.once ? std::string("polled once") : "polled every " + format_duration(m_cfg.poll.interval),
       m_options.database);
   apply_roster(std::move(roster));
@@ -417,7 +423,7 @@ void Daemon::Impl::reload() {
     auto roster = std::make_shared<Roster>(load_roster(db, cfg));
     asio::post(m_io, [this, roster] {
       if (m_phase != Phase::polling) return;
-      log("{} meters on {} gateways, polled every {}", roster->meter_count(), roster->gateways.size(),
+      log("{} on {}, polled every {}", count_of(roster->meter_count(), "meter"), count_of(roster->gateways.size(), "gateway"),
           format_duration(m_cfg.poll.interval));
       apply_roster(std::move(*roster));
       m_cycle_timer.cancel();
