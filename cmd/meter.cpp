@@ -195,6 +195,7 @@ void add_list(CLI::App* parent, Context& ctx) {
       t.columns = {{"meter"},
                    {"gateway"},
                    {"unit", output::Kind::integer},
+                   {"address"},
                    {"profile"},
                    {"kind"},
                    {"building"},
@@ -213,7 +214,7 @@ void add_list(CLI::App* parent, Context& ctx) {
           if (const auto* e = stored->find("energy_total"); e && e->integer)
             energy = static_cast<double>(*e->integer) / 1000.0;
         }
-        t.add({m.name, m.gateway, m.unit, m.profile, m.kind, opt(m.building), opt(m.room), m.status, m.relay_state,
+        t.add({m.name, m.gateway, m.address ? output::Json() : output::Json(m.unit), opt(m.address), m.profile, m.kind, opt(m.building), opt(m.room), m.status, m.relay_state,
                std::string(site::to_string(m.relay_mode)), opt(site::open_account(db, m.id)), time, energy});
       }
       ctx.print(t);

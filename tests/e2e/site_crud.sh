@@ -98,7 +98,7 @@ equals "$OUT" ""
 expect_exit 64 kwh meter list --status sleepy
 expect_exit 66 kwh meter list --gateway NOPE
 expect_exit 0 kwh meter list --format csv
-contains "$(echo "$OUT" | head -1)" "meter,gateway,unit,profile,kind,building,room,status,relay,relay_mode,account,last_reading,energy_kwh"
+contains "$(echo "$OUT" | head -1)" "meter,gateway,unit,address,profile,kind,building,room,status,relay,relay_mode,account,last_reading,energy_kwh"
 
 # Global options stand before or after the subcommand.
 expect_exit 0 kwh meter show M1 --json
