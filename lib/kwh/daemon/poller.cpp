@@ -152,7 +152,20 @@ std::optional<Request> setting_request(std::uint8_t unit, const modbus::Profile&
 } // namespace
 
 std::unique_ptr<MeterBus> make_transport_bus(asio::io_context& io, const transport::GatewaySpec& spec) {
-  return std::make_unique<TransportBus>(io, spec);
+  if (!transport::uses_libmodbus(spec)) return std::make_unique<TransportBus>(io, spec);
+  // A serial line whose RS-485 direction kwh drives by RTS: libmodbus's RTU backend on a thread
+  // of its own (transport/rtu_libmodbus.hpp), as transport::make_bus builds it.
+  class LibmodbusBus final : public MeterBus {
+  public:
+    explicit LibmodbusBus(std::unique_ptr<transport::BusBase> bus) : m_bus(std::move(bus)) {}
+    void submit(Request req, transport::Bus::Handler done) override { m_bus->submit(std::move(req), std::move(done)); }
+    void close() override { m_bus->close(); }
+    std::uint64_t stale_replies() const override { return m_bus->status().stale_frames_dropped; }
+
+  private:
+    std::unique_ptr<transport::BusBase> m_bus;
+  };
+  return std::make_unique<LibmodbusBus>(transport::make_bus(io, spec));
 }
 
 GatewayPoller::GatewayPoller(asio::io_context& io, GatewayTarget target, std::unique_ptr<MeterBus> bus,

@@ -90,8 +90,8 @@ void validate(Gateway& g) {
     fail(Exit::usage, "gateway {}: --password must be 8 hex digits (PA P0 P1 P2), not '{}'", g.name, *g.password);
   if (g.operator_code && !hex8(*g.operator_code))
     fail(Exit::usage, "gateway {}: --operator-code must be 8 hex digits, not '{}'", g.name, *g.operator_code);
-  if (g.transport != Transport::rtu_serial && (g.rts || g.rts_delay_us))
-    fail(Exit::usage, "gateway {}: --rts and --rts-delay-us are for serial gateways only", g.name);
+  if ((g.transport != Transport::rtu_serial || dlt645) && (g.rts || g.rts_delay_us))
+    fail(Exit::usage, "gateway {}: --rts and --rts-delay-us are for Modbus serial gateways (--rtu) only", g.name);
   if (g.rts && *g.rts != "up" && *g.rts != "down")
     fail(Exit::usage, "gateway {}: --rts must be up or down, not '{}'", g.name, *g.rts);
   if (g.rts_delay_us && !g.rts) fail(Exit::usage, "gateway {}: --rts-delay-us needs --rts", g.name);

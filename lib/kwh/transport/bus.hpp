@@ -64,7 +64,10 @@ struct GatewaySpec {
 // Splits "host:port"; Error(usage) when it is not one.
 Result<std::pair<std::string, std::uint16_t>> parse_host_port(const std::string& text);
 
-class Bus {
+// What the poller and the Client need of a bus. Two implement it: Bus below, kwh's own on
+// Boost.Asio, and RtuLibmodbusBus (rtu_libmodbus.hpp), libmodbus's RTU backend on a thread of its
+// own, for serial lines whose RS-485 direction kwh drives by RTS. make_bus() picks one.
+class BusBase {
 public:
   using Handler = std::function<void(Outcome<Response>)>;
 
@@ -77,26 +80,45 @@ public:
     std::size_t queued = 0; // waiting, not counting the one on the bus
   };
 
-  Bus(boost::asio::io_context& io, GatewaySpec spec);
-  // Closes the connection; requests still queued complete with connection_lost.
-  ~Bus();
-  Bus(const Bus&) = delete;
-  Bus& operator=(const Bus&) = delete;
+  virtual ~BusBase() = default;
 
   // Queues a request; `done` is called exactly once, from the io_context, with the validated
   // response or a Failure (never with made-up values). Requests go out in submission order.
-  void submit(Request req, Handler done);
+  virtual void submit(Request req, Handler done) = 0;
 
-  // Drops the connection now (the next request reconnects); requests still queued and the one
-  // on the bus complete with connection_lost.
-  void close();
+  // Drops the connection (the next request reconnects); requests still queued and the one on
+  // the bus complete with connection_lost.
+  virtual void close() = 0;
 
-  Status status() const;
-  const GatewaySpec& spec() const;
+  virtual Status status() const = 0;
+  virtual const GatewaySpec& spec() const = 0;
+};
+
+class Bus final : public BusBase {
+public:
+  Bus(boost::asio::io_context& io, GatewaySpec spec);
+  // Closes the connection; requests still queued complete with connection_lost.
+  ~Bus() override;
+  Bus(const Bus&) = delete;
+  Bus& operator=(const Bus&) = delete;
+
+  void submit(Request req, Handler done) override;
+  // Drops the connection now; the request on the bus is cancelled.
+  void close() override;
+  Status status() const override;
+  const GatewaySpec& spec() const override;
 
 private:
   class Impl;
   std::shared_ptr<Impl> m_impl;
 };
+
+// Whether a gateway's bus runs on libmodbus: Modbus RTU on a local serial port with RTS
+// direction control (spec.rts != Rts::none); everything else runs on Bus.
+bool uses_libmodbus(const GatewaySpec& spec);
+
+// The bus for a gateway: RtuLibmodbusBus when uses_libmodbus(spec), Bus otherwise. (Defined in
+// rtu_libmodbus.cpp, which knows both.)
+std::unique_ptr<BusBase> make_bus(boost::asio::io_context& io, GatewaySpec spec);
 
 } // namespace kwh::transport

@@ -4,13 +4,13 @@
 
 namespace kwh::transport {
 
-Client::Client(GatewaySpec spec) : m_bus(m_io, std::move(spec)) {}
+Client::Client(GatewaySpec spec) : m_bus(make_bus(m_io, std::move(spec))) {}
 
 Client::~Client() = default;
 
 Outcome<Response> Client::call(const Request& req) {
   std::optional<Outcome<Response>> result;
-  m_bus.submit(req, [&result](Outcome<Response> o) { result.emplace(std::move(o)); });
+  m_bus->submit(req, [&result](Outcome<Response> o) { result.emplace(std::move(o)); });
   m_io.restart();
   while (!result && m_io.run_one() > 0) {
   }

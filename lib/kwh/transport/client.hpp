@@ -1,13 +1,16 @@
 #pragma once
-// The synchronous facade over a Bus for the CLI (`kwh meter read --direct`, `kwh gateway test`,
+// The synchronous facade over a bus for the CLI (`kwh meter read --direct`, `kwh gateway test`,
 // `kwh relay ... --direct`): each call runs a private io_context until its request completes.
-// Failures are still values; use to_error() (failure.hpp) to report one.
+// The bus is the one make_bus() picks for the gateway (Bus, or RtuLibmodbusBus for a serial line
+// with RTS direction control). Failures are still values; use to_error() (failure.hpp) to report
+// one.
 
 #include <kwh/transport/bus.hpp>
 
 #include <boost/asio/io_context.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace kwh::transport {
@@ -29,11 +32,11 @@ public:
   Outcome<Response> write_registers(std::uint8_t unit, std::uint16_t address, std::vector<std::uint16_t> values);
   Outcome<Response> write_coil(std::uint8_t unit, std::uint16_t address, bool on);
 
-  Bus& bus() { return m_bus; }
+  BusBase& bus() { return *m_bus; }
 
 private:
   boost::asio::io_context m_io;
-  Bus m_bus;
+  std::unique_ptr<BusBase> m_bus; // destroyed before m_io
 };
 
 } // namespace kwh::transport
