@@ -50,7 +50,7 @@ _kwh_options() {
     report | "report "*) echo "--from= --to= --by= --account= --meter= --active --raw --output=" ;;
     "operator add") echo "--role=" ;;
     log) echo "--since= --verify --head --expect-head=" ;;
-    sim) echo "--meters= --gateways= --listen= --profile= --speed= --load-w= --faults= --rtu-over-tcp --seed=" ;;
+    sim) echo "--meters= --gateways= --listen= --profile= --protocol= --password= --speed= --load-w= --faults= --rtu-over-tcp --seed=" ;;
     serve) echo "--listen= --base-url= --insecure-cookies" ;;
   esac
 }
@@ -74,7 +74,7 @@ _kwh_files() {
   COMPREPLY=($(compgen -f -- "$1"))
 }
 
-_kwh_builtin_profiles="acrel-ddsy1352 acrel-dtsy1352 eastron-sdm630 eastron-sdm120 generic-water"
+_kwh_builtin_profiles="acrel-ddsy1352 acrel-dtsy1352 acrel-dtsy1352-dlt645 eastron-sdm630 eastron-sdm120 generic-water"
 
 # Completes the value of option $2 of command path $1, for the word $3.
 _kwh_value() {
@@ -84,6 +84,7 @@ _kwh_value() {
     --kind) words="electricity water" ;;
     --relay-mode) words="auto protect off" ;;
     --rts) words="up down" ;;
+    --protocol) words="modbus dlt645" ;;
     --status)
       if [[ $path == meter* ]]; then words="online offline unknown"; else words="ok alarm1 alarm2 arrears closed"; fi ;;
     --method) words="cash card transfer online" ;;

@@ -36,7 +36,7 @@ set -g __kwh_value_options --db --config --format --tcp --rtu-over-tcp --rtu --d
     --relay-mode --overload-w --status --flat --file --name --tariff --meter --alarm1 --alarm2 \
     --credit-limit --phone --opened --time --effective --ref --method --receipt --account --wait --from --to --by \
     --output --role --since --expect-head --meters --gateways --listen --speed --load-w --faults \
-    --seed --ttl --base-url
+    --seed --ttl --base-url --protocol
 
 # Prints the command path of the command line (e.g. "meter add"), then the number of
 # positional arguments after it.
@@ -130,7 +130,7 @@ complete -c kwh -n '__kwh_at ""' -a report -d 'print a report'
 complete -c kwh -n '__kwh_at ""' -a operator -d 'manage operators and their roles'
 complete -c kwh -n '__kwh_at ""' -a log -d 'show and verify the audit log'
 complete -c kwh -n '__kwh_at ""' -a check -d 'verify the database'
-complete -c kwh -n '__kwh_at ""' -a sim -d 'serve simulated meters over Modbus TCP'
+complete -c kwh -n '__kwh_at ""' -a sim -d 'serve simulated meters over Modbus TCP or DL/T 645'
 complete -c kwh -n '__kwh_at ""' -a serve -d 'serve tenant pages and payment webhooks over HTTP'
 
 # kwh gateway
@@ -278,7 +278,9 @@ complete -c kwh -n '__kwh_at log' -l expect-head -x -d 'with --verify: a hash fr
 complete -c kwh -n '__kwh_at sim' -l meters -x -d 'meters per gateway'
 complete -c kwh -n '__kwh_at sim' -l gateways -x -d 'gateways on consecutive ports'
 complete -c kwh -n '__kwh_at sim' -l listen -x -d 'HOST:PORT to listen on'
-complete -c kwh -n '__kwh_at sim' -l profile -r -a 'acrel-ddsy1352 acrel-dtsy1352 eastron-sdm630 eastron-sdm120 generic-water' -d 'register map'
+complete -c kwh -n '__kwh_at sim' -l profile -r -a 'acrel-ddsy1352 acrel-dtsy1352 acrel-dtsy1352-dlt645 eastron-sdm630 eastron-sdm120 generic-water' -d 'register map'
+complete -c kwh -n '__kwh_at sim' -l protocol -x -a 'modbus dlt645' -d 'Modbus TCP, or DL/T 645 meters behind a serial server'
+complete -c kwh -n '__kwh_at sim' -l password -x -d 'DL/T 645 relay control password, 8 hex digits'
 complete -c kwh -n '__kwh_at sim' -l speed -x -d 'times faster than real time'
 complete -c kwh -n '__kwh_at sim' -l load-w -x -d 'load per meter in W'
 complete -c kwh -n '__kwh_at sim' -l faults -x -d 'faults to inject: drop=P,delay=D,...'

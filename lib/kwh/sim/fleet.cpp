@@ -1,3 +1,4 @@
+#include <kwh/dlt645/identifiers.hpp>
 #include <kwh/modbus/value.hpp>
 #include <kwh/sim/fleet.hpp>
 
@@ -51,12 +52,9 @@ modbus::Table table_of(Function f) {
   }
 }
 
-// x rounded down to a whole number of the register's units, so that the total a meter shows is
-// exactly the sum of the bands it shows.
-double floor_to(double x, const modbus::ValueSpec* v) {
-  if (!v || v->type == modbus::ValueType::f32 || v->type == modbus::ValueType::f64) return x;
-  return std::floor(x / v->scale) * v->scale;
-}
+// x rounded down to a whole number of steps (the register's units), so that the total a meter
+// shows is exactly the sum of the bands it shows. A step of 0 leaves x as it is.
+double floor_to(double x, double step) { return step > 0 ? std::floor(x / step) * step : x; }
 
 // A small fixed variation per meter, from its index (no random state to keep).
 double spread(int i, int salt) {
@@ -150,8 +148,41 @@ void Fleet::reset(int index, Clock::time_point at) {
   m.energy = {};
 }
 
+double Fleet::resolution(const modbus::ValueSpec* spec, std::string_view name) const {
+  if (m_profile.protocol == "dlt645") {
+    const dlt645::Identifier* id = spec && spec->di ? dlt645::find_identifier(spec->di) : dlt645::find_identifier(name);
+    return id && id->exponent >= 0 ? std::pow(10.0, id->exponent) : 0;
+  }
+  if (!spec || spec->type == modbus::ValueType::f32 || spec->type == modbus::ValueType::f64) return 0;
+  return spec->scale;
+}
+
+std::optional<double> Fleet::value(int index, std::string_view name, Clock::time_point at) {
+  Meter& m = m_meters.at(static_cast<std::size_t>(index));
+  switch_due(m, at);
+  double t = sim_time(at);
+  fold(m, t);
+  return produce(m, name, m_profile.find(name), t);
+}
+
+void Fleet::switch_relay(int index, bool closed, Clock::time_point at) {
+  Meter& m = m_meters.at(static_cast<std::size_t>(index));
+  switch_due(m, at);
+  fold(m, sim_time(at));
+  m.closed = closed;
+}
+
+bool Fleet::relay_closed(int index, Clock::time_point at) {
+  Meter& m = m_meters.at(static_cast<std::size_t>(index));
+  switch_due(m, at);
+  return m.closed;
+}
+
 double Fleet::canonical(const Meter& folded, const modbus::ValueSpec& v, double t) const {
-  const std::string& n = v.name;
+  return produce(folded, v.name, &v, t).value_or(0); // 0 for energy_export, meter_balance and other unknown names
+}
+
+std::optional<double> Fleet::produce(const Meter& folded, std::string_view n, const modbus::ValueSpec* spec, double t) const {
   const bool three_phase = m_profile.find("voltage_b") || m_profile.find("power_b") || m_profile.find("current_b");
   const double power = folded.closed ? folded.load_w * (1 + 0.01 * std::sin(t / 300)) : 0;
   auto voltage = [&](int phase) { return 230 + 2 * std::sin(t / 600 + phase * 2.1); };
@@ -160,13 +191,15 @@ double Fleet::canonical(const Meter& folded, const modbus::ValueSpec& v, double 
   if (n == "energy_total" || n == "volume_total" || n == "energy_sum") {
     double sum = 0;
     for (int b = 0; b < 4; ++b) {
-      const modbus::ValueSpec* band = m_profile.find(k_band_names[static_cast<std::size_t>(b)]);
-      sum += floor_to(folded.energy[static_cast<std::size_t>(b)], band ? band : &v);
+      const char* name = k_band_names[static_cast<std::size_t>(b)];
+      const modbus::ValueSpec* band = m_profile.find(name);
+      sum += floor_to(folded.energy[static_cast<std::size_t>(b)], band ? resolution(band, name) : resolution(spec, name));
     }
     return sum;
   }
   for (int b = 0; b < 4; ++b)
-    if (n == k_band_names[static_cast<std::size_t>(b)]) return floor_to(folded.energy[static_cast<std::size_t>(b)], &v);
+    if (n == k_band_names[static_cast<std::size_t>(b)])
+      return floor_to(folded.energy[static_cast<std::size_t>(b)], resolution(spec, n));
   if (n == "power_total") return std::round(power);
   if (n.size() == 7 && n.starts_with("power_")) return std::round(three_phase ? power / 3 : power);
   if (n.size() == 9 && n.starts_with("voltage_")) return voltage(phase_of(n.back()));
@@ -178,7 +211,7 @@ double Fleet::canonical(const Meter& folded, const modbus::ValueSpec& v, double 
   if (n == "power_factor") return folded.closed ? 0.98 : 1.0;
   if (n == modbus::k_relay_status_value && m_profile.relay && m_profile.relay->status)
     return m_profile.relay->status->raw(folded.closed);
-  return 0; // energy_export, meter_balance and names the simulator does not know
+  return std::nullopt;
 }
 
 std::optional<std::vector<std::uint16_t>> Fleet::read_words(const Meter& m, modbus::Table table, std::uint16_t address,

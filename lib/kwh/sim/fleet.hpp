@@ -1,6 +1,7 @@
 #pragma once
 // The simulated meters behind `kwh sim`: their state and how they answer Modbus requests, with
 // the register map of a profile (encoded by modbus::encode, so every profile can be simulated).
+// The DL/T 645 side (dlt645_server.hpp) asks for values by name instead (value(), switch_relay()).
 //
 // Nothing ticks: a meter keeps its counters at the last time something changed (a relay write, a
 // reset) and computes them for the moment it is read, so thousands of meters cost nothing while
@@ -9,8 +10,10 @@
 // Electricity: energy grows at the meter's load (the --load-w of the fleet, varied per meter by
 // up to ±20 %) while the relay is closed, not at all while it is open. Per-band registers grow
 // by the simulated time of day (valley 23:00-07:00, peak 08:00-11:00 and 17:00-19:00, sharp
-// 19:00-21:00, flat otherwise, UTC), and energy_total is exactly their sum. Water: volume grows
-// at load-w / 10 litres per hour (200 L/h for the default).
+// 19:00-21:00, flat otherwise, UTC), and energy_total is exactly the sum of the bands as shown,
+// each floored to the resolution the profile shows it in (a Modbus register's scale, 0.01 kWh
+// for a DL/T 645 identifier). Water: volume grows at load-w / 10 litres per hour (200 L/h for
+// the default).
 
 #include <kwh/modbus/profile.hpp>
 #include <kwh/transport/frame.hpp>
@@ -20,6 +23,8 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
+#include <string_view>
 #include <vector>
 
 namespace kwh::sim {
@@ -49,6 +54,16 @@ public:
   // Counters back to 0 (the reset fault, a meter swap).
   void reset(int index, Clock::time_point at);
 
+  // The value `name` of meter `index` at `at`, by the names the profiles use (energy_total,
+  // energy_peak, voltage_a, current_b, power_total, power_factor, frequency...), in the
+  // canonical unit (Wh, V, A, W, Hz) as the Modbus side computes it; nullopt for a name the
+  // simulator does not produce (meter_balance, ...). Carries out the switches due by `at`.
+  std::optional<double> value(int index, std::string_view name, Clock::time_point at);
+  // The relay of meter `index` switched by a command at `at`: closed (power flows) or open.
+  void switch_relay(int index, bool closed, Clock::time_point at);
+  // The relay's state at `at`, after the switches due by then.
+  bool relay_closed(int index, Clock::time_point at);
+
   // For tests and diagnostics.
   bool relay_closed(int index) const { return m_meters.at(static_cast<std::size_t>(index)).closed; }
   // Energy in Wh (volume in L) per band, and their sum, at `at`.
@@ -70,6 +85,10 @@ private:
   // Carries out the scheduled switches due by `at`.
   void switch_due(Meter& m, Clock::time_point at);
   double canonical(const Meter& m, const modbus::ValueSpec& v, double t) const;
+  // The value `name` of a folded meter; `spec` is the profile's value of that name, if any.
+  std::optional<double> produce(const Meter& m, std::string_view name, const modbus::ValueSpec* spec, double t) const;
+  // The step energy `spec` (or, without one, the value `name`) is shown in; 0: not floored.
+  double resolution(const modbus::ValueSpec* spec, std::string_view name) const;
   // The words of `table` from `address`, count long, or nullopt when outside the map.
   std::optional<std::vector<std::uint16_t>> read_words(const Meter& m, modbus::Table table, std::uint16_t address,
                                                        std::uint16_t count, double t) const;

@@ -1,3 +1,5 @@
+#include <kwh/dlt645/frame.hpp>
+#include <kwh/sim/dlt645_server.hpp>
 #include <kwh/sim/server.hpp>
 #include <kwh/transport/frame.hpp>
 
@@ -8,6 +10,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <deque>
 #include <list>
 #include <optional>
@@ -19,12 +22,21 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 using boost::system::error_code;
 using Bytes = std::vector<std::uint8_t>;
+using transport::Protocol;
 
 void check(const Options& o) {
+  const bool dlt645 = o.protocol == Protocol::dlt645;
+  if (dlt645 && o.rtu_over_tcp)
+    fail(Exit::usage, "--rtu-over-tcp is for Modbus; DL/T 645 frames go on the TCP ports as they are");
+  if (dlt645 && o.profile.protocol != "dlt645")
+    fail(Exit::usage, "profile {} is a Modbus profile; --protocol dlt645 serves a DL/T 645 one (such as acrel-dtsy1352-dlt645)",
+         o.profile.name);
+  if (!dlt645 && o.profile.protocol == "dlt645")
+    fail(Exit::usage, "profile {} is a DL/T 645 profile: serve it with --protocol dlt645", o.profile.name);
   if (o.meters < 1) fail(Exit::usage, "--meters must be at least 1");
   if (o.gateways < 1 || o.gateways > o.meters) fail(Exit::usage, "--gateways must be 1..{} (the number of meters)", o.meters);
   int per = (o.meters + o.gateways - 1) / o.gateways;
-  if (per > 247)
+  if (!dlt645 && per > 247)
     fail(Exit::usage, "{} meters on {} gateway(s) is {} units per gateway, above Modbus's 247; add --gateways",
          o.meters, o.gateways, per);
   if (!(o.speed > 0) || o.speed > 1e6) fail(Exit::usage, "--speed must be above 0 (and at most 1000000)");
@@ -63,9 +75,10 @@ public:
     const auto& o = m_options;
     std::string ports = std::to_string(m_ports.front());
     if (m_ports.size() > 1) ports += "-" + std::to_string(m_ports.back());
-    std::string line = fmt::format("kwh sim: {} meter{} on {}:{} ({}, speed {}", o.meters, o.meters == 1 ? "" : "s",
-                                   o.host, ports, o.profile.name, o.speed);
-    if (o.gateways > 1) line += fmt::format(", {} units per gateway", m_per);
+    const bool dlt645 = o.protocol == Protocol::dlt645;
+    std::string line = fmt::format("kwh sim: {} meter{} on {}:{} ({}{}, speed {}", o.meters, o.meters == 1 ? "" : "s",
+                                   o.host, ports, o.profile.name, dlt645 ? ", dlt645" : "", o.speed);
+    if (o.gateways > 1) line += fmt::format(", {} {} per gateway", m_per, dlt645 ? "meters" : "units");
     if (o.rtu_over_tcp) line += ", rtu-over-tcp";
     if (o.faults.any()) line += ", faults " + o.faults.describe();
     return line + ")";
@@ -147,6 +160,10 @@ private:
 
   // Answers every whole request in c->rx; false when the stream cannot be framed (TCP).
   bool drain_requests(const std::shared_ptr<Conn>& c) {
+    if (m_options.protocol == Protocol::dlt645) {
+      drain_dlt645(c);
+      return true;
+    }
     while (true) {
       auto s = m_options.rtu_over_tcp ? transport::scan_rtu_request(c->rx) : transport::scan_tcp_frame(c->rx);
       if (s.status == transport::FrameScan::Status::incomplete) return true;
@@ -163,32 +180,73 @@ private:
     }
   }
 
+  // DL/T 645 on a transparent serial server: the bytes are the bus. A bad frame is skipped as a
+  // meter skips it (no reply), from the 0x68 after the one that did not start a frame.
+  void drain_dlt645(const std::shared_ptr<Conn>& c) {
+    while (true) {
+      auto s = dlt645::scan_frame(c->rx);
+      if (s.status == dlt645::FrameScan::Status::incomplete) {
+        // Bytes before the first 0x68 never start a frame: keep the buffer to one frame's length.
+        auto start = std::find(c->rx.begin(), c->rx.end(), std::uint8_t{0x68});
+        c->rx.erase(c->rx.begin(), start);
+        return;
+      }
+      c->rx.erase(c->rx.begin(), c->rx.begin() + static_cast<std::ptrdiff_t>(s.size));
+      if (s.status == dlt645::FrameScan::Status::complete) respond_dlt645(c, s.frame);
+    }
+  }
+
+  void respond_dlt645(const std::shared_ptr<Conn>& c, const dlt645::Frame& req) {
+    // Another address, a broadcast, a reply on the bus: not for a meter of this gateway.
+    auto index = dlt645_addressee(req, c->gateway * m_per, meters_on(c->gateway));
+    if (!index || req.control.from_meter()) return;
+    auto now = Fleet::Clock::now();
+    if (!answers(c->gateway, *index, now)) return;
+    std::optional<dlt645::Frame> reply;
+    if (req.control.function() != dlt645::Function::broadcast_time && chance(m_options.faults.exception)) {
+      ++m_counts.exceptions;
+      reply = dlt645::error_reply(dlt645_address(*index), req.control.function(), dlt645::k_error_other);
+    } else {
+      reply = dlt645_answer(m_fleet, *index, req, m_options.password, now);
+    }
+    if (reply) deliver(c, dlt645::encode_frame(*reply));
+  }
+
   bool chance(double p) { return p > 0 && std::uniform_real_distribution<double>(0, 1)(m_rng) < p; }
+
+  int meters_on(int gateway) const { return std::min(m_per, m_options.meters - gateway * m_per); }
+
+  // Whether meter `index` (on `gateway`) answers a request at all: counts the request, then the
+  // silent gateway, the flapping meter and drop keep it quiet; a reset may happen first.
+  bool answers(int gateway, int index, Fleet::Clock::time_point now) {
+    const Faults& f = m_options.faults;
+    ++m_counts.requests;
+    if (f.silent_gateway == gateway + 1 || offline(index, now)) {
+      ++m_counts.silent;
+      return false;
+    }
+    if (chance(f.drop)) {
+      ++m_counts.dropped;
+      return false;
+    }
+    if (chance(f.reset)) {
+      ++m_counts.resets;
+      m_fleet.reset(index, now);
+    }
+    return true;
+  }
 
   void respond(const std::shared_ptr<Conn>& c, std::uint16_t tid, std::uint8_t unit, const Bytes& pdu) {
     const Faults& f = m_options.faults;
     if (unit == 0) return;
     auto now = Fleet::Clock::now();
-    int count_here = std::min(m_per, m_options.meters - c->gateway * m_per);
     std::optional<Bytes> reply;
-    if (unit > count_here) {
+    if (unit > meters_on(c->gateway)) {
       if (f.silent_gateway == c->gateway + 1) return;
       if (!m_options.rtu_over_tcp) reply = transport::encode_exception_pdu(pdu.empty() ? 0 : pdu[0], 11);
     } else {
-      ++m_counts.requests;
       int index = c->gateway * m_per + unit - 1;
-      if (f.silent_gateway == c->gateway + 1 || offline(index, now)) {
-        ++m_counts.silent;
-        return;
-      }
-      if (chance(f.drop)) {
-        ++m_counts.dropped;
-        return;
-      }
-      if (chance(f.reset)) {
-        ++m_counts.resets;
-        m_fleet.reset(index, now);
-      }
+      if (!answers(c->gateway, index, now)) return;
       auto req = transport::decode_request_pdu(unit, pdu);
       if (!req.ok()) {
         reply = transport::encode_exception_pdu(pdu.empty() ? 0 : pdu[0], req.failure().exception_code);
@@ -202,7 +260,12 @@ private:
       }
     }
     if (!reply) return;
-    Bytes frame = m_options.rtu_over_tcp ? transport::wrap_rtu(unit, *reply) : transport::wrap_tcp(tid, unit, *reply);
+    deliver(c, m_options.rtu_over_tcp ? transport::wrap_rtu(unit, *reply) : transport::wrap_tcp(tid, unit, *reply));
+  }
+
+  // Sends a reply with the faults of the way back: garbage instead of it, a delay, lateness.
+  void deliver(const std::shared_ptr<Conn>& c, Bytes frame) {
+    const Faults& f = m_options.faults;
     if (chance(f.garbage)) {
       ++m_counts.garbage;
       frame.resize(1 + std::uniform_int_distribution<std::size_t>(0, 15)(m_rng));
