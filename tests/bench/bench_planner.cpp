@@ -50,6 +50,7 @@ int main() {
   fmt::print("{:-<118}\n", "");
   for (const auto& name : builtin_profile_names()) {
     auto profile = *builtin_profile(name);
+    if (profile.protocol != "modbus") continue; // DL/T 645: one identifier per request, no plan
     auto planned = figures(plan_reads(profile, baud), baud);
     auto naive = figures(plan_one_per_value(profile.values), baud);
     fmt::print("{:<16} {:>6} | {:>8} {:>9} {:>9.1f} | {:>8} {:>9} {:>9.1f} | {:>6.0f}% {:>8.2f}\n", name,
