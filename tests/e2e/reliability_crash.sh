@@ -25,7 +25,9 @@ SELLERS=${SELLERS:-4}
 ACCOUNTS=4
 
 kwh init >/dev/null
-start_sim $ACCOUNTS 1
+# 20 kW a meter (about 5.5 Wh a second): the 10 Wh registers step several times in the seconds
+# before midnight, so that the day before it has charges to post.
+start_sim $ACCOUNTS 1 --load-w 20000
 add_site 1 $ACCOUNTS
 write_config
 kwh tariff add flat --flat 1.0000 >/dev/null

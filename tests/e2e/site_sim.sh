@@ -40,7 +40,7 @@ expect_exit 0 kwh meter read E1 --direct
 contains "$OUT" " Wh"
 contains "$OUT" " V"
 expect_exit 0 kwh meter list --format csv
-contains "$OUT" "E1,SIM,1,acrel-ddsy1352"
+contains "$OUT" "E1,SIM,1,,acrel-ddsy1352"
 
 # Energy grows while the relay is closed...
 a=$(energy E1); sleep 0.5; b=$(energy E1)
