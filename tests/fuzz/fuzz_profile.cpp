@@ -32,7 +32,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   require(p.total() != nullptr, "accepted without its total value");
   require(p.kind == "electricity" || p.kind == "water", "accepted an unknown kind");
   for (const auto& v : p.values) require(v.end() <= 65536 && v.scale != 0, "accepted a value outside the registers");
-  if (p.relay) require(!p.relay->on.empty() && !p.relay->off.empty(), "accepted a relay without words");
+  // A Modbus relay is switched by words; a DL/T 645 one by relay control, its state in status word 3.
+  if (p.relay && p.protocol == "modbus")
+    require(!p.relay->on.empty() && !p.relay->off.empty(), "accepted a relay without words");
+  if (p.relay && p.protocol == "dlt645") require(p.relay->status.has_value(), "a DL/T 645 relay without its state");
+  if (p.relay && p.relay->status) require(p.find("relay_status") != nullptr, "a relay state that is not read");
   auto plan = kwh::modbus::plan_reads(p);
   std::size_t carried = 0;
   for (const auto& r : plan) {
