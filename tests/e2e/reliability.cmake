@@ -3,7 +3,7 @@
 # Timing-heavy and multi-process, so not under sanitizers.
 kwh_e2e(reliability_crash LABELS nosan TIMEOUT 120)
 kwh_e2e(reliability_concurrency LABELS nosan TIMEOUT 120)
-kwh_e2e(reliability_bad_input)
+kwh_e2e(reliability_bad_input TIMEOUT 300)
 foreach(fault drop delay late exception garbage reset silent)
   kwh_e2e(reliability_fault_${fault} LABELS nosan TIMEOUT 120)
 endforeach()

@@ -35,7 +35,13 @@ expect_one_line_error
 contains "$ERR" "pending"
 [ $((SECONDS - start)) -le 4 ] || fail "--wait 1 took $((SECONDS - start)) s"
 # A command that kwhd carries out is seen by --wait (here, a stand-in marks it done).
-( sleep 0.5; sqlite3 "$KWH_DB" "UPDATE commands SET state = 'done', finished = 1 WHERE state = 'pending'" ) &
+# It waits for the command to be queued: a slow (sanitizer) build may take longer than that to start.
+( for _ in $(seq 200); do
+    n=$(sqlite3 -cmd '.timeout 5000' "$KWH_DB" "SELECT count(*) FROM commands c JOIN meters m ON m.id = c.meter_id
+                                              WHERE m.name = 'M2' AND c.action = 'relay_on' AND c.state = 'pending'")
+    [ "$n" -gt 0 ] && break; sleep 0.1
+  done
+  sqlite3 -cmd '.timeout 5000' "$KWH_DB" "UPDATE commands SET state = 'done', finished = 1 WHERE state = 'pending'" ) &
 expect_exit 0 kwh relay on M2 --wait 10
 equals "$(echo "$OUT" | tail -1 | awk '{print $4}')" "done"
 ( sleep 0.5; sqlite3 "$KWH_DB" "UPDATE commands SET state = 'failed', last_error = 'timeout: no reply' WHERE state = 'pending'" ) &
