@@ -1,5 +1,6 @@
 #include <kwh/daemon/poller.hpp>
 
+#include <kwh/crypto/hmac.hpp>
 #include <kwh/daemon/log.hpp>
 #include <kwh/dlt645/frame.hpp>
 #include <kwh/dlt645/identifiers.hpp>
@@ -79,16 +80,12 @@ using site::decode_dlt645_read;
 
 constexpr std::uint32_t k_status_word_3 = 0x04000503;
 
-// 8 hex digits as 4 bytes, in the order written.
+// 8 hex digits as 4 bytes, in the order written (crypto::from_hex does the digits).
 std::optional<std::array<std::uint8_t, 4>> hex4(const std::string& text) {
-  if (text.size() != 8) return std::nullopt;
+  auto bytes = crypto::from_hex(text);
+  if (!bytes || bytes->size() != 4) return std::nullopt;
   std::array<std::uint8_t, 4> out{};
-  for (std::size_t i = 0; i < 4; ++i) {
-    unsigned v = 0;
-    auto [p, ec] = std::from_chars(text.data() + 2 * i, text.data() + 2 * i + 2, v, 16);
-    if (ec != std::errc() || p != text.data() + 2 * i + 2) return std::nullopt;
-    out[i] = static_cast<std::uint8_t>(v);
-  }
+  std::copy(bytes->begin(), bytes->end(), out.begin());
   return out;
 }
 
