@@ -101,7 +101,9 @@ done
 energy() { kwh meter show "$1" --json | json 'd["last_reading"]["energy_total"]'; }
 
 expect_exit 0 kwh meter show M3 --json
-equals "$(json 'd["last_reading"]["energy_total"] == sum(d["last_reading"]["energy_" + b] for b in ("sharp","peak","flat","valley"))' <<<"$OUT")" True
+# Each identifier is its own request, and at 3600x the load adds about 2 Wh per real millisecond
+# between them: the total and the sum of the bands agree to within a second of real time.
+equals "$(json 'abs(d["last_reading"]["energy_total"] - sum(d["last_reading"]["energy_" + b] for b in ("sharp","peak","flat","valley"))) <= 2000 < d["last_reading"]["energy_total"]' <<<"$OUT")" True
 equals "$(json 'd["last_reading"]["energy_total"] % 10' <<<"$OUT")" 0 # 0.01 kWh steps, exact Wh
 equals "$(json '228 <= d["last_reading"]["voltage_a"] <= 232' <<<"$OUT")" True
 equals "$(json '1500 < d["last_reading"]["power_total"] < 2500' <<<"$OUT")" True

@@ -401,6 +401,15 @@ DROP INDEX meters_bus_unit;
 CREATE UNIQUE INDEX meters_bus_unit ON meters(gateway_id, unit) WHERE removed IS NULL AND address IS NULL;
 CREATE UNIQUE INDEX meters_bus_address ON meters(gateway_id, address) WHERE removed IS NULL AND address IS NOT NULL;
 )sql",
+      // 7: multi-user meters and meters' clocks. A meter may be one circuit of a device that
+      // holds several tenants' circuits on one bus (an ADF400L): device names that device, per
+      // gateway. clock_drift is how many seconds the meter's clock was ahead (+) or behind (-)
+      // kwh's when it was last read (time sync), clock_checked_at when that was.
+      R"sql(
+ALTER TABLE meters ADD COLUMN device TEXT;
+ALTER TABLE meters ADD COLUMN clock_drift INTEGER;
+ALTER TABLE meters ADD COLUMN clock_checked_at INTEGER;
+)sql",
   };
   return k_migrations;
 }
