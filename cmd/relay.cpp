@@ -1,6 +1,7 @@
 // kwh relay: switch meters' relays (queued for kwhd, or --direct), or set their relay mode.
 
 #include "context.hpp"
+#include "queued.hpp"
 
 #include <kwh/auth/operators.hpp>
 #include <kwh/site/command.hpp>
@@ -13,10 +14,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include <chrono>
 #include <map>
 #include <set>
-#include <thread>
 
 namespace kwh::cli {
 
@@ -30,9 +29,6 @@ struct RelayOptions {
   std::optional<double> wait;
   bool direct = false;
 };
-
-// The operator recorded with each command: as authorize() found them, else the login name.
-std::string operator_of(const Context& ctx) { return ctx.operator_name.empty() ? auth::current_login() : ctx.operator_name; }
 
 // The meters a relay command is for; every one must exist and be in service, or nothing is done.
 std::vector<site::Meter> select_meters(storage::Database& db, const RelayOptions& o, bool yes) {
@@ -128,13 +124,6 @@ int switch_direct(Context& ctx, const std::vector<site::Meter>& meters, bool on)
   return 0;
 }
 
-void print_commands(Context& ctx, const std::vector<site::Command>& cmds) {
-  output::Table t;
-  t.columns = {{"command", output::Kind::integer}, {"meter"}, {"action"}, {"state", output::Kind::status}, {"error"}};
-  for (const auto& c : cmds) t.add({c.id, c.meter, c.action, c.state, c.last_error ? output::Json(*c.last_error) : output::Json()});
-  ctx.print(t);
-}
-
 int queue(Context& ctx, const std::vector<site::Meter>& meters, bool on, std::optional<double> wait) {
   auto& db = ctx.db();
   check_switchable(ctx, meters, on);
@@ -146,31 +135,7 @@ int queue(Context& ctx, const std::vector<site::Meter>& meters, bool on, std::op
           db, site::NewCommand{.meter_id = m.id, .action = on ? "relay_on" : "relay_off", .operator_name = operator_of(ctx)}));
     tx.commit();
   }
-  auto cmds = site::commands(db, ids);
-  if (wait) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<std::int64_t>(*wait * 1000));
-    for (;;) {
-      cmds = site::commands(db, ids);
-      bool open = std::any_of(cmds.begin(), cmds.end(), [](const site::Command& c) { return c.open(); });
-      if (!open || std::chrono::steady_clock::now() >= deadline) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-  }
-  print_commands(ctx, cmds);
-  if (!wait) return 0;
-  std::vector<std::string> pending;
-  std::vector<std::pair<std::string, std::string>> failed;
-  for (const auto& c : cmds) {
-    if (c.open()) pending.push_back(fmt::format("{} ({})", c.id, c.meter));
-    else if (c.state == "failed") failed.emplace_back(c.meter, c.last_error.value_or("failed"));
-  }
-  if (!failed.empty())
-    fail(Exit::unavailable, "relay {} failed for {} of {} meter{}: {}", on ? "on" : "off", failed.size(), cmds.size(),
-         cmds.size() == 1 ? "" : "s", describe_failures(failed));
-  if (!pending.empty())
-    fail(Exit::temporary, "{} command{} still pending after {} s: {} (is kwhd running?)", pending.size(),
-         pending.size() == 1 ? "" : "s", *wait, fmt::join(pending, ", "));
-  return 0;
+  return report_queued(ctx, ids, wait, on ? "relay on" : "relay off");
 }
 
 } // namespace

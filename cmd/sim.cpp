@@ -28,6 +28,7 @@ struct SimArgs {
   std::string faults;
   bool rtu_over_tcp = false;
   unsigned seed = 1;
+  std::int64_t clock_drift = 0;
 };
 
 int run_sim(Context& ctx, const SimArgs& a) {
@@ -56,6 +57,7 @@ int run_sim(Context& ctx, const SimArgs& a) {
   o.faults = *faults;
   o.rtu_over_tcp = a.rtu_over_tcp;
   o.seed = a.seed;
+  o.clock_drift = a.clock_drift;
 
   boost::asio::io_context io(1);
   sim::Server server(io, std::move(o));
@@ -107,6 +109,11 @@ void add_sim(CLI::App& app, Context& ctx) {
   sub->add_option("--faults", a->faults, "faults to inject, see below")->type_name("SPEC");
   sub->add_flag("--rtu-over-tcp", a->rtu_over_tcp, "frame as Modbus RTU (CRC, no MBAP) on the TCP ports (not with dlt645)");
   sub->add_option("--seed", a->seed, "seed of the random faults (default 1)")->type_name("N");
+  sub->add_option("--clock-drift", a->clock_drift,
+                  "seconds every meter's clock is off at the start, + ahead or - behind (default 0);\n"
+                  "for profiles with a [clock] and DL/T 645 meters")
+      ->type_name("S")
+      ->check(within(-100000000, 100000000));
   sub->footer(std::string(sim::k_faults_help) +
               "\n\nEnergy grows with the load while a meter's relay is closed and stops while it is open; relay\n"
               "and settings writes are kept and read back. Band registers (sharp/peak/flat/valley) grow by\n"
@@ -115,9 +122,12 @@ void add_sim(CLI::App& app, Context& ctx) {
               "DL/T 645 (--protocol dlt645): read data (11H) of every identifier kwh knows but meter_balance and\n"
               "purchase_count (those: error reply, no requested data); status word 3 bit 4 set while the\n"
               "relay is open; relay control (1CH) with the --password (else error reply, wrong password),\n"
-              "1AH trips, 1BH and 1CH close; read address (13H); broadcast time (08H) gets no reply and\n"
-              "changes nothing. A frame for another address gets no reply. Faults apply as for Modbus\n"
-              "(exception=P: an error reply, other error).");
+              "1AH trips, 1BH and 1CH close; read address (13H); date (04000101) and time (04000102);\n"
+              "broadcast time (08H) gets no reply and sets the clock of each meter it is within 5 minutes\n"
+              "of. A frame for another address gets no reply. Faults apply as for Modbus (exception=P: an\n"
+              "error reply, other error).\n\n"
+              "Meters' clocks ([clock] of a profile, DL/T 645 date and time) run in real time, not at --speed,\n"
+              "off by --clock-drift until kwh sets them.");
   sub->callback([&ctx, a] { ctx.action = [&ctx, a] { return run_sim(ctx, *a); }; });
 }
 

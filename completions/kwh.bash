@@ -16,7 +16,7 @@ _kwh_words() {
   case $1 in
     "") echo "init gateway meter tariff account sell refund relay reading report operator log check sim serve" ;;
     gateway) echo "add list show remove test" ;;
-    meter) echo "add list show read set replace remove" ;;
+    meter) echo "add list show read set replace remove sync-time" ;;
     tariff) echo "add list show" ;;
     account) echo "open list show attach detach close link" ;;
     relay) echo "on off auto protect" ;;
@@ -35,6 +35,7 @@ _kwh_options() {
     "meter list") echo "--status= --gateway= --building=" ;;
     "meter read") echo "--direct" ;;
     "meter replace") echo "--time=" ;;
+    "meter sync-time") echo "--building= --all --wait=" ;;
     "tariff add") echo "--flat= --file= --effective= --unit=" ;;
     "account open")
       echo "--name= --tariff= --meter= --alarm1= --alarm2= --credit-limit= --phone= --opened=" ;;
@@ -50,7 +51,7 @@ _kwh_options() {
     report | "report "*) echo "--from= --to= --by= --account= --meter= --active --raw --output=" ;;
     "operator add") echo "--role=" ;;
     log) echo "--since= --verify --head --expect-head=" ;;
-    sim) echo "--meters= --gateways= --listen= --profile= --protocol= --password= --speed= --load-w= --faults= --rtu-over-tcp --seed=" ;;
+    sim) echo "--meters= --gateways= --listen= --profile= --protocol= --password= --speed= --load-w= --faults= --rtu-over-tcp --seed= --clock-drift=" ;;
     serve) echo "--listen= --base-url= --insecure-cookies" ;;
   esac
 }
@@ -115,7 +116,7 @@ _kwh_argument() {
     "gateway show" | "gateway remove" | "gateway test") words=$(_kwh_ids gateway) ;;
     "meter show" | "meter read" | "meter set" | "meter remove" | "meter replace" | "reading list")
       words=$(_kwh_ids meter) ;;
-    "relay "*) words="- $(_kwh_ids meter)" ;;
+    "relay "* | "meter sync-time") words="- $(_kwh_ids meter)" ;;
     "account show" | "account close" | "account link") words=$(_kwh_ids account) ;;
     "account attach" | "account detach")
       if ((n == 0)); then words=$(_kwh_ids account); else words=$(_kwh_ids meter); fi ;;

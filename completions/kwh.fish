@@ -13,7 +13,7 @@ function __kwh_words
         case gateway
             echo add list show remove test
         case meter
-            echo add list show read set replace remove
+            echo add list show read set replace remove sync-time
         case tariff
             echo add list show
         case account
@@ -36,7 +36,7 @@ set -g __kwh_value_options --db --config --format --tcp --rtu-over-tcp --rtu --d
     --relay-mode --overload-w --status --flat --file --name --tariff --meter --alarm1 --alarm2 \
     --credit-limit --phone --opened --time --effective --ref --method --receipt --account --wait --from --to --by \
     --output --role --since --expect-head --meters --gateways --listen --speed --load-w --faults \
-    --seed --ttl --base-url --protocol
+    --seed --ttl --base-url --protocol --clock-drift
 
 # Prints the command path of the command line (e.g. "meter add"), then the number of
 # positional arguments after it.
@@ -163,18 +163,22 @@ complete -c kwh -n '__kwh_at meter' -a read -d 'print the last reading, or read 
 complete -c kwh -n '__kwh_at meter' -a set -d 'change a meter'
 complete -c kwh -n '__kwh_at meter' -a replace -d "move a meter's account to a new meter"
 complete -c kwh -n '__kwh_at meter' -a remove -d 'remove a meter'
+complete -c kwh -n '__kwh_at meter' -a sync-time -d "set meters' clocks to kwh's (queued for kwhd)"
 complete -c kwh -n '__kwh_at "meter add" "meter set" "meter list"' -l gateway -x -a '(__kwh_ids gateway)' -d 'the gateway'
 complete -c kwh -n '__kwh_at "meter add" "meter set"' -l unit -x -d 'unit address 1..247'
 complete -c kwh -n '__kwh_at "meter add" "meter set"' -l address -x -d 'DL/T 645 address, 12 digits'
 complete -c kwh -n '__kwh_at "meter add" "meter set"' -l profile -r -a 'acrel-ddsy1352 acrel-dtsy1352 acrel-dtsy1352-dlt645 eastron-sdm630 eastron-sdm120 generic-water' -d 'profile name or FILE.toml'
 complete -c kwh -n '__kwh_at "meter add" "meter set"' -l kind -x -a 'electricity water' -d 'what it measures'
-complete -c kwh -n '__kwh_at "meter add" "meter set" "meter list"' -l building -x -d 'building'
+complete -c kwh -n '__kwh_at "meter add" "meter set" "meter list" "meter sync-time"' -l building -x -d 'building'
 complete -c kwh -n '__kwh_at "meter add" "meter set"' -l room -x -d 'room or shop'
 complete -c kwh -n '__kwh_at "meter add" "meter set"' -l relay-mode -x -a 'auto protect off' -d 'relay mode'
 complete -c kwh -n '__kwh_at "meter add" "meter set"' -l overload-w -x -d 'overload threshold in W'
 complete -c kwh -n '__kwh_at "meter list"' -l status -x -a 'online offline unknown' -d 'only this status'
 complete -c kwh -n '__kwh_at "meter read"' -l direct -d 'read the meter now'
 complete -c kwh -n '__kwh_at "meter replace"' -l time -r -d 'when the swap happened'
+complete -c kwh -n '__kwh_at "meter sync-time"' -l all -d 'every meter whose profile names a clock'
+complete -c kwh -n '__kwh_at "meter sync-time"' -l wait -x -d 'wait until kwhd has set the clocks'
+complete -c kwh -n '__kwh_at "meter sync-time"' -a '- (__kwh_ids meter)'
 complete -c kwh -n '__kwh_at "meter show" "meter read" "meter set" "meter remove" "meter replace"' -a '(__kwh_ids meter)'
 
 # kwh tariff
@@ -286,6 +290,7 @@ complete -c kwh -n '__kwh_at sim' -l load-w -x -d 'load per meter in W'
 complete -c kwh -n '__kwh_at sim' -l faults -x -d 'faults to inject: drop=P,delay=D,...'
 complete -c kwh -n '__kwh_at sim' -l rtu-over-tcp -d 'frame as Modbus RTU on the TCP ports'
 complete -c kwh -n '__kwh_at sim' -l seed -x -d 'seed of the random faults'
+complete -c kwh -n '__kwh_at sim' -l clock-drift -x -d "seconds the meters' clocks are off"
 
 
 # kwh serve

@@ -37,6 +37,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           "accepted a timeout outside 10ms..60s");
   require(c.poll.retries >= 0 && c.poll.retries <= 10, "accepted retries outside 0..10");
   require(c.poll.offline_after >= 1 && c.poll.offline_after <= 1000, "accepted offline_after outside 1..1000");
+  require(!c.poll.sync_time || (*c.poll.sync_time >= 0 && *c.poll.sync_time < 24 * 60), "accepted a sync_time outside the day");
+  require(c.poll.max_drift.count() >= 1, "accepted a max_drift under 1 s");
   require(c.minor_units >= 0 && c.minor_units <= kwh::Money::k_max_minor_units, "accepted minor_units out of range");
   require(c.billing.max_power_w >= 1 && c.billing.max_power_w <= 100'000'000, "accepted max_power_w out of range");
   for (const auto& w : c.billing.friendly_hours)

@@ -43,6 +43,8 @@ TEST_CASE("Config: every key has a default") {
   CHECK(c.poll.timeout == std::chrono::milliseconds(500));
   CHECK(c.poll.retries == 1);
   CHECK(c.poll.offline_after == 3);
+  CHECK(!c.poll.sync_time);
+  CHECK(c.poll.max_drift == std::chrono::seconds(60));
   CHECK(c.billing.max_power_w == 100000);
   CHECK(c.billing.overload_action == config::OverloadAction::event);
   CHECK(c.metrics.listen.empty());
@@ -54,7 +56,7 @@ TEST_CASE("Config: every key has a default") {
   CHECK(c.serve.link_ttl == std::chrono::hours(48));
   CHECK(c.serve.session_ttl == std::chrono::hours(24 * 7));
   CHECK(c.serve.providers.empty());
-  CHECK(config::known_keys().size() == 31);
+  CHECK(config::known_keys().size() == 33);
 }
 
 TEST_CASE("Config: [serve] and its payment providers") {
@@ -117,6 +119,8 @@ interval = "1s"
 timeout = "200ms"
 retries = 2
 offline_after = 5
+sync_time = "03:30"
+max_drift = "2m"
 [billing]
 reconnect_above = "10.125"
 friendly_hours = ["18:00-08:00"]
@@ -132,6 +136,8 @@ listen = "127.0.0.1:9464"
   CHECK(c.minor_units == 3);
   CHECK(c.profiles.size() == 2);
   CHECK(c.poll.interval == std::chrono::seconds(1));
+  CHECK(c.poll.sync_time == 3 * 60 + 30);
+  CHECK(c.poll.max_drift == std::chrono::seconds(120));
   CHECK(c.billing.reconnect_above.minor() == 10125);
   REQUIRE(c.billing.friendly_hours.size() == 1);
   CHECK(c.billing.friendly_hours[0].contains(19 * 60));
@@ -171,6 +177,9 @@ TEST_CASE("Config: bad values name the key") {
   CHECK(error_of(write(d, "[billing]\nmax_power_w = 6.5e40\n")).find(":2: billing.max_power_w: expected an integer") !=
         std::string::npos);
   CHECK(error_of(write(d, "[poll]\nretries = 1.0\n")).find("poll.retries: expected an integer") != std::string::npos);
+  CHECK(error_of(write(d, "[poll]\nsync_time = \"3am\"\n")).find("poll.sync_time: '3am' is not a time") != std::string::npos);
+  CHECK(error_of(write(d, "[poll]\nsync_time = \"24:00\"\n")).find("poll.sync_time") != std::string::npos);
+  CHECK(error_of(write(d, "[poll]\nmax_drift = \"0s\"\n")).find("poll.max_drift") != std::string::npos);
 }
 
 TEST_CASE("Config: a TOML syntax error names file and line") {

@@ -451,6 +451,8 @@ TEST_CASE("dlt645: the identifier table") {
   CHECK(id("frequency").di == 0x02800002);
   CHECK(id("status_word_3").di == 0x04000503);
   CHECK(id("meter_balance").di == 0x00900200);
+  CHECK(id("clock_date").di == 0x04000101);
+  CHECK(id("clock_time").di == 0x04000102);
   CHECK(find_identifier(0x02030000)->name == "power_total");
   CHECK(find_identifier("no_such_value") == nullptr);
   CHECK(find_identifier(0xFFFFFFFFu) == nullptr);
@@ -459,7 +461,7 @@ TEST_CASE("dlt645: the identifier table") {
     CHECK(find_identifier(i.di) == &i);
     CHECK(find_identifier(i.name) == &i);
     // The format's digits fill the bytes exactly.
-    auto digits = static_cast<std::size_t>(std::count(i.format.begin(), i.format.end(), 'X'));
+    auto digits = i.format.size() - static_cast<std::size_t>(std::count(i.format.begin(), i.format.end(), '.'));
     CHECK(digits == 2u * i.bytes);
     auto point = i.format.find('.');
     CHECK((point == std::string_view::npos ? 0 : i.format.size() - point - 1) == i.decimals);

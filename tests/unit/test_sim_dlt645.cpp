@@ -124,7 +124,7 @@ TEST_CASE("Sim DL/T 645: energy reads decode to the fleet's bands, floored to 0.
   auto balance = ask(fleet, 0, dlt645::read_request(address, dlt645::find_identifier("meter_balance")->di), t0);
   REQUIRE(balance);
   CHECK(dlt645::error_word(*balance) == dlt645::k_error_no_data);
-  auto unknown = ask(fleet, 0, dlt645::read_request(address, 0x04000101), t0);
+  auto unknown = ask(fleet, 0, dlt645::read_request(address, 0x04000409), t0); // meter constant, not served
   REQUIRE(unknown);
   CHECK(dlt645::error_word(*unknown) == dlt645::k_error_no_data);
 }
@@ -177,4 +177,26 @@ TEST_CASE("Sim DL/T 645: relay control with a wrong password is refused, and the
   REQUIRE(ok);
   CHECK(!dlt645::check_relay_reply(*ok, address));
   CHECK(!fleet.relay_closed(0));
+}
+
+TEST_CASE("Sim DL/T 645: the date and time are the meter's clock, and a broadcast sets the clocks within 5 minutes") {
+  const auto t0 = sim::Fleet::Clock::now();
+  auto fleet = dlt645_fleet(3, t0);
+  fleet.set_clock_drift(-120);
+  const auto at = t0 + 10s;
+
+  CHECK(read(fleet, 0, "clock_date", at).raw == 26092101);
+  CHECK(read(fleet, 0, "clock_time", at).raw == 141130);
+  // Meter 3 is 10 minutes behind: it will not take a broadcast time.
+  fleet.set_meter_clock(2, 1'790'000'010 - 600, at);
+  auto broadcast = dlt645::decode_frame(dlt645::encode_frame(dlt645::broadcast_time_request(to_local(1'790'000'010))));
+  REQUIRE(broadcast);
+  // Nobody answers a broadcast.
+  CHECK(!sim::dlt645_answer(fleet, 0, *broadcast, k_password, at));
+  sim::dlt645_broadcast_time(fleet, 0, 3, *broadcast, at);
+  CHECK(fleet.meter_clock(0, at) == 1'790'000'010);
+  CHECK(fleet.meter_clock(1, at) == 1'790'000'010);
+  CHECK(fleet.meter_clock(2, at) == 1'790'000'010 - 600);
+  // The clocks run in real time, not at the simulated speed (3600x here).
+  CHECK(fleet.meter_clock(0, at + 5s) == 1'790'000'015);
 }

@@ -119,6 +119,38 @@ type = "u16"
   CHECK(read_value(fleet, 0, "energy_total", t0) == 0);
 }
 
+TEST_CASE("Sim: a profile's [clock] shows the meter's clock, and a write of it whole sets it") {
+  auto t0 = sim::Fleet::Clock::now();
+  auto profile = modbus::parse_profile(R"(
+name = "with-clock"
+kind = "electricity"
+[values.energy_total]
+table = "holding"
+address = 0
+type = "u32"
+[clock]
+table = "holding"
+address = 0x40
+format = "ymdhms"
+)",
+                                       "test");
+  sim::Fleet fleet(profile, 1, 500, 60, 1'790'000'000, t0);
+  fleet.set_clock_drift(-90);
+  // Real time, not simulated (60x here): 10 s after the start, 90 s behind. 1'789'999'920 is
+  // 2026-09-21 14:12:00 UTC.
+  auto clock = fleet.handle(0, Request::read_holding(1, 0x40, 6), t0 + 10s);
+  REQUIRE(clock.ok());
+  CHECK(clock->words == std::vector<std::uint16_t>{2026, 9, 21, 14, 12, 0});
+  // Set to the real time: right from then on.
+  REQUIRE(fleet.handle(0, Request::write_registers(1, 0x40, {2026, 9, 21, 14, 13, 30}), t0 + 10s).ok());
+  CHECK(fleet.meter_clock(0, t0 + 10s) == 1'790'000'010);
+  // A time that does not exist is refused (exception 3), and changes nothing.
+  auto bad = fleet.handle(0, Request::write_registers(1, 0x40, {2026, 2, 30, 0, 0, 0}), t0 + 10s);
+  REQUIRE(!bad.ok());
+  CHECK(bad.failure().exception_code == 3);
+  CHECK(fleet.meter_clock(0, t0 + 10s) == 1'790'000'010);
+}
+
 TEST_CASE("Sim: every built-in profile can be simulated and read back") {
   for (const auto& name : modbus::builtin_profile_names()) {
     CAPTURE(name);

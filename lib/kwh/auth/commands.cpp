@@ -24,6 +24,8 @@ const std::vector<CommandRule>& command_rules() {
       {"meter show", Role::viewer, k_reads},
       // With --direct it asks the meter on the bus; reading is still all it does.
       {"meter read", Role::viewer, k_reads},
+      // Sets the meters' clocks (through kwhd): the operator's work, like switching relays.
+      {"meter sync-time", Role::cashier, k_changes},
       {"tariff add", Role::admin, k_changes},
       {"tariff list", Role::viewer, k_reads},
       {"tariff show", Role::viewer, k_reads},

@@ -139,6 +139,22 @@ const std::vector<Key>& keys() {
        [](Config& c, const toml::node& n, const std::string& f) {
          c.poll.offline_after = static_cast<int>(as_int(f, n, "poll.offline_after", 1, 1000));
        }},
+      {{"poll.sync_time", "off", "site-local time of day kwhd sets meters' clocks, e.g. \"03:00\""},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         auto s = as_string(f, n, "poll.sync_time");
+         if (s == "off") {
+           c.poll.sync_time.reset();
+           return;
+         }
+         int m = parse_hhmm(s);
+         if (m < 0 || m == 24 * 60) bad_value(f, n, "poll.sync_time", fmt::format("'{}' is not a time like \"03:00\" or \"off\"", s));
+         c.poll.sync_time = m;
+       }},
+      {{"poll.max_drift", "60s", "a meter's clock further off than this is a clock_drift event"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         c.poll.max_drift = std::chrono::duration_cast<std::chrono::seconds>(
+             as_duration(f, n, "poll.max_drift", std::chrono::seconds(1), std::chrono::hours(24 * 365)));
+       }},
       {{"billing.reconnect_above", "0", "balance above which relays opened for arrears close again"},
        [](Config& c, const toml::node& n, const std::string& f) {
          auto m = Money::parse(as_string(f, n, "billing.reconnect_above"), c.minor_units, true);

@@ -27,6 +27,11 @@ struct Poll {
   std::chrono::milliseconds timeout{500};
   int retries = 1;
   int offline_after = 3;
+  // Site-local minute of the day (0..1439) at which kwhd sets the clocks of meters whose profile
+  // names one ([clock]); nullopt: never (the default).
+  std::optional<int> sync_time;
+  // A meter's clock further off than this when read is a clock_drift event.
+  std::chrono::seconds max_drift{60};
 };
 
 struct Billing {

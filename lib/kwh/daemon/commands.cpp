@@ -143,6 +143,22 @@ CommandResult finish_command(storage::Database& db, const QueuedCommand& c, cons
                 fmt::format("command {} {} failed after {} attempts: {}", c.id, c.action, c.attempts, o.error));
     result = CommandResult::failed;
   }
+  if (c.action == "sync_time" && (o.drift_after || o.drift_before)) {
+    db.cached("UPDATE meters SET clock_drift = ?2, clock_checked_at = ?3 WHERE id = ?1")
+        .bind_all(c.meter_id, o.drift_after ? *o.drift_after : *o.drift_before, now)
+        .run();
+    if (o.drift_alarm && o.drift_before && result != CommandResult::retried) {
+      std::optional<std::int64_t> gateway;
+      auto& g = db.cached("SELECT gateway_id FROM meters WHERE id = ?1");
+      g.bind(1, c.meter_id);
+      if (g.step()) gateway = g.get_int(0);
+      g.reset();
+      const auto d = *o.drift_before;
+      write_event(db, now, "clock_drift", gateway, c.meter_id,
+                  fmt::format("the meter's clock was {} s {}{}", d < 0 ? -d : d, d < 0 ? "behind" : "ahead",
+                              o.ok ? "; set" : "; not set: " + o.error));
+    }
+  }
   tx.commit();
   return result;
 }

@@ -33,6 +33,10 @@ struct CommandOutcome {
   std::string readback; // "on", "off", "unreadable", "unknown", or the words read back
   // A failure that no retry can fix (no relay in the profile, unknown action): fail at once.
   bool permanent = false;
+  // sync_time: the meter's clock minus kwh's, in seconds, as read before setting it and after;
+  // drift_alarm when the first exceeded [poll] max_drift (a clock_drift event).
+  std::optional<std::int64_t> drift_before, drift_after;
+  bool drift_alarm = false;
 };
 
 // Claims up to `limit` due commands: state running, attempts + 1. One transaction.
@@ -55,7 +59,9 @@ UnixTime retry_time(UnixTime now, int attempts);
 // detail, or empty. Runs in the caller's transaction.
 std::string relay_reported(storage::Database& db, std::int64_t meter_id, bool closed, UnixTime time);
 
-// Records the outcome of one attempt (one transaction) and returns what became of it.
+// Records the outcome of one attempt (one transaction) and returns what became of it. A
+// sync_time's read-back drift goes to meters.clock_drift / clock_checked_at, and once the
+// command is done or failed for good, a drift over [poll] max_drift is a clock_drift event.
 CommandResult finish_command(storage::Database& db, const QueuedCommand& c, const CommandOutcome& o, UnixTime now);
 
 } // namespace kwh::daemon

@@ -118,6 +118,7 @@ int Daemon::run() { return m_impl->run(); }
 PollSettings Daemon::Impl::settings() const {
   PollSettings s;
   s.retries = std::max(m_cfg.poll.retries, 0);
+  s.max_drift = m_cfg.poll.max_drift;
   // Reconnect attempts back off up to the interval (2 s to 60 s), so a gateway that returns is
   // polled again within about a cycle without hammering one that stays away.
   s.reconnect_cap = std::clamp<std::chrono::milliseconds>(m_cfg.poll.interval, 2s, 60s);
@@ -154,7 +155,13 @@ int Daemon::Impl::run() {
     arm_cycle();
     arm_command_check();
     arm_watchdog();
-    m_upkeep = std::make_unique<Upkeep>(m_io, *m_writer, m_metrics, m_cfg);
+    m_upkeep = std::make_unique<Upkeep>(m_io, *m_writer, m_metrics, m_cfg, [this] {
+      std::vector<std::int64_t> ids;
+      for (const auto& [gateway, poller] : m_pollers)
+        for (const auto& m : poller->target().meters)
+          if (m.model && m.model->profile.clock) ids.push_back(m.id);
+      return ids;
+    });
     m_upkeep->start();
     update_status();
     m_notifier.ready();

@@ -5,6 +5,7 @@
 #include <kwh/dlt645/frame.hpp>
 #include <kwh/dlt645/identifiers.hpp>
 #include <kwh/site/live.hpp>
+#include <kwh/modbus/clock.hpp>
 #include <kwh/modbus/value.hpp>
 
 #include <fmt/format.h>
@@ -533,6 +534,16 @@ void GatewayPoller::start_command(QueuedCommand command) {
       run.write = Request::write_register(meter.unit, p.relay->address, words[0]);
     else
       run.write = Request::write_registers(meter.unit, p.relay->address, words);
+  } else if (command.action == "sync_time") {
+    if (!p.clock) {
+      m_events.command_done(command, CommandOutcome{false, fmt::format("profile {} names no [clock]", p.name), {}, true});
+      return;
+    }
+    run.command = std::move(command);
+    m_busy = true;
+    m_command = std::move(run);
+    clock_step();
+    return;
   } else if (command.action == "set" && command.argument && !dlt645()) {
     auto req = setting_request(meter.unit, p, *command.argument, error);
     if (!req) {
@@ -701,6 +712,120 @@ void GatewayPoller::on_relay_status(transport::Outcome<transport::Response> o) {
                                 fmt::format("{}: switched {}, but the meter reports the relay {} after {} ms", meter.name,
                                             want, answer, k_status_wait.count() * (m_command->status_reads - 1)),
                                 closed ? (*closed ? "on" : "off") : "unknown", false});
+}
+
+namespace {
+constexpr std::uint32_t k_clock_date = 0x04000101, k_clock_time = 0x04000102;
+// A clock this close to kwh's after it was set is right (the request itself takes a moment).
+constexpr std::int64_t k_clock_tolerance = 2;
+// DL/T 645 meters take a broadcast time only this close to their own clock.
+constexpr std::int64_t k_broadcast_window = 300;
+} // namespace
+
+void GatewayPoller::clock_step() {
+  const auto& meter = m_target.meters[m_command->meter];
+  const auto& clock = *meter.model->profile.clock;
+  const int step = m_command->step;
+  Request req;
+  if (dlt645()) {
+    if (step == 2) {
+      req = Request::raw_frame(dlt645::encode_frame(dlt645::broadcast_time_request(to_local(now()))), true);
+    } else {
+      req = dlt645_read(meter, step == 0 || step == 3 ? k_clock_date : k_clock_time);
+    }
+  } else if (step == 1) {
+    auto words = modbus::encode_clock(clock, meter.model->profile.word_order, now());
+    if (!words) {
+      finish_command(CommandOutcome{false, fmt::format("{}: {}", meter.name, words.error().what()), {}, true});
+      return;
+    }
+    req = Request::write_registers(meter.unit, clock.address, std::move(*words));
+  } else {
+    req = Request::read_holding(meter.unit, clock.address, static_cast<std::uint16_t>(clock.words()));
+  }
+  ++m_run_id;
+  m_bus->submit(std::move(req), guard([](GatewayPoller& self, transport::Outcome<transport::Response> o) {
+                  self.on_clock_reply(std::move(o));
+                }));
+}
+
+void GatewayPoller::on_clock_reply(transport::Outcome<transport::Response> o) {
+  if (!m_command) return;
+  const auto& meter = m_target.meters[m_command->meter];
+  const auto& profile = meter.model->profile;
+  const int step = m_command->step;
+  auto failed = [&](const std::string& why, bool permanent = false) {
+    CommandOutcome out{false, fmt::format("{} ({}, {}): {}", meter.name, m_target.name, where(meter), why), {}, permanent};
+    out.drift_before = m_command->drift_before;
+    out.drift_alarm = out.drift_before && std::llabs(*out.drift_before) > m_settings.max_drift.count();
+    finish_command(out);
+  };
+  if (!o) {
+    if (is_connection(o.failure())) connection_failed(o.failure());
+    failed(o.failure().describe());
+    return;
+  }
+  connection_ok();
+  const UnixTime received = now();
+  // The drift a read step found, when it is the step that completes a reading of the clock.
+  std::optional<std::int64_t> drift;
+  if (dlt645()) {
+    if (step != 2) {
+      modbus::ValueSpec spec;
+      const bool date = step == 0 || step == 3;
+      spec.name = date ? "clock_date" : "clock_time";
+      spec.di = date ? k_clock_date : k_clock_time;
+      std::optional<modbus::Value> value;
+      std::string why;
+      if (decode_dlt645_read(meter.address, spec, *o, value, why) != DltRead::value || !value || !value->integer) {
+        failed(why.empty() ? "the meter's clock could not be read" : why);
+        return;
+      }
+      if (date) {
+        m_command->dlt645_date = *value->integer;
+      } else {
+        auto t = modbus::dlt645_clock(m_command->dlt645_date, *value->integer);
+        if (!t) {
+          failed(t.error().what());
+          return;
+        }
+        drift = *t - received;
+      }
+    }
+  } else if (step != 1) {
+    auto t = modbus::decode_clock(*profile.clock, profile.word_order, data_of(*o));
+    if (!t) {
+      failed(t.error().what());
+      return;
+    }
+    drift = *t - received;
+  }
+  const int last = dlt645() ? 4 : 2;
+  if (drift && step < last) m_command->drift_before = drift;
+  if (step < last) {
+    ++m_command->step;
+    clock_step();
+    return;
+  }
+  const std::int64_t before = m_command->drift_before.value_or(0), after = drift.value_or(0);
+  CommandOutcome out;
+  out.drift_before = m_command->drift_before;
+  out.drift_after = drift;
+  out.drift_alarm = std::llabs(before) > m_settings.max_drift.count();
+  out.readback = fmt::format("clock {:+} s, set, now {:+} s", before, after);
+  if (std::llabs(after) <= k_clock_tolerance) {
+    out.ok = true;
+  } else if (dlt645()) {
+    // A meter ignores a broadcast time more than 5 minutes from its own clock: no retry helps.
+    out.error = fmt::format("{} ({}, {}): its clock is still {:+} s off after broadcast time (a DL/T 645 meter takes "
+                            "a broadcast only within {} minutes of its own clock, and once a day)",
+                            meter.name, m_target.name, where(meter), after, k_broadcast_window / 60);
+    out.permanent = std::llabs(before) > k_broadcast_window;
+  } else {
+    out.error = fmt::format("{} ({}, {}): its clock reads {:+} s off after setting it", meter.name, m_target.name,
+                            where(meter), after);
+  }
+  finish_command(out);
 }
 
 void GatewayPoller::finish_command(const CommandOutcome& outcome) {

@@ -66,6 +66,8 @@ struct PollSettings {
   std::chrono::milliseconds reconnect_cap{30'000};
   // Below this much time per poll, a cycle's polls are not spread but sent back to back.
   std::chrono::milliseconds min_slot{5};
+  // A meter's clock further off than this when a sync_time reads it: CommandOutcome::drift_alarm.
+  std::chrono::seconds max_drift{60};
 };
 
 class GatewayPoller : public std::enable_shared_from_this<GatewayPoller> {
@@ -124,6 +126,10 @@ private:
     transport::Request write;
     bool on = false;
     int status_reads = 0; // reads of [relay.status] so far, waiting for the relay to move
+    // sync_time: the drift read before setting the clock, and a DL/T 645 date read (YYMMDDWW)
+    // waiting for its time.
+    std::optional<std::int64_t> drift_before;
+    std::int64_t dlt645_date = 0;
   };
 
   void pump();
@@ -145,6 +151,10 @@ private:
   void fail_unreachable(const PollJob& job);
   void start_command(QueuedCommand command);
   void on_command_reply(transport::Outcome<transport::Response> o);
+  // sync_time, step by step. Modbus: read the [clock], write it, read it back. DL/T 645: read
+  // the date and time, broadcast the time, read them again.
+  void clock_step();
+  void on_clock_reply(transport::Outcome<transport::Response> o);
   void finish_command(const CommandOutcome& outcome);
   void connection_failed(const transport::Failure& f);
   void connection_ok();

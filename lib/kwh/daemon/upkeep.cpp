@@ -2,6 +2,7 @@
 
 #include <kwh/daemon/log.hpp>
 #include <kwh/readings/maintenance.hpp>
+#include <kwh/site/command.hpp>
 
 #include <boost/asio/post.hpp>
 
@@ -32,21 +33,25 @@ readings::Policy policy_of(const config::Config& cfg) {
 
 } // namespace
 
-Upkeep::Upkeep(asio::io_context& io, Writer& writer, Metrics& metrics, const config::Config& cfg)
-    : m_io(io), m_writer(writer), m_metrics(metrics), m_cfg(cfg), m_timer(io) {}
+Upkeep::Upkeep(asio::io_context& io, Writer& writer, Metrics& metrics, const config::Config& cfg,
+               std::function<std::vector<std::int64_t>()> clock_meters)
+    : m_io(io), m_writer(writer), m_metrics(metrics), m_cfg(cfg), m_timer(io), m_clock_meters(std::move(clock_meters)) {}
 
 void Upkeep::start() {
   // The day of the last prune, from the database, before the first check.
   m_writer.post([this](storage::Database& db) {
-    std::optional<std::string> pruned;
+    std::optional<std::string> pruned, synced;
     try {
       auto st = db.prepare("SELECT value FROM settings WHERE key = 'retention_pruned'");
       if (st.step()) pruned = st.get_text(0);
+      auto sy = db.prepare("SELECT value FROM settings WHERE key = 'clocks_synced'");
+      if (sy.step()) synced = sy.get_text(0);
     } catch (const Error& e) {
       log("upkeep: {}", e.what());
     }
-    asio::post(m_io, [this, pruned] {
+    asio::post(m_io, [this, pruned, synced] {
       m_pruned = pruned;
+      m_clocks_synced = synced;
       m_loaded = true;
       arm(5s);
     });
@@ -67,11 +72,43 @@ void Upkeep::arm(std::chrono::seconds after) {
   });
 }
 
+void Upkeep::sync_clocks(const std::string& today) {
+  m_clocks_synced = today;
+  auto ids = m_clock_meters ? m_clock_meters() : std::vector<std::int64_t>{};
+  m_writer.post([today, ids = std::move(ids)](storage::Database& db) {
+    try {
+      storage::Transaction tx(db);
+      int queued = 0;
+      auto& pending = db.cached("SELECT 1 FROM commands WHERE meter_id = ?1 AND action = 'sync_time' "
+                                "AND state IN ('pending', 'running')");
+      for (auto id : ids) {
+        pending.bind(1, id);
+        const bool has = pending.step();
+        pending.reset();
+        if (has) continue;
+        site::queue_command(db, site::NewCommand{id, "sync_time", std::nullopt, "schedule", "kwhd", std::nullopt});
+        ++queued;
+      }
+      db.prepare("INSERT INTO settings(key, value) VALUES ('clocks_synced', ?1) "
+                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+          .bind_all(today)
+          .run();
+      tx.commit();
+      log("time sync: queued for {} meters ([poll] sync_time)", queued);
+    } catch (const Error& e) {
+      log("time sync not queued: {}", e.what());
+    }
+  });
+}
+
 void Upkeep::check() {
-  if (m_running || !m_loaded) return;
+  if (!m_loaded) return;
   const UnixTime t = now();
   const auto local = to_local(t);
   const std::string today = format_date(t);
+  if (m_cfg.poll.sync_time && local.hour * 60 + local.minute >= *m_cfg.poll.sync_time && m_clocks_synced != today)
+    sync_clocks(today);
+  if (m_running) return;
   const bool daily = local.hour * 60 + local.minute >= m_cfg.retention.prune_at_minute && m_pruned != today;
   const auto steady = std::chrono::steady_clock::now();
   if (!daily && m_last_compaction && steady - *m_last_compaction < k_compact_every) return;

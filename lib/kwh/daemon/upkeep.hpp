@@ -17,13 +17,19 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
+#include <functional>
+#include <vector>
 #include <optional>
 
 namespace kwh::daemon {
 
+// Also once a day, at [poll] sync_time site time (when set), it queues a sync_time command for
+// each meter whose profile names a clock (those `clock_meters` returns; none already queued),
+// with reason "schedule"; the day is kept in settings ('clocks_synced').
 class Upkeep {
 public:
-  Upkeep(boost::asio::io_context& io, Writer& writer, Metrics& metrics, const config::Config& cfg);
+  Upkeep(boost::asio::io_context& io, Writer& writer, Metrics& metrics, const config::Config& cfg,
+         std::function<std::vector<std::int64_t>()> clock_meters = {});
   void start();
   void set_config(const config::Config& cfg) { m_cfg = cfg; }
   // No new step starts after this; the one running finishes.
@@ -43,6 +49,9 @@ private:
   std::atomic<bool> m_stopping{false};
   std::optional<std::chrono::steady_clock::time_point> m_last_compaction;
   std::optional<std::string> m_pruned; // the site-local date of the last daily prune
+  std::function<std::vector<std::int64_t>()> m_clock_meters;
+  std::optional<std::string> m_clocks_synced; // the site-local date of the last daily time sync
+  void sync_clocks(const std::string& today);
   bool m_loaded = false;
 };
 

@@ -31,6 +31,8 @@ constexpr Identifier k_table[] = {
   {"power_factor",   0x02060000, 2, Encoding::bcd_signed, "X.XXX",     3, "",     "",     -3},  // 总功率因数
   {"frequency",      0x02800002, 2, Encoding::bcd,        "XX.XX",     2, "Hz",   "Hz",   -2},  // 电网频率
   {"status_word_3",  0x04000503, 2, Encoding::bits,       "XXXX",      0, "",     "",      0},  // 电表运行状态字3
+  {"clock_date",     0x04000101, 4, Encoding::bcd,        "YYMMDDWW",  0, "",     "",      0},  // 日期及星期 (WW: 0 = Sunday)
+  {"clock_time",     0x04000102, 3, Encoding::bcd,        "hhmmss",    0, "",     "",      0},  // 时间
   // Prepaid values are not in the 2007 text itself but in the later amendment for smart meters
   // that most prepaid meters implement; unverified against a meter. Money is in yuan with two
   // decimals, that is in fen, the site's minor unit when minor_units = 2.

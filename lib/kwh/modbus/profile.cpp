@@ -179,6 +179,33 @@ RelayStatus parse_relay_status(const Checker& ck, const toml::node& node) {
   return s;
 }
 
+ClockSpec parse_clock(const Checker& ck, const toml::node& node, bool dlt645) {
+  const auto* t = node.as_table();
+  if (!t) ck.bad(&node, "clock", "expected a table");
+  ClockSpec c;
+  if (dlt645) {
+    // The standard says where the clock is and how it is set; nothing to choose.
+    ck.only_keys(*t, "clock.", {"set"});
+    if (const toml::node* set = t->get("set"))
+      if (ck.string(*set, "clock.set") != "broadcast") ck.bad(set, "clock.set", "must be broadcast");
+    return c;
+  }
+  ck.only_keys(*t, "clock.", {"table", "address", "format"});
+  const toml::node& table_node = ck.required(*t, &node, "clock.", "table");
+  if (ck.string(table_node, "clock.table") != "holding") ck.bad(&table_node, "clock.table", "must be holding");
+  const toml::node& addr_node = ck.required(*t, &node, "clock.", "address");
+  c.address = static_cast<std::uint16_t>(ck.integer(addr_node, "clock.address", 0, 65535));
+  const toml::node& format_node = ck.required(*t, &node, "clock.", "format");
+  auto format = ck.string(format_node, "clock.format");
+  if (format == "ymdhms") c.format = ClockFormat::ymdhms;
+  else if (format == "bcd") c.format = ClockFormat::bcd;
+  else if (format == "unix") c.format = ClockFormat::unix_seconds;
+  else ck.bad(&format_node, "clock.format", fmt::format("must be ymdhms, bcd or unix, not '{}'", format));
+  if (std::uint32_t(c.address) + std::uint32_t(c.words()) > 65536)
+    ck.bad(&addr_node, "clock.address", "the clock runs past register 65535");
+  return c;
+}
+
 RelaySpec parse_relay(const Checker& ck, const toml::node& node) {
   const auto* t = node.as_table();
   if (!t) ck.bad(&node, "relay", "expected a table");
@@ -316,6 +343,24 @@ const ValueSpec* Profile::find_setting(std::string_view setting_name) const {
   return nullptr;
 }
 
+std::string_view to_string(ClockFormat format) {
+  switch (format) {
+  case ClockFormat::ymdhms: return "ymdhms";
+  case ClockFormat::bcd: return "bcd";
+  case ClockFormat::unix_seconds: return "unix";
+  }
+  return "?";
+}
+
+int ClockSpec::words() const {
+  switch (format) {
+  case ClockFormat::ymdhms: return 6;
+  case ClockFormat::bcd: return 3;
+  case ClockFormat::unix_seconds: return 2;
+  }
+  return 0;
+}
+
 std::optional<bool> RelayStatus::closed(std::uint16_t raw) const {
   const std::uint16_t v = bit ? static_cast<std::uint16_t>((raw >> *bit) & 1u) : raw;
   if (v == on) return true;
@@ -343,7 +388,7 @@ Profile parse_profile(std::string_view toml_text, const std::string& source) {
   } catch (const toml::parse_error& e) {
     fail(Exit::config, "profile {}:{}: {}", source, e.source().begin.line, e.description());
   }
-  ck.only_keys(root, "", {"name", "kind", "protocol", "word_order", "max_gap", "values", "relay", "settings"});
+  ck.only_keys(root, "", {"name", "kind", "protocol", "word_order", "max_gap", "values", "relay", "settings", "clock"});
 
   Profile p;
   p.source = source;
@@ -418,6 +463,8 @@ Profile parse_profile(std::string_view toml_text, const std::string& source) {
     v.address = p.relay->status->address;
     p.values.push_back(std::move(v));
   }
+
+  if (const toml::node* c = root.get("clock")) p.clock = parse_clock(ck, *c, p.protocol == "dlt645");
 
   const char* total = p.kind == "water" ? "volume_total" : "energy_total";
   if (!p.find(total)) ck.bad(nullptr, fmt::format("values.{}", total), fmt::format("missing: every {} meter needs it", p.kind));

@@ -85,6 +85,22 @@ struct RelaySpec {
   bool close_allowed = false; // DL/T 645: close with N1 = 0x1B instead of 0x1C
 };
 
+// Where a meter keeps its clock ([clock]), for time sync (`kwh meter sync-time`, [poll]
+// sync_time). Modbus: holding registers from `address`, read and written whole, as
+//   ymdhms  six registers: year (2026), month, day, hour, minute, second; site-local time
+//   bcd     three registers of two BCD digits a byte: YYMM, DDhh, mmss; site-local time
+//   unix    two registers in the profile's word order: seconds since 1970 UTC
+// DL/T 645: the standard's date (DI 04000101) and time (04000102) are read, and the clock is set
+// by broadcast time (0x08), which meters take once a day and within 5 minutes of their own time.
+enum class ClockFormat { ymdhms, bcd, unix_seconds };
+std::string_view to_string(ClockFormat format);
+
+struct ClockSpec {
+  std::uint16_t address = 0;
+  ClockFormat format = ClockFormat::ymdhms;
+  int words() const; // registers the clock occupies: 6, 3 or 2
+};
+
 struct Profile {
   std::string name;
   std::string kind; // "electricity" | "water"
@@ -102,6 +118,7 @@ struct Profile {
   std::vector<ValueSpec> values;
   std::optional<RelaySpec> relay;
   std::vector<ValueSpec> settings; // writable; table holding or coil
+  std::optional<ClockSpec> clock;  // [clock]: the meter keeps a clock kwh can read and set
 
   const ValueSpec* find(std::string_view value_name) const;
   const ValueSpec* find_setting(std::string_view setting_name) const;

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <string_view>
 
 namespace kwh::sim {
@@ -38,6 +39,10 @@ Frame read(Fleet& fleet, int index, const dlt645::Address& self, const Frame& re
   std::int64_t raw = 0;
   if (id->name == "status_word_3") {
     raw = fleet.relay_closed(index, at) ? 0 : dlt645::k_status3_relay_off;
+  } else if (id->name == "clock_date" || id->name == "clock_time") {
+    const LocalTime l = to_local(fleet.meter_clock(index, at));
+    raw = id->name == "clock_date" ? ((l.year % 100) * 10000 + l.month * 100 + l.day) * 100 + l.weekday
+                                   : (l.hour * 100 + l.minute) * 100 + l.second;
   } else {
     auto value = fleet.value(index, id->name, at);
     if (!value) return dlt645::error_reply(self, Function::read_data, dlt645::k_error_no_data);
@@ -68,6 +73,24 @@ Frame relay(Fleet& fleet, int index, const dlt645::Address& self, const Frame& r
 }
 
 } // namespace
+
+void dlt645_broadcast_time(Fleet& fleet, int first, int count, const dlt645::Frame& request,
+                           Fleet::Clock::time_point at) {
+  // ss mm hh DD MM YY, BCD.
+  if (request.data.size() != 6) return;
+  int f[6];
+  for (std::size_t i = 0; i < 6; ++i) {
+    auto v = dlt645::decode_bcd(std::span<const std::uint8_t>(&request.data[i], 1));
+    if (!v) return;
+    f[i] = static_cast<int>(*v);
+  }
+  if (f[4] < 1 || f[4] > 12 || f[3] < 1 || f[3] > 31 || f[2] > 23 || f[1] > 59 || f[0] > 59) return;
+  const UnixTime t = from_local(2000 + f[5], f[4], f[3], f[2], f[1], f[0]);
+  for (int i = first; i < first + count; ++i) {
+    const UnixTime own = fleet.meter_clock(i, at);
+    if (std::abs(t - own) <= k_broadcast_window) fleet.set_meter_clock(i, t, at);
+  }
+}
 
 dlt645::Address dlt645_address(int index) {
   auto address = dlt645::Address::parse(fmt::format("{:012}", index + 1));

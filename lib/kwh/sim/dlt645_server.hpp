@@ -19,7 +19,10 @@
 //   and protect (2AH, 2BH, 3AH, 3BH) are accepted and change nothing. The operator code and the
 //   valid-until time are not checked. Reply 9CH without data.
 // - 13H read address: the meter's address.
-// - 08H broadcast time: no reply, and nothing changes (the meters keep the simulated clock).
+// - 08H broadcast time (dlt645_broadcast_time): no reply; each meter of the bus whose own clock
+//   is within 5 minutes of the time sent takes it, the others ignore it, as the standard says.
+//   The meters' clocks run in real time (Fleet::meter_clock), not at the simulated speed; reads
+//   of the date (04000101) and time (04000102) show them.
 // Any other function gets an error reply, "other error".
 
 #include <kwh/dlt645/frame.hpp>
@@ -37,6 +40,13 @@ dlt645::Address dlt645_address(int index);
 // The meter that `request` is addressed to among the meters first .. first + count - 1 (0-based
 // indexes: one gateway's bus), or nullopt when none is (or several are).
 std::optional<int> dlt645_addressee(const dlt645::Frame& request, int first, int count);
+
+// How far from its own clock a broadcast time may be for a meter to take it (DL/T 645: 5 min).
+inline constexpr std::int64_t k_broadcast_window = 300;
+
+// A broadcast time frame heard by meters first .. first + count - 1 (one gateway's bus).
+void dlt645_broadcast_time(Fleet& fleet, int first, int count, const dlt645::Frame& request,
+                           Fleet::Clock::time_point at);
 
 // What meter `index` of `fleet` answers to `request` at `at`: the reply, or nullopt for none.
 // `password` is PA P0 P1 P2, in the order sent, that relay control must carry.

@@ -1,5 +1,6 @@
 #include <kwh/dlt645/identifiers.hpp>
 #include <kwh/modbus/value.hpp>
+#include <kwh/modbus/clock.hpp>
 #include <kwh/sim/fleet.hpp>
 
 #include <algorithm>
@@ -93,9 +94,28 @@ Fleet::Fleet(modbus::Profile profile, int meters, double load_w, double speed, U
   };
   for (const auto& v : m_profile.values) cover(v.table, v.address, v.end());
   for (const auto& v : m_profile.settings) cover(v.table, v.address, v.end());
+  if (m_profile.clock && m_profile.protocol == "modbus")
+    cover(modbus::Table::holding, m_profile.clock->address,
+          m_profile.clock->address + static_cast<std::uint32_t>(m_profile.clock->words()));
   if (m_profile.relay)
     cover(m_profile.relay->table, m_profile.relay->address,
           m_profile.relay->address + static_cast<std::uint32_t>(std::max<std::size_t>(1, m_profile.relay->on.size())));
+}
+
+UnixTime Fleet::real_time(Clock::time_point at) const {
+  return m_start + std::chrono::duration_cast<std::chrono::seconds>(at - m_origin).count();
+}
+
+UnixTime Fleet::meter_clock(int index, Clock::time_point at) const {
+  return real_time(at) + m_meters.at(static_cast<std::size_t>(index)).clock_drift;
+}
+
+void Fleet::set_meter_clock(int index, UnixTime t, Clock::time_point at) {
+  m_meters.at(static_cast<std::size_t>(index)).clock_drift = t - real_time(at);
+}
+
+void Fleet::set_clock_drift(std::int64_t seconds) {
+  for (auto& m : m_meters) m.clock_drift = seconds;
 }
 
 double Fleet::sim_time(Clock::time_point at) const {
@@ -215,7 +235,7 @@ std::optional<double> Fleet::produce(const Meter& folded, std::string_view n, co
 }
 
 std::optional<std::vector<std::uint16_t>> Fleet::read_words(const Meter& m, modbus::Table table, std::uint16_t address,
-                                                            std::uint16_t count, double t) const {
+                                                            std::uint16_t count, double t, UnixTime real) const {
   auto span = m_span[static_cast<std::size_t>(table)];
   if (address < span.first || std::uint32_t(address) + count > span.second) return std::nullopt;
   std::vector<std::uint16_t> words(count, 0);
@@ -235,6 +255,11 @@ std::optional<std::vector<std::uint16_t>> Fleet::read_words(const Meter& m, modb
     else
       place(v.address, modbus::encode(v, c, m_profile.word_order)); // throws when it does not fit: exception 4
   }
+  if (m_profile.clock && table == modbus::Table::holding) {
+    // The meter's clock, as the profile lays it out (real time plus the meter's drift).
+    auto clock = modbus::encode_clock(*m_profile.clock, m_profile.word_order, real + m.clock_drift);
+    if (clock) place(m_profile.clock->address, *clock);
+  }
   for (std::uint32_t a = address; a < end; ++a) {
     auto it = m.written.find(key(table, a));
     if (it != m.written.end()) words[a - address] = it->second;
@@ -242,7 +267,7 @@ std::optional<std::vector<std::uint16_t>> Fleet::read_words(const Meter& m, modb
   return words;
 }
 
-Outcome<Response> Fleet::write(Meter& m, const Request& req, double t) {
+Outcome<Response> Fleet::write(Meter& m, const Request& req, double t, UnixTime real) {
   const auto& relay = m_profile.relay;
   modbus::Table table = table_of(req.function);
   if (relay && relay->table == table && req.address == relay->address) {
@@ -250,6 +275,13 @@ Outcome<Response> Fleet::write(Meter& m, const Request& req, double t) {
     if (!on && !off) return exception(3);
     fold(m, t);
     m.closed = on;
+    return Response{};
+  }
+  if (m_profile.clock && table == modbus::Table::holding && req.address == m_profile.clock->address) {
+    // The clock is written whole; a time that does not exist is refused.
+    auto when = modbus::decode_clock(*m_profile.clock, m_profile.word_order, req.values);
+    if (!when) return exception(3);
+    m.clock_drift = *when - real;
     return Response{};
   }
   // Every register written must belong to a setting.
@@ -269,11 +301,11 @@ Outcome<Response> Fleet::handle(int index, const Request& req, Clock::time_point
   Meter& m = m_meters[static_cast<std::size_t>(index)];
   switch_due(m, at);
   double t = sim_time(at);
-  if (!transport::is_read(req.function)) return write(m, req, t);
+  if (!transport::is_read(req.function)) return write(m, req, t, real_time(at));
   fold(m, t);
   std::optional<std::vector<std::uint16_t>> words;
   try {
-    words = read_words(m, table_of(req.function), req.address, req.count, t);
+    words = read_words(m, table_of(req.function), req.address, req.count, t, real_time(at));
   } catch (const Error&) {
     return exception(4); // a value the register type cannot hold (e.g. --load-w beyond an i16)
   }

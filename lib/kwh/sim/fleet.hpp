@@ -64,6 +64,14 @@ public:
   // The relay's state at `at`, after the switches due by then.
   bool relay_closed(int index, Clock::time_point at);
 
+  // The meter's own clock at `at` ([clock] of the profile; DL/T 645 date and time): the real
+  // time, not the simulated one, plus the meter's drift. Every meter starts `drift` seconds off
+  // (set_clock_drift); setting the clock (a write of the [clock] registers, a DL/T 645 broadcast)
+  // makes it right.
+  UnixTime meter_clock(int index, Clock::time_point at) const;
+  void set_meter_clock(int index, UnixTime t, Clock::time_point at);
+  void set_clock_drift(std::int64_t seconds);
+
   // For tests and diagnostics.
   bool relay_closed(int index) const { return m_meters.at(static_cast<std::size_t>(index)).closed; }
   // Energy in Wh (volume in L) per band, and their sum, at `at`.
@@ -79,7 +87,10 @@ private:
     std::array<double, 4> energy{};   // Wh (or L) per band at `since`
     std::map<std::uint32_t, std::uint16_t> written; // (table << 16 | address) -> word, for settings and relay readback
     std::vector<std::pair<Clock::time_point, bool>> switches; // scheduled, in time order
+    std::int64_t clock_drift = 0;     // seconds the meter's clock is ahead of the real time
   };
+  // The real Unix time at `at`.
+  UnixTime real_time(Clock::time_point at) const;
 
   void fold(Meter& m, double t) const;
   // Carries out the scheduled switches due by `at`.
@@ -91,8 +102,8 @@ private:
   double resolution(const modbus::ValueSpec* spec, std::string_view name) const;
   // The words of `table` from `address`, count long, or nullopt when outside the map.
   std::optional<std::vector<std::uint16_t>> read_words(const Meter& m, modbus::Table table, std::uint16_t address,
-                                                       std::uint16_t count, double t) const;
-  transport::Outcome<transport::Response> write(Meter& m, const transport::Request& req, double t);
+                                                       std::uint16_t count, double t, UnixTime real) const;
+  transport::Outcome<transport::Response> write(Meter& m, const transport::Request& req, double t, UnixTime real);
 
   modbus::Profile m_profile;
   double m_speed;

@@ -54,6 +54,7 @@ public:
       : m_io(io), m_options(std::move(o)),
         m_fleet(m_options.profile, m_options.meters, m_options.load_w, m_options.speed, kwh::now(), Fleet::Clock::now()),
         m_per((m_options.meters + m_options.gateways - 1) / m_options.gateways), m_rng(m_options.seed) {
+    m_fleet.set_clock_drift(m_options.clock_drift);
     for (const auto& s : m_options.faults.switches)
       m_fleet.schedule_switch(s.meter - 1, m_started + s.after, s.closed);
     bind();
@@ -197,6 +198,11 @@ private:
   }
 
   void respond_dlt645(const std::shared_ptr<Conn>& c, const dlt645::Frame& req) {
+    if (req.address == dlt645::Address::broadcast() && req.control.function() == dlt645::Function::broadcast_time &&
+        !req.control.from_meter()) {
+      dlt645_broadcast_time(m_fleet, c->gateway * m_per, meters_on(c->gateway), req, Fleet::Clock::now());
+      return;
+    }
     // Another address, a broadcast, a reply on the bus: not for a meter of this gateway.
     auto index = dlt645_addressee(req, c->gateway * m_per, meters_on(c->gateway));
     if (!index || req.control.from_meter()) return;

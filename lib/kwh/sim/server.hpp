@@ -40,6 +40,8 @@ struct Options {
   // DL/T 645: the password PA P0 P1 P2 relay control must carry, in the order sent.
   std::array<std::uint8_t, 4> password{0x02, 0x00, 0x00, 0x00};
   unsigned seed = 1; // for the random faults
+  // Seconds every meter's clock is off at the start (+ ahead, - behind), for time sync.
+  std::int64_t clock_drift = 0;
 };
 
 // Checks the options (meters per gateway at most 247 for Modbus, speed > 0, a profile of the

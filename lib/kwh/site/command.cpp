@@ -83,4 +83,11 @@ std::vector<Command> commands(storage::Database& db, const std::vector<std::int6
   return out;
 }
 
+std::optional<ClockCheck> last_clock_check(storage::Database& db, std::int64_t meter_id) {
+  auto st = db.prepare("SELECT clock_drift, clock_checked_at FROM meters WHERE id = ?1 AND clock_checked_at IS NOT NULL");
+  st.bind(1, meter_id);
+  if (!st.step()) return std::nullopt;
+  return ClockCheck{st.get_int(0), st.get_int(1)};
+}
+
 } // namespace kwh::site

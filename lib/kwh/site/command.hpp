@@ -53,4 +53,12 @@ std::optional<Command> find_command(storage::Database& db, std::int64_t id);
 // The commands with these ids, in the order given (ids that do not exist are left out).
 std::vector<Command> commands(storage::Database& db, const std::vector<std::int64_t>& ids);
 
+// What a time sync last read of a meter's clock (meters.clock_drift, clock_checked_at): its clock
+// minus kwh's in seconds, and when; nullopt before the first sync.
+struct ClockCheck {
+  std::int64_t drift = 0;
+  UnixTime at = 0;
+};
+std::optional<ClockCheck> last_clock_check(storage::Database& db, std::int64_t meter_id);
+
 } // namespace kwh::site
