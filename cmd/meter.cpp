@@ -342,54 +342,40 @@ void add_replace(CLI::App* parent, Context& ctx) {
 } // namespace
 
 struct SyncOptions {
-  std::vector<std::string> meters;
-  std::optional<std::string> building;
-  bool all = false;
+  MeterChoice choice;
   std::optional<double> wait;
 };
 
 // kwh meter sync-time: queues a sync_time command for kwhd per meter whose profile names a clock.
 int sync_time(Context& ctx, const SyncOptions& o) {
   auto& db = ctx.db();
-  if (int(!o.meters.empty()) + int(o.building.has_value()) + int(o.all) != 1)
-    fail(Exit::usage, "meter sync-time: name the meters one way: METER..., -, --building B or --all");
-  std::vector<site::Meter> meters;
-  const bool named = !o.meters.empty();
-  if (named) {
-    for (const auto& id : Context::expand_ids(o.meters)) meters.push_back(site::get_meter_in_service(db, id));
-  } else {
-    meters = site::list_meters(db, site::MeterFilter{.building = o.building});
-    if (meters.empty()) {
-      if (o.building) fail(Exit::no_input, "no meters in building {}", *o.building);
-      fail(Exit::no_input, "there are no meters");
-    }
-  }
-  // Meters named one by one must all keep a clock; of a building or --all, those that do.
+  auto meters = chosen_meters(db, o.choice, "meter sync-time");
+  // Meters named one by one must all keep a clock; of a building or --all, the others are rows
+  // of their own, unsupported.
   std::vector<site::Meter> clocked;
-  std::size_t without = 0;
+  std::vector<Unsupported> unsupported;
   for (const auto& m : meters) {
     auto profile = site::meter_profile(db, m, ctx.config().profiles);
     if (profile.clock) clocked.push_back(m);
-    else if (named) fail(Exit::data, "meter {}: its profile {} names no clock ([clock]) to set", m.name, profile.name);
-    else ++without;
+    else if (!o.choice.meters.empty()) fail(Exit::data, "meter {}: its profile {} names no clock ([clock]) to set", m.name, profile.name);
+    else unsupported.push_back({m.name, fmt::format("its profile {} names no clock", profile.name)});
   }
   if (clocked.empty()) fail(Exit::data, "none of the {} meters has a profile that names a clock ([clock])", meters.size());
-  if (without > 0)
-    std::cerr << fmt::format("kwh: note: {} of {} meters skipped: their profiles name no clock\n", without, meters.size());
+  if (!unsupported.empty())
+    std::cerr << fmt::format("kwh: note: {} of {} meters skipped: their profiles name no clock\n", unsupported.size(),
+                             meters.size());
   std::vector<std::int64_t> ids;
   storage::Transaction tx(db);
   for (const auto& m : clocked)
     ids.push_back(site::queue_command(db, site::NewCommand{.meter_id = m.id, .action = "sync_time", .operator_name = operator_of(ctx)}));
   tx.commit();
-  return report_queued(ctx, ids, o.wait, "sync-time");
+  return report_queued(ctx, ids, o.wait, "sync-time", unsupported);
 }
 
 void add_sync_time(CLI::App* parent, Context& ctx) {
   auto o = std::make_shared<SyncOptions>();
   auto* sub = parent->add_subcommand("sync-time", "set meters' clocks to kwh's (queued for kwhd)");
-  sub->add_option("meters", o->meters, "meter IDs; - reads them from standard input")->type_name("METER...");
-  sub->add_option("--building", o->building, "the meters in this building")->type_name("B");
-  sub->add_flag("--all", o->all, "every meter whose profile names a clock");
+  add_meter_choice(sub, o->choice, "every meter whose profile names a clock");
   sub->add_option("--wait", o->wait, "wait until kwhd has set the clocks")->check(within(0, 86400))->type_name("SECONDS");
   sub->footer("kwhd reads each meter's clock, sets it to kwh's and reads it back; `kwh meter show` shows the drift\n"
               "read back (clock_drift_s). Modbus meters need a [clock] in their profile; DL/T 645 meters are set\n"

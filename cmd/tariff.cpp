@@ -1,11 +1,18 @@
 // kwh tariff: add tariffs and their versions, list and show them.
 
 #include "context.hpp"
+#include "queued.hpp"
 
 #include <kwh/billing/tariff.hpp>
+#include <kwh/site/command.hpp>
+#include <kwh/site/issue.hpp>
+#include <kwh/site/meter.hpp>
 #include <kwh/util/time.hpp>
 
+#include <fmt/format.h>
+
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
 namespace kwh::cli {
@@ -70,6 +77,54 @@ std::string prices_text(const billing::TariffVersion& v) {
     break;
   }
   return s;
+}
+
+struct IssueOptions {
+  std::string name;
+  MeterChoice choice;
+  std::optional<double> wait;
+};
+
+// kwh tariff issue: the version in force now, written to each meter whose profile says where
+// ([tariff]), as 'set' commands for kwhd (one per register block), read back by kwhd.
+int issue(Context& ctx, const IssueOptions& o) {
+  auto& db = ctx.db();
+  auto info = billing::find_tariff(db, o.name);
+  billing::TariffHistory history(billing::tariff_versions(db, info.id, ctx.minor_units()));
+  const auto* version = history.at(now());
+  if (!version) fail(Exit::data, "tariff {} has no version in force yet", info.name);
+  auto meters = chosen_meters(db, o.choice, "tariff issue");
+  const bool named = !o.choice.meters.empty();
+  std::vector<std::pair<site::Meter, std::vector<site::RegisterWrite>>> plan;
+  std::vector<Unsupported> unsupported;
+  for (const auto& m : meters) {
+    auto profile = site::meter_profile(db, m, ctx.config().profiles);
+    std::string why;
+    if (!profile.tariff) {
+      why = fmt::format("its profile {} names no place for a tariff ([tariff])", profile.name);
+    } else {
+      auto writes = site::tariff_writes(*profile.tariff, *version);
+      if (writes) plan.emplace_back(m, std::move(*writes));
+      else why = fmt::format("tariff {} cannot be kept by it: {}", info.name, writes.error().what());
+    }
+    if (why.empty()) continue;
+    if (named) fail(Exit::data, "meter {}: {}", m.name, why);
+    unsupported.push_back({m.name, why});
+  }
+  if (plan.empty()) fail(Exit::data, "none of the {} meters can take tariff {}: {}", meters.size(), info.name, unsupported.front().why);
+  if (!unsupported.empty())
+    std::cerr << fmt::format("kwh: note: {} of {} meters skipped: see their rows\n", unsupported.size(), meters.size());
+  std::vector<std::int64_t> ids;
+  storage::Transaction tx(db);
+  for (auto& [m, writes] : plan)
+    for (auto& w : writes) {
+      w.what = fmt::format("tariff {} {} {}", info.name, format_date(version->effective), w.what);
+      ids.push_back(site::queue_command(db, site::NewCommand{.meter_id = m.id, .action = "set",
+                                                             .argument = site::write_argument(w),
+                                                             .operator_name = operator_of(ctx)}));
+    }
+  tx.commit();
+  return report_queued(ctx, ids, o.wait, "tariff issue", unsupported);
 }
 
 } // namespace
@@ -145,6 +200,17 @@ void add_tariff(CLI::App& app, Context& ctx) {
       return 0;
     };
   });
+
+  auto io = std::make_shared<IssueOptions>();
+  auto* iss = group->add_subcommand("issue", "write a tariff's prices and time-of-use plan to meters (queued for kwhd)");
+  iss->add_option("name", io->name, "the tariff")->required()->type_name("NAME");
+  add_meter_choice(iss, io->choice, "every meter whose profile keeps a tariff");
+  iss->add_option("--wait", io->wait, "wait until kwhd has written them")->check(within(0, 86400))->type_name("SECONDS");
+  iss->footer("The version in force now is written where the meter's profile says ([tariff.prices], [tariff.plan]),\n"
+              "and read back by kwhd; issue again when a new version comes into force. Each meter gets one command\n"
+              "per register block; a meter that cannot keep the tariff (no [tariff], monthly tiers, windows that\n"
+              "differ by weekday, more switching points than its slots) is a row of its own, unsupported.");
+  iss->callback([&ctx, io] { ctx.action = [&ctx, io] { return issue(ctx, *io); }; });
 
   auto* list = group->add_subcommand("list", "list tariffs with the version in force now");
   list->callback([&ctx] {

@@ -29,6 +29,8 @@ const std::vector<CommandRule>& command_rules() {
       {"tariff add", Role::admin, k_changes},
       {"tariff list", Role::viewer, k_reads},
       {"tariff show", Role::viewer, k_reads},
+      // Writes prices into meters (through kwhd): setting up the site, like tariff add.
+      {"tariff issue", Role::admin, k_changes},
       {"account open", Role::admin, k_changes},
       {"account attach", Role::admin, k_changes},
       {"account detach", Role::admin, k_changes},

@@ -4,6 +4,7 @@
 #include <kwh/daemon/log.hpp>
 #include <kwh/dlt645/frame.hpp>
 #include <kwh/dlt645/identifiers.hpp>
+#include <kwh/site/issue.hpp>
 #include <kwh/site/live.hpp>
 #include <kwh/modbus/clock.hpp>
 #include <kwh/modbus/value.hpp>
@@ -119,6 +120,8 @@ std::optional<Request> dlt645_relay(const MeterTarget& meter, const GatewayTarge
 // Writing a setting: "name=value" with the value in the setting's canonical unit.
 std::optional<Request> setting_request(std::uint8_t unit, const modbus::Profile& p, const std::string& argument,
                                        std::string& error) {
+  // Words worked out when the command was queued (site/issue.hpp): a tariff's prices or plan.
+  if (auto w = site::parse_write_argument(argument)) return Request::write_registers(unit, w->address, std::move(w->words));
   auto eq = argument.find('=');
   if (eq == std::string::npos) {
     error = fmt::format("set: '{}' is not name=value", argument);

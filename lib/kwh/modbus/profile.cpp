@@ -206,6 +206,75 @@ ClockSpec parse_clock(const Checker& ck, const toml::node& node, bool dlt645) {
   return c;
 }
 
+TariffSpec parse_tariff_spec(const Checker& ck, const toml::node& node) {
+  const auto* t = node.as_table();
+  if (!t) ck.bad(&node, "tariff", "expected a table");
+  ck.only_keys(*t, "tariff.", {"bands", "prices", "plan"});
+  TariffSpec spec;
+  if (const toml::node* b = t->get("bands")) {
+    const auto* arr = b->as_array();
+    if (!arr || arr->empty() || arr->size() > 8) ck.bad(b, "tariff.bands", "expected 1 to 8 band names");
+    spec.bands.clear();
+    for (const auto& e : *arr) {
+      auto name = ck.string(e, "tariff.bands");
+      if (name != "sharp" && name != "peak" && name != "flat" && name != "valley")
+        ck.bad(&e, "tariff.bands", fmt::format("'{}' is not a band (sharp, peak, flat, valley)", name));
+      if (std::find(spec.bands.begin(), spec.bands.end(), name) != spec.bands.end())
+        ck.bad(&e, "tariff.bands", fmt::format("'{}' twice", name));
+      spec.bands.push_back(name);
+    }
+  }
+  auto register_span = [&](const toml::table& sec, const toml::node& sec_node, const std::string& prefix) {
+    const toml::node& table_node = ck.required(sec, &sec_node, prefix + ".", "table");
+    if (ck.string(table_node, prefix + ".table") != "holding") ck.bad(&table_node, prefix + ".table", "must be holding");
+    return &ck.required(sec, &sec_node, prefix + ".", "address");
+  };
+  if (const toml::node* pn = t->get("prices")) {
+    const auto* sec = pn->as_table();
+    if (!sec) ck.bad(pn, "tariff.prices", "expected a table");
+    ck.only_keys(*sec, "tariff.prices.", {"table", "address", "type", "decimals"});
+    TariffSpec::Prices prices;
+    const toml::node* addr = register_span(*sec, *pn, "tariff.prices");
+    prices.address = static_cast<std::uint16_t>(ck.integer(*addr, "tariff.prices.address", 0, 65535));
+    if (const toml::node* ty = sec->get("type")) {
+      auto text = ck.string(*ty, "tariff.prices.type");
+      if (text == "u16") prices.type = ValueType::u16;
+      else if (text == "u32") prices.type = ValueType::u32;
+      else ck.bad(ty, "tariff.prices.type", fmt::format("must be u16 or u32, not '{}'", text));
+    }
+    if (const toml::node* d = sec->get("decimals"))
+      prices.decimals = static_cast<int>(ck.integer(*d, "tariff.prices.decimals", 0, 8));
+    if (std::uint32_t(prices.address) + words(prices.type) * spec.bands.size() > 65536)
+      ck.bad(addr, "tariff.prices.address", "the prices run past register 65535");
+    spec.prices = prices;
+  }
+  if (const toml::node* pl = t->get("plan")) {
+    const auto* sec = pl->as_table();
+    if (!sec) ck.bad(pl, "tariff.plan", "expected a table");
+    ck.only_keys(*sec, "tariff.plan.", {"table", "address", "slots", "layout"});
+    TariffSpec::Plan plan;
+    const toml::node* addr = register_span(*sec, *pl, "tariff.plan");
+    plan.address = static_cast<std::uint16_t>(ck.integer(*addr, "tariff.plan.address", 0, 65535));
+    if (const toml::node* n = sec->get("slots")) plan.slots = static_cast<int>(ck.integer(*n, "tariff.plan.slots", 1, 41));
+    if (const toml::node* l = sec->get("layout")) {
+      const auto* arr = l->as_array();
+      std::vector<std::string> names;
+      if (arr)
+        for (const auto& e : *arr) names.push_back(ck.string(e, "tariff.plan.layout"));
+      auto sorted = names;
+      std::sort(sorted.begin(), sorted.end());
+      if (sorted != std::vector<std::string>{"band", "hour", "minute"})
+        ck.bad(l, "tariff.plan.layout", "must name band, minute and hour once each, such as [\"band\", \"minute\", \"hour\"]");
+      std::copy(names.begin(), names.end(), plan.layout.begin());
+    }
+    if (std::uint32_t(plan.address) + 3u * std::uint32_t(plan.slots) > 65536)
+      ck.bad(addr, "tariff.plan.address", "the plan runs past register 65535");
+    spec.plan = plan;
+  }
+  if (!spec.prices && !spec.plan) ck.bad(&node, "tariff", "needs [tariff.prices], [tariff.plan] or both");
+  return spec;
+}
+
 RelaySpec parse_relay(const Checker& ck, const toml::node& node) {
   const auto* t = node.as_table();
   if (!t) ck.bad(&node, "relay", "expected a table");
@@ -388,7 +457,8 @@ Profile parse_profile(std::string_view toml_text, const std::string& source) {
   } catch (const toml::parse_error& e) {
     fail(Exit::config, "profile {}:{}: {}", source, e.source().begin.line, e.description());
   }
-  ck.only_keys(root, "", {"name", "kind", "protocol", "word_order", "max_gap", "values", "relay", "settings", "clock"});
+  ck.only_keys(root, "", {"name", "kind", "protocol", "word_order", "max_gap", "values", "relay", "settings", "clock",
+                          "tariff"});
 
   Profile p;
   p.source = source;
@@ -465,6 +535,10 @@ Profile parse_profile(std::string_view toml_text, const std::string& source) {
   }
 
   if (const toml::node* c = root.get("clock")) p.clock = parse_clock(ck, *c, p.protocol == "dlt645");
+  if (const toml::node* t = root.get("tariff")) {
+    if (p.protocol == "dlt645") ck.bad(t, "tariff", "not for DL/T 645 profiles (yet)");
+    p.tariff = parse_tariff_spec(ck, *t);
+  }
 
   const char* total = p.kind == "water" ? "volume_total" : "energy_total";
   if (!p.find(total)) ck.bad(nullptr, fmt::format("values.{}", total), fmt::format("missing: every {} meter needs it", p.kind));

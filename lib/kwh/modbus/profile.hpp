@@ -5,6 +5,7 @@
 // can be written. Built-in profiles are TOML files (examples/profiles/) embedded at build time
 // and loaded by the same parser as users' files.
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -101,6 +102,29 @@ struct ClockSpec {
   int words() const; // registers the clock occupies: 6, 3 or 2
 };
 
+// Where a meter keeps a tariff (`kwh tariff issue`), as Acrel's prepaid meters do: holding
+// registers written with function 16 and read back.
+//   [tariff.prices]  the price of each band, in the order of `bands`, each a u16 or u32 holding
+//                    price × 10^decimals (money per kWh or m³)
+//   [tariff.plan]    a day's time-of-use plan: `slots` switching points of three registers each,
+//                    the band's number (1-based, in the order of `bands`), the minute and the
+//                    hour, in the order `layout` says; unused slots repeat the last point
+struct TariffSpec {
+  std::vector<std::string> bands{"sharp", "peak", "flat", "valley"};
+  struct Prices {
+    std::uint16_t address = 0;
+    ValueType type = ValueType::u32; // u16 | u32
+    int decimals = 4;                // 0..8
+  };
+  struct Plan {
+    std::uint16_t address = 0;
+    int slots = 14;
+    std::array<std::string, 3> layout{"band", "minute", "hour"};
+  };
+  std::optional<Prices> prices;
+  std::optional<Plan> plan;
+};
+
 struct Profile {
   std::string name;
   std::string kind; // "electricity" | "water"
@@ -119,6 +143,7 @@ struct Profile {
   std::optional<RelaySpec> relay;
   std::vector<ValueSpec> settings; // writable; table holding or coil
   std::optional<ClockSpec> clock;  // [clock]: the meter keeps a clock kwh can read and set
+  std::optional<TariffSpec> tariff; // [tariff]: the meter keeps prices and a time-of-use plan
 
   const ValueSpec* find(std::string_view value_name) const;
   const ValueSpec* find_setting(std::string_view setting_name) const;

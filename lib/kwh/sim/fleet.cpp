@@ -87,6 +87,7 @@ Fleet::Fleet(modbus::Profile profile, int meters, double load_w, double speed, U
     m.energy = {base * 0.1, base * 0.3, base * 0.4, base * 0.2};
   }
   for (auto& s : m_span) s = {0xFFFFFFFFu, 0};
+  m_tariff = tariff_spans();
   auto cover = [&](modbus::Table t, std::uint32_t from, std::uint32_t to) {
     auto& s = m_span[static_cast<std::size_t>(t)];
     s.first = std::min(s.first, from);
@@ -94,12 +95,24 @@ Fleet::Fleet(modbus::Profile profile, int meters, double load_w, double speed, U
   };
   for (const auto& v : m_profile.values) cover(v.table, v.address, v.end());
   for (const auto& v : m_profile.settings) cover(v.table, v.address, v.end());
+  for (auto [from, to] : tariff_spans()) cover(modbus::Table::holding, from, to);
   if (m_profile.clock && m_profile.protocol == "modbus")
     cover(modbus::Table::holding, m_profile.clock->address,
           m_profile.clock->address + static_cast<std::uint32_t>(m_profile.clock->words()));
   if (m_profile.relay)
     cover(m_profile.relay->table, m_profile.relay->address,
           m_profile.relay->address + static_cast<std::uint32_t>(std::max<std::size_t>(1, m_profile.relay->on.size())));
+}
+
+std::vector<std::pair<std::uint32_t, std::uint32_t>> Fleet::tariff_spans() const {
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> out;
+  if (!m_profile.tariff) return out;
+  const auto& t = *m_profile.tariff;
+  if (t.prices)
+    out.emplace_back(t.prices->address, t.prices->address + static_cast<std::uint32_t>(
+                                                                modbus::words(t.prices->type) * t.bands.size()));
+  if (t.plan) out.emplace_back(t.plan->address, t.plan->address + 3u * static_cast<std::uint32_t>(t.plan->slots));
+  return out;
 }
 
 UnixTime Fleet::real_time(Clock::time_point at) const {
@@ -288,8 +301,11 @@ Outcome<Response> Fleet::write(Meter& m, const Request& req, double t, UnixTime 
   for (std::size_t i = 0; i < req.values.size(); ++i) {
     std::uint32_t a = std::uint32_t(req.address) + i;
     bool known = std::any_of(m_profile.settings.begin(), m_profile.settings.end(), [&](const modbus::ValueSpec& s) {
-      return s.table == table && a >= s.address && a < s.end();
-    });
+                   return s.table == table && a >= s.address && a < s.end();
+                 }) ||
+                 (table == modbus::Table::holding && std::any_of(m_tariff.begin(), m_tariff.end(), [&](auto span) {
+                    return a >= span.first && a < span.second;
+                  }));
     if (!known) return exception(2);
   }
   for (std::size_t i = 0; i < req.values.size(); ++i) m.written[key(table, req.address + static_cast<std::uint32_t>(i))] = req.values[i];

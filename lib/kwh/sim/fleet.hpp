@@ -89,6 +89,8 @@ private:
     std::vector<std::pair<Clock::time_point, bool>> switches; // scheduled, in time order
     std::int64_t clock_drift = 0;     // seconds the meter's clock is ahead of the real time
   };
+  // The registers a [tariff] names (prices, plan): written and read back like settings.
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> tariff_spans() const;
   // The real Unix time at `at`.
   UnixTime real_time(Clock::time_point at) const;
 
@@ -112,6 +114,7 @@ private:
   std::vector<Meter> m_meters;
   // Per table: the span of addresses the profile maps; reads inside it are answered (gaps as 0).
   std::array<std::pair<std::uint32_t, std::uint32_t>, 4> m_span{};
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> m_tariff; // tariff_spans()
 };
 
 } // namespace kwh::sim
