@@ -53,6 +53,7 @@ output::Json meter_json(storage::Database& db, const site::Meter& m, const std::
   o.set("gateway", m.gateway);
   o.set("unit", m.address ? output::Json() : output::Json(m.unit));
   o.set("address", opt(m.address));
+  o.set("device", opt(m.device));
   o.set("profile", m.profile);
   o.set("kind", m.kind);
   o.set("building", opt(m.building));
@@ -103,7 +104,8 @@ void print_reading(Context& ctx, const site::Meter& m, const site::LiveReading& 
 // The options `meter add` and `meter set` share.
 struct MeterOptions {
   std::string id;
-  std::optional<std::string> gateway, profile, kind, building, room, relay_mode, address;
+  std::optional<std::string> gateway, profile, kind, building, room, relay_mode, address, device;
+  bool no_device = false;
   std::optional<int> unit;
   std::optional<std::int64_t> overload_w;
 };
@@ -114,6 +116,10 @@ void add_meter_options(CLI::App* sub, MeterOptions& o, bool adding) {
   auto* u = sub->add_option("--unit", o.unit, "its unit address, 1..247 (Modbus)")->type_name("N");
   auto* a = sub->add_option("--address", o.address, "its 12-digit address (DL/T 645)")->type_name("DIGITS");
   u->excludes(a);
+  auto* d = sub->add_option("--device", o.device,
+                            "the multi-user meter it is a circuit of (an ADF400L), named per gateway")
+                ->type_name("NAME");
+  if (!adding) sub->add_flag("--no-device", o.no_device, "no longer a circuit of a device")->excludes(d);
   auto* p = sub->add_option("--profile", o.profile, "its profile: a name, or FILE.toml")->type_name("NAME|FILE");
   if (adding) {
     g->required();
@@ -144,6 +150,7 @@ void add_add(CLI::App* parent, Context& ctx) {
         fail(Exit::usage, "meter add {}: give its --unit (Modbus) or --address (DL/T 645)", o->id);
       spec.unit = o->unit.value_or(0);
       spec.address = o->address;
+      spec.device = o->device;
       spec.profile = *o->profile;
       spec.kind = o->kind;
       spec.building = o->building;
@@ -155,8 +162,9 @@ void add_add(CLI::App* parent, Context& ctx) {
       if (ctx.format() == output::Format::json) ctx.print(meter_json(db, m));
       else if (ctx.quiet) ctx.out() << m.name << '\n';
       else
-        ctx.out() << fmt::format("added meter {} ({} {}, {} on gateway {})\n", m.name, m.kind, m.profile,
-                                 m.address ? "address " + *m.address : fmt::format("unit {}", m.unit), m.gateway);
+        ctx.out() << fmt::format("added meter {} ({} {}, {} on gateway {}{})\n", m.name, m.kind, m.profile,
+                                 m.address ? "address " + *m.address : fmt::format("unit {}", m.unit), m.gateway,
+                                 m.device ? ", a circuit of device " + *m.device : std::string());
       return 0;
     };
   });
@@ -172,13 +180,16 @@ void add_set(CLI::App* parent, Context& ctx) {
       c.gateway = o->gateway;
       c.unit = o->unit;
       c.address = o->address;
+      c.device = o->device;
+      c.no_device = o->no_device;
       c.profile = o->profile;
       c.kind = o->kind;
       c.building = o->building;
       c.room = o->room;
       if (o->relay_mode) c.relay_mode = site::parse_relay_mode(*o->relay_mode);
       c.overload_w = o->overload_w;
-      if (!c.gateway && !c.unit && !c.address && !c.profile && !c.kind && !c.building && !c.room && !c.relay_mode && !c.overload_w)
+      if (!c.gateway && !c.unit && !c.address && !c.device && !c.no_device && !c.profile && !c.kind && !c.building &&
+          !c.room && !c.relay_mode && !c.overload_w)
         fail(Exit::usage, "meter set {}: nothing to change (see kwh meter set --help)", o->id);
       auto& db = ctx.db();
       auto m = site::update_meter(db, o->id, c, ctx.config().profiles);
@@ -215,7 +226,8 @@ void add_list(CLI::App* parent, Context& ctx) {
                    {"relay_mode"},
                    {"account"},
                    {"last_reading", output::Kind::time},
-                   {"energy_kwh", output::Kind::real}};
+                   {"energy_kwh", output::Kind::real},
+                   {"device"}};
       for (const auto& m : site::list_meters(db, *f)) {
         auto stored = site::stored_values(db, m.id);
         output::Json time, energy;
@@ -225,7 +237,8 @@ void add_list(CLI::App* parent, Context& ctx) {
             energy = static_cast<double>(*e->integer) / 1000.0;
         }
         t.add({m.name, m.gateway, m.address ? output::Json() : output::Json(m.unit), opt(m.address), m.profile, m.kind, opt(m.building), opt(m.room), m.status, m.relay_state,
-               std::string(site::to_string(m.relay_mode)), opt(site::open_account(db, m.id)), time, energy});
+               std::string(site::to_string(m.relay_mode)), opt(site::open_account(db, m.id)), time, energy,
+               opt(m.device)});
       }
       ctx.print(t);
       return 0;
@@ -319,9 +332,9 @@ void add_replace(CLI::App* parent, Context& ctx) {
         // Free the bus address first, then put the new meter where the old one was.
         db.prepare("UPDATE meters SET removed = ?2 WHERE id = ?1").bind_all(old_meter.id, *t).run();
         db.prepare("INSERT INTO meters(name, gateway_id, unit, profile, kind, building, room, relay_mode, "
-                   "overload_w, max_power_w, created, address) "
+                   "overload_w, max_power_w, created, address, device) "
                    "SELECT ?1, gateway_id, unit, profile, kind, building, room, relay_mode, overload_w, "
-                   "max_power_w, ?3, address FROM meters WHERE id = ?2")
+                   "max_power_w, ?3, address, device FROM meters WHERE id = ?2")
             .bind_all(*new_id, old_meter.id, now())
             .run();
       }

@@ -10,6 +10,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include <functional>
 #include <iostream>
 
 namespace kwh::cli {
@@ -67,6 +68,19 @@ int run_sim(Context& ctx, const SimArgs& a) {
     server.stop();
     io.stop();
   });
+  // SIGUSR1: the whole bus (a multi-user meter and its circuits) goes silent, until the next one.
+  boost::asio::signal_set usr1(io, SIGUSR1);
+  std::function<void()> wait_usr1 = [&] {
+    usr1.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      server.set_silent(!server.silent());
+      std::cerr << (server.silent() ? "kwh sim: SIGUSR1: every meter is silent until the next SIGUSR1"
+                                    : "kwh sim: SIGUSR1: the meters answer again")
+                << std::endl;
+      wait_usr1();
+    });
+  };
+  wait_usr1();
   // One line, flushed, so that scripts and tests can wait for it (and read the ports).
   std::cout << server.banner() << std::endl;
   io.run();
@@ -118,7 +132,9 @@ void add_sim(CLI::App& app, Context& ctx) {
               "\n\nEnergy grows with the load while a meter's relay is closed and stops while it is open; relay\n"
               "and settings writes are kept and read back. Band registers (sharp/peak/flat/valley) grow by\n"
               "the simulated UTC time of day: valley 23-07, peak 08-11 and 17-19, sharp 19-21, flat otherwise;\n"
-              "the total is their sum. Stops on SIGINT or SIGTERM.\n\n"
+              "the total is their sum. Stops on SIGINT or SIGTERM. SIGUSR1 silences every meter (no reply, as a\n"
+              "dead multi-user meter or bus), until the next SIGUSR1.\n\n"
+              "A profile with units = 3 (acrel-adf400l-3p) serves its meters on units 1, 4, 7, ... of each gateway.\n\n"
               "DL/T 645 (--protocol dlt645): read data (11H) of every identifier kwh knows but meter_balance and\n"
               "purchase_count (those: error reply, no requested data); status word 3 bit 4 set while the\n"
               "relay is open; relay control (1CH) with the --password (else error reply, wrong password),\n"

@@ -30,8 +30,10 @@ _kwh_words() {
 _kwh_options() {
   case $1 in
     "gateway add") echo "--tcp= --rtu-over-tcp= --rtu= --dlt645-tcp= --dlt645= --baud= --parity= --stop-bits= --rts= --rts-delay-us= --password= --operator-code= --timeout-ms= --gap-ms=" ;;
-    "meter add" | "meter set")
-      echo "--gateway= --unit= --address= --profile= --kind= --building= --room= --relay-mode= --overload-w=" ;;
+    "meter add")
+      echo "--gateway= --unit= --address= --device= --profile= --kind= --building= --room= --relay-mode= --overload-w=" ;;
+    "meter set")
+      echo "--gateway= --unit= --address= --device= --no-device --profile= --kind= --building= --room= --relay-mode= --overload-w=" ;;
     "meter list") echo "--status= --gateway= --building=" ;;
     "meter read") echo "--direct" ;;
     "meter replace") echo "--time=" ;;
@@ -75,7 +77,7 @@ _kwh_files() {
   COMPREPLY=($(compgen -f -- "$1"))
 }
 
-_kwh_builtin_profiles="acrel-ddsy1352 acrel-dtsy1352 acrel-dtsy1352-dlt645 eastron-sdm630 eastron-sdm120 generic-water"
+_kwh_builtin_profiles="acrel-ddsy1352 acrel-dtsy1352 acrel-dtsy1352-dlt645 acrel-adf400l-1p acrel-adf400l-3p eastron-sdm630 eastron-sdm120 generic-water"
 
 # Completes the value of option $2 of command path $1, for the word $3.
 _kwh_value() {

@@ -31,7 +31,7 @@ end
 
 # Options that take a value, whatever the command (their values are never subcommands).
 set -g __kwh_value_options --db --config --format --tcp --rtu-over-tcp --rtu --dlt645-tcp --dlt645 --rts \
-    --rts-delay-us --password --operator-code --address --baud --parity \
+    --rts-delay-us --password --operator-code --address --device --baud --parity \
     --stop-bits --timeout-ms --gap-ms --gateway --unit --profile --kind --building --room \
     --relay-mode --overload-w --status --flat --file --name --tariff --meter --alarm1 --alarm2 \
     --credit-limit --phone --opened --time --effective --ref --method --receipt --account --wait --from --to --by \
@@ -167,7 +167,9 @@ complete -c kwh -n '__kwh_at meter' -a sync-time -d "set meters' clocks to kwh's
 complete -c kwh -n '__kwh_at "meter add" "meter set" "meter list"' -l gateway -x -a '(__kwh_ids gateway)' -d 'the gateway'
 complete -c kwh -n '__kwh_at "meter add" "meter set"' -l unit -x -d 'unit address 1..247'
 complete -c kwh -n '__kwh_at "meter add" "meter set"' -l address -x -d 'DL/T 645 address, 12 digits'
-complete -c kwh -n '__kwh_at "meter add" "meter set"' -l profile -r -a 'acrel-ddsy1352 acrel-dtsy1352 acrel-dtsy1352-dlt645 eastron-sdm630 eastron-sdm120 generic-water' -d 'profile name or FILE.toml'
+complete -c kwh -n '__kwh_at "meter add" "meter set"' -l device -x -d 'the multi-user meter it is a circuit of'
+complete -c kwh -n '__kwh_at "meter set"' -l no-device -d 'no longer a circuit of a device'
+complete -c kwh -n '__kwh_at "meter add" "meter set"' -l profile -r -a 'acrel-ddsy1352 acrel-dtsy1352 acrel-dtsy1352-dlt645 acrel-adf400l-1p acrel-adf400l-3p eastron-sdm630 eastron-sdm120 generic-water' -d 'profile name or FILE.toml'
 complete -c kwh -n '__kwh_at "meter add" "meter set"' -l kind -x -a 'electricity water' -d 'what it measures'
 complete -c kwh -n '__kwh_at "meter add" "meter set" "meter list" "meter sync-time"' -l building -x -d 'building'
 complete -c kwh -n '__kwh_at "meter add" "meter set"' -l room -x -d 'room or shop'
@@ -282,7 +284,7 @@ complete -c kwh -n '__kwh_at log' -l expect-head -x -d 'with --verify: a hash fr
 complete -c kwh -n '__kwh_at sim' -l meters -x -d 'meters per gateway'
 complete -c kwh -n '__kwh_at sim' -l gateways -x -d 'gateways on consecutive ports'
 complete -c kwh -n '__kwh_at sim' -l listen -x -d 'HOST:PORT to listen on'
-complete -c kwh -n '__kwh_at sim' -l profile -r -a 'acrel-ddsy1352 acrel-dtsy1352 acrel-dtsy1352-dlt645 eastron-sdm630 eastron-sdm120 generic-water' -d 'register map'
+complete -c kwh -n '__kwh_at sim' -l profile -r -a 'acrel-ddsy1352 acrel-dtsy1352 acrel-dtsy1352-dlt645 acrel-adf400l-1p acrel-adf400l-3p eastron-sdm630 eastron-sdm120 generic-water' -d 'register map'
 complete -c kwh -n '__kwh_at sim' -l protocol -x -a 'modbus dlt645' -d 'Modbus TCP, or DL/T 645 meters behind a serial server'
 complete -c kwh -n '__kwh_at sim' -l password -x -d 'DL/T 645 relay control password, 8 hex digits'
 complete -c kwh -n '__kwh_at sim' -l speed -x -d 'times faster than real time'

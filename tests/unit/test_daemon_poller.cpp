@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <map>
 #include <thread>
 
@@ -427,4 +428,129 @@ TEST_CASE("Poller: a meter that keeps reporting the old state fails the command 
   CHECK(o.readback == "on");
   CHECK(o.error.find("the meter reports the relay on (relay_status 0x0000)") != std::string::npos);
   CHECK(rig.bus->requests.size() == 9); // the write, then 8 reads of the state
+}
+
+namespace {
+
+// Meters 1..n of the rig become circuits of device "D1".
+void make_device(Rig& rig, int circuits) {
+  GatewayTarget g = rig.poller->target();
+  for (int i = 0; i < circuits; ++i) g.meters[static_cast<std::size_t>(i)].device = "D1";
+  auto fake = std::make_unique<FakeBus>(rig.io);
+  rig.bus = fake.get();
+  rig.poller = std::make_shared<GatewayPoller>(rig.io, std::move(g), std::move(fake), PollSettings{}, rig.events, 42);
+}
+
+int requests_to(const FakeBus& bus, std::uint8_t unit) {
+  int n = 0;
+  for (const auto& r : bus.requests) n += r.unit == unit;
+  return n;
+}
+
+} // namespace
+
+TEST_CASE("Poller: a silent multi-user device costs one timeout a cycle, and its circuits all fail") {
+  Rig rig(7);
+  make_device(rig, 6); // M1..M6 are circuits of D1, M7 a meter of its own
+  for (std::uint8_t u = 1; u <= 6; ++u) rig.bus->modes[u] = FakeBus::Mode::timeout;
+  rig.poller->start_cycle(1, 0ms);
+  rig.run();
+  REQUIRE(rig.events.polls.size() == 7);
+  int timeouts = 0, done = 0;
+  for (const auto& p : rig.events.polls) {
+    if (p.meter == "M7") {
+      CHECK(p.outcome.reading);
+      CHECK_FALSE(p.outcome.device_done);
+      continue;
+    }
+    CHECK(p.outcome.result == PollResult::timeout);
+    timeouts += p.outcome.error.find("not tried: device D1 did not answer") == std::string::npos;
+    done += p.outcome.device_done;
+  }
+  CHECK(timeouts == 1); // one circuit was asked; the other five were not
+  CHECK(done == 1);
+  // The device's polls were one after another, and its last one says so.
+  std::vector<std::string> order;
+  for (const auto& p : rig.events.polls) order.push_back(p.meter);
+  auto first = std::find_if(order.begin(), order.end(), [](const auto& m) { return m != "M7"; });
+  CHECK(std::count(first, first + 6, "M7") == 0);
+  int asked = 0;
+  for (std::uint8_t u = 1; u <= 6; ++u) asked += requests_to(*rig.bus, u) > 0;
+  CHECK(asked == 1);
+  // The next cycle asks another circuit first (the one asked is now the last tried).
+  const auto* before = &rig.bus->requests.front();
+  const std::uint8_t first_unit = before->unit;
+  rig.events.polls.clear();
+  rig.bus->requests.clear();
+  rig.poller->start_cycle(2, 0ms);
+  rig.run();
+  CHECK(rig.events.polls.size() == 7);
+  REQUIRE_FALSE(rig.bus->requests.empty());
+  const auto& asked_second = rig.bus->requests.front().unit == 7 ? rig.bus->requests.back() : rig.bus->requests.front();
+  CHECK(asked_second.unit != first_unit);
+}
+
+TEST_CASE("Poller: one dead circuit of a live device fails alone; an exception does not silence the device") {
+  Rig rig(6);
+  make_device(rig, 6);
+  rig.poller->start_cycle(1, 0ms); // all answer once
+  rig.run();
+  REQUIRE(rig.events.polls.size() == 6);
+  rig.events.polls.clear();
+  rig.bus->modes[1] = FakeBus::Mode::timeout;   // the first circuit by unit dies
+  rig.bus->modes[2] = FakeBus::Mode::exception; // another answers with an exception
+  rig.poller->start_cycle(2, 0ms);
+  rig.run();
+  REQUIRE(rig.events.polls.size() == 6);
+  int read = 0;
+  for (const auto& p : rig.events.polls) {
+    CAPTURE(p.meter);
+    if (p.meter == "M1") CHECK(p.outcome.result == PollResult::timeout);
+    else if (p.meter == "M2") CHECK(p.outcome.result == PollResult::exception);
+    else read += p.outcome.reading.has_value();
+    CHECK(p.outcome.error.find("not tried") == std::string::npos);
+  }
+  CHECK(read == 4);
+  // M1 and M2 failed: now they are asked after the circuits that answered, so they cannot silence them.
+  rig.events.polls.clear();
+  rig.poller->start_cycle(3, 0ms);
+  rig.run();
+  REQUIRE(rig.events.polls.size() == 6);
+  const auto& last = rig.events.polls[5], &before_last = rig.events.polls[4];
+  CHECK(((last.meter == "M1" && before_last.meter == "M2") || (last.meter == "M2" && before_last.meter == "M1")));
+  CHECK(last.outcome.device_done);
+  CHECK_FALSE(before_last.outcome.device_done);
+  int fresh = 0;
+  for (const auto& p : rig.events.polls) fresh += p.outcome.reading.has_value();
+  CHECK(fresh == 4);
+}
+
+TEST_CASE("Poller: a device that answered last cycle is silent only after two circuits time out") {
+  Rig rig(4);
+  make_device(rig, 4);
+  rig.poller->start_cycle(1, 0ms);
+  rig.run();
+  for (std::uint8_t u = 1; u <= 4; ++u) rig.bus->modes[u] = FakeBus::Mode::timeout;
+  rig.events.polls.clear();
+  rig.bus->requests.clear();
+  rig.poller->start_cycle(2, 0ms);
+  rig.run();
+  REQUIRE(rig.events.polls.size() == 4);
+  auto asked = [&] {
+    int n = 0;
+    for (std::uint8_t u = 1; u <= 4; ++u) n += requests_to(*rig.bus, u) > 0;
+    return n;
+  };
+  CHECK(asked() == 2); // two circuits asked (each tried twice: retries = 1), two not
+  int skipped = 0;
+  for (const auto& p : rig.events.polls) {
+    CHECK(p.outcome.result == PollResult::timeout);
+    skipped += p.outcome.error.find("not tried: device D1") != std::string::npos;
+  }
+  CHECK(skipped == 2);
+  // Still silent: one timeout a cycle from now on.
+  rig.bus->requests.clear();
+  rig.poller->start_cycle(3, 0ms);
+  rig.run();
+  CHECK(asked() == 1);
 }

@@ -125,6 +125,54 @@ TEST_CASE("Writer: going offline and back writes the status and one event each w
   CHECK(site.count("SELECT ended FROM events WHERE kind = 'gateway_offline'") == 2000);
 }
 
+TEST_CASE("Writer: a multi-user device offline and back is one event each way; its circuits' are quiet") {
+  Site site;
+  site.db->exec("INSERT INTO meters(id, name, gateway_id, unit, profile, kind, status, created, device) "
+                "VALUES (8, 'M8', 1, 8, 'acrel-adf400l-1p', 'electricity', 'online', 0, 'D1')");
+  site.db->exec("UPDATE meters SET device = 'D1' WHERE id = 7");
+  auto w = site.writer();
+  w->start();
+  for (std::int64_t id : {7, 8}) {
+    PollRecord down;
+    down.meter_id = id;
+    down.gateway_id = 1;
+    down.time = 1000;
+    down.failed_polls = 2;
+    down.failed_polls_changed = true;
+    down.status = Status::offline;
+    down.quiet = true;
+    w->add(down);
+  }
+  w->add(DeviceRecord{1, "D1", Status::offline, 1000, "device D1: 2 circuits offline"});
+  // Another device's event on the same gateway is not the one that ends.
+  w->add(DeviceRecord{1, "D11", Status::offline, 1000, "device D11: 3 circuits offline"});
+  // A circuit that went offline alone: its own event, written when the daemon lets it go.
+  w->add(EventRecord{1000, "meter_offline", 1, 8, "gateway g1 unit 8: timeout"});
+  w->flush();
+  CHECK(site.count("SELECT count(*) FROM meters WHERE status = 'offline'") == 2);
+  CHECK(site.count("SELECT count(*) FROM events WHERE kind = 'meter_offline'") == 1);
+  CHECK(site.count("SELECT count(*) FROM events WHERE kind = 'device_offline' AND gateway_id = 1 AND meter_id IS NULL") == 2);
+
+  for (std::int64_t id : {7, 8}) {
+    auto up = reading(2000, 5, 0);
+    up.meter_id = id;
+    up.reading->meter_id = id;
+    up.status = Status::online;
+    up.quiet = true;
+    w->add(up);
+  }
+  w->add(DeviceRecord{1, "D1", Status::online, 2000, "device D1: 1 of 2 circuits answer"});
+  w->flush();
+  CHECK(site.count("SELECT count(*) FROM meters WHERE status = 'online'") == 2);
+  CHECK(site.text("SELECT ended FROM events WHERE kind = 'device_offline' AND detail LIKE 'device D1:%'") == "2000");
+  CHECK(site.text("SELECT ended FROM events WHERE kind = 'device_offline' AND detail LIKE 'device D11:%'") == "NULL");
+  CHECK(site.count("SELECT count(*) FROM events WHERE kind = 'device_online'") == 1);
+  // Only the circuit with an event of its own says it is back.
+  CHECK(site.count("SELECT count(*) FROM events WHERE kind = 'meter_online'") == 1);
+  CHECK(site.count("SELECT meter_id FROM events WHERE kind = 'meter_online'") == 8);
+  CHECK(site.count("SELECT ended FROM events WHERE kind = 'meter_offline'") == 2000);
+}
+
 TEST_CASE("Writer: stop writes everything still queued") {
   Site site;
   auto w = site.writer();

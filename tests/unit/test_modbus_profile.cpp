@@ -125,7 +125,8 @@ address = 1
 
 TEST_CASE("Profile: every built-in loads, is named after its file and says where its map came from") {
   auto names = builtin_profile_names();
-  for (const char* required : {"acrel-ddsy1352", "acrel-dtsy1352", "eastron-sdm630", "eastron-sdm120", "generic-water"})
+  for (const char* required : {"acrel-ddsy1352", "acrel-dtsy1352", "acrel-adf400l-1p", "acrel-adf400l-3p",
+                               "eastron-sdm630", "eastron-sdm120", "generic-water"})
     CHECK(std::find(names.begin(), names.end(), required) != names.end());
   CHECK(std::is_sorted(names.begin(), names.end()));
   for (const auto& n : names) {
@@ -143,7 +144,7 @@ TEST_CASE("Profile: every built-in loads, is named after its file and says where
 }
 
 TEST_CASE("Profile: the Acrel maps hold energy in 0.01 kWh and switch the relay at 0057H") {
-  for (const char* name : {"acrel-ddsy1352", "acrel-dtsy1352"}) {
+  for (const char* name : {"acrel-ddsy1352", "acrel-dtsy1352", "acrel-adf400l-1p", "acrel-adf400l-3p"}) {
     CAPTURE(name);
     auto p = *builtin_profile(name);
     CHECK(p.kind == "electricity");
@@ -390,4 +391,40 @@ TEST_CASE("Profile: a DL/T 645 profile names data identifiers, by well-known nam
   CHECK(error_of("word_order = \"big\"\n" + base).find("word_order: not for DL/T 645 profiles") != std::string::npos);
   CHECK(error_of(base.substr(0, base.find("protocol")) + "protocol = \"iec\"\n").find("protocol: must be modbus or dlt645") !=
         std::string::npos);
+}
+
+TEST_CASE("Profile: units says how many unit addresses a meter occupies, 1 to 3, Modbus only") {
+  CHECK(parse_profile(k_good, "t.toml").units == 1); // the default
+  CHECK(parse_profile("units = 3\n" + std::string(k_good), "t.toml").units == 3);
+  CHECK(error_of("units = 0\n" + std::string(k_good)).find("units: 0 is out of range 1..3") != std::string::npos);
+  CHECK(error_of("units = 4\n" + std::string(k_good)).find("units") != std::string::npos);
+  CHECK(error_of("units = \"3\"\n" + std::string(k_good)).find("units: expected an integer") != std::string::npos);
+  CHECK(error_of("units = 3\nprotocol = \"dlt645\"\nname = \"x\"\nkind = \"electricity\"\n[values.energy_total]\n")
+            .find("units: not for DL/T 645") != std::string::npos);
+}
+
+TEST_CASE("Profile: the ADF400L's circuits use Acrel's prepaid map; a three-phase one takes three units") {
+  auto one = *builtin_profile("acrel-adf400l-1p");
+  auto three = *builtin_profile("acrel-adf400l-3p");
+  CHECK(one.units == 1);
+  CHECK(three.units == 3);
+  // The layout is assumed from the DDSY1352/DTSY1352 table, and says so.
+  CHECK(one.text.find("UNVERIFIED") != std::string::npos);
+  CHECK(three.text.find("UNVERIFIED") != std::string::npos);
+  auto same_map = [](const Profile& a, const Profile& b) {
+    REQUIRE(a.values.size() == b.values.size());
+    for (std::size_t i = 0; i < a.values.size(); ++i) {
+      CAPTURE(a.values[i].name);
+      CHECK(a.values[i].name == b.values[i].name);
+      CHECK(a.values[i].address == b.values[i].address);
+      CHECK(a.values[i].type == b.values[i].type);
+      CHECK(a.values[i].scale == b.values[i].scale);
+    }
+  };
+  same_map(one, *builtin_profile("acrel-ddsy1352"));
+  same_map(three, *builtin_profile("acrel-dtsy1352"));
+  for (const char* phase : {"voltage_b", "voltage_c", "current_b", "current_c"}) {
+    CHECK(three.find(phase) != nullptr);
+    CHECK(one.find(phase) == nullptr);
+  }
 }

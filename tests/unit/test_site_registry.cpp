@@ -322,3 +322,65 @@ TEST_CASE("Site: relay auto|protect set the mode of many meters at once, or of n
   CHECK(exit_of([&] { set_relay_mode(*s.db, {a.id, 999}, RelayMode::automatic); }) == Exit::data);
   CHECK(get_meter(*s.db, "A").relay_mode == RelayMode::protect);
 }
+
+TEST_CASE("Site: unit ranges overlap when they share an address") {
+  CHECK(units_overlap(4, 3, 4, 1));
+  CHECK(units_overlap(4, 3, 6, 1));
+  CHECK_FALSE(units_overlap(4, 3, 7, 1));
+  CHECK_FALSE(units_overlap(4, 3, 3, 1));
+  CHECK(units_overlap(2, 3, 4, 3));
+  CHECK_FALSE(units_overlap(1, 3, 4, 3));
+  CHECK(units_overlap(5, 1, 5, 1));
+  CHECK(units_text(5, 1) == "unit 5");
+  CHECK(units_text(4, 3) == "units 4..6");
+}
+
+TEST_CASE("Site: a three-phase circuit of a multi-user meter takes three units; circuits name their device") {
+  test::SiteDb s;
+  add_gateway(*s.db, tcp("G1"));
+  add_gateway(*s.db, tcp("G2", "127.0.0.1:503"));
+  auto three = s.dir.file("three.toml");
+  std::string text = test::k_site_profile;
+  text.replace(text.find("test-em"), 7, "test-3p");
+  test::SiteDb::write(three, "units = 3\n" + text);
+  auto spec = meter("T4", "G1", 4, three);
+  spec.device = "D1";
+  auto t4 = add_meter(*s.db, spec, s.folders);
+  CHECK(t4.device == "D1");
+  CHECK(get_meter(*s.db, "T4").device == "D1");
+  std::string msg;
+  for (int unit : {4, 5, 6}) {
+    CAPTURE(unit);
+    CHECK(exit_of([&] { add_meter(*s.db, meter("X", "G1", unit, s.profile_path), s.folders); }, &msg) == Exit::data);
+    CHECK(msg.find("is already meter T4 (units 4..6)") != std::string::npos);
+  }
+  // A three-phase circuit whose range reaches another's start.
+  CHECK(exit_of([&] { add_meter(*s.db, meter("X", "G1", 2, three), s.folders); }, &msg) == Exit::data);
+  CHECK(msg == "units 2..4 on gateway G1 overlap meter T4 (units 4..6)");
+  CHECK(exit_of([&] { add_meter(*s.db, meter("X", "G1", 246, three), s.folders); }) == Exit::data);
+  // Next to it, and on another bus, is free.
+  add_meter(*s.db, meter("S3", "G1", 3, s.profile_path), s.folders);
+  add_meter(*s.db, meter("S7", "G1", 7, s.profile_path), s.folders);
+  add_meter(*s.db, meter("S5", "G2", 5, s.profile_path), s.folders);
+  // meter set: moving onto the range, or a profile that would grow into a neighbour, is refused.
+  MeterChange move;
+  move.gateway = "G1";
+  CHECK(exit_of([&] { update_meter(*s.db, "S5", move, s.folders); }) == Exit::data);
+  MeterChange grow;
+  grow.profile = three;
+  CHECK(exit_of([&] { update_meter(*s.db, "S7", grow, s.folders); }) == Exit::ok); // 7..9 is free
+  CHECK(exit_of([&] { update_meter(*s.db, "S3", grow, s.folders); }) == Exit::data);
+  // --device and --no-device.
+  MeterChange dev;
+  dev.device = "D2";
+  CHECK(update_meter(*s.db, "S3", dev, s.folders).device == "D2");
+  MeterChange none;
+  none.no_device = true;
+  CHECK_FALSE(update_meter(*s.db, "S3", none, s.folders).device.has_value());
+  MeterChange blank;
+  blank.device = "two words";
+  CHECK(exit_of([&] { update_meter(*s.db, "S3", blank, s.folders); }) == Exit::usage);
+  // Once T4 is removed, its units are free again.
+  remove_meter(*s.db, "T4");
+  add_meter(*s.db, meter("S6", "G1", 5, s.profile_path), s.folders);
+}

@@ -24,6 +24,7 @@
 #include <atomic>
 #include <csignal>
 #include <map>
+#include <set>
 #include <unordered_map>
 #include <unistd.h>
 
@@ -77,6 +78,10 @@ private:
   void after_once_polls();
   void update_status();
   void recount();
+  // A circuit of `device` was polled: the device's status, and the circuits' own offline events
+  // held back until the device's polls of the cycle are done (`done`).
+  void update_device(const GatewayTarget& gateway, const std::string& device, bool done);
+  void flush_held_events();
   void arm_watchdog();
   void start_metrics();
   PollSettings settings() const;
@@ -99,6 +104,13 @@ private:
   std::unordered_map<std::int64_t, std::string> m_meter_names;
   std::unordered_map<std::int64_t, MeterHealth> m_health;
   std::map<std::int64_t, GatewayHealth> m_gateway_health;
+  // Multi-user devices, by (gateway id, device name): their circuits, their status, the circuits
+  // whose offline the device's event reports, and circuits' offline events not yet written.
+  using DeviceKey = std::pair<std::int64_t, std::string>;
+  std::map<DeviceKey, std::vector<std::int64_t>> m_device_circuits;
+  std::map<DeviceKey, DeviceHealth> m_device_health;
+  std::set<std::int64_t> m_device_covered;
+  std::map<DeviceKey, std::vector<EventRecord>> m_held_events;
   std::size_t m_meters = 0;
   std::size_t m_offline = 0;
   bool m_claiming = false;
@@ -196,6 +208,8 @@ void Daemon::Impl::apply_roster(Roster roster) {
   std::unordered_map<std::int64_t, MeterHealth> health;
   std::map<std::int64_t, GatewayHealth> gateway_health;
   m_meters = 0;
+  flush_held_events();
+  std::map<DeviceKey, std::vector<std::int64_t>> circuits;
   for (auto& g : roster.gateways) {
     gateway_health[g.id] = m_gateway_health.count(g.id) ? m_gateway_health[g.id] : GatewayHealth(g.status);
     for (const auto& m : g.meters) {
@@ -203,6 +217,7 @@ void Daemon::Impl::apply_roster(Roster roster) {
       m_meter_names[m.id] = m.name;
       auto it = m_health.find(m.id);
       health[m.id] = it != m_health.end() ? it->second : MeterHealth(m.status, m.failed_polls);
+      if (!m.device.empty()) circuits[{g.id, m.device}].push_back(m.id);
       ++m_meters;
     }
     const auto id = g.id;
@@ -211,6 +226,26 @@ void Daemon::Impl::apply_roster(Roster roster) {
   }
   m_health = std::move(health);
   m_gateway_health = std::move(gateway_health);
+  // A device starts as its circuits are: offline when all are (its event then covers them all),
+  // online when one is.
+  std::map<DeviceKey, DeviceHealth> device_health;
+  for (const auto& [key, ids] : circuits) {
+    if (auto it = m_device_health.find(key); it != m_device_health.end()) {
+      device_health[key] = it->second;
+      continue;
+    }
+    std::size_t online = 0, offline = 0;
+    for (auto id : ids) {
+      online += m_health[id].status() == Status::online;
+      offline += m_health[id].status() == Status::offline;
+    }
+    DeviceHealth h;
+    h.update(online, offline, ids.size());
+    device_health[key] = h;
+    if (h.status() == Status::offline) m_device_covered.insert(ids.begin(), ids.end());
+  }
+  m_device_circuits = std::move(circuits);
+  m_device_health = std::move(device_health);
   recount();
 }
 
@@ -326,10 +361,13 @@ void Daemon::Impl::polled(const GatewayTarget& gateway, const MeterTarget& meter
   std::optional<Status> change;
   const std::string where =
       meter.address.empty() ? fmt::format("unit {}", meter.unit) : fmt::format("address {}", meter.address);
+  const bool circuit = !meter.device.empty();
   if (o.reading) {
     change = h.succeeded();
     rec.reading = std::move(o.reading);
     if (change) rec.detail = fmt::format("gateway {} {} answers", gateway.name, where);
+    // Back with its device: the device's device_online says so, unless it had an event of its own.
+    if (change && circuit && m_device_covered.erase(meter.id)) rec.quiet = true;
   } else {
     change = h.failed(m_cfg.poll.offline_after);
     rec.detail = fmt::format("gateway {} {}: {}", gateway.name, where, o.error);
@@ -340,8 +378,15 @@ void Daemon::Impl::polled(const GatewayTarget& gateway, const MeterTarget& meter
   if (change) {
     rec.status = change;
     log("meter {} {} ({})", meter.name, status_name(*change), rec.detail);
+    if (circuit && *change == Status::offline) {
+      // Its own meter_offline waits: when the whole device is offline, one device_offline says it.
+      rec.quiet = true;
+      m_held_events[{gateway.id, meter.device}].push_back(
+          EventRecord{rec.time, "meter_offline", gateway.id, meter.id, rec.detail});
+    }
   }
   m_writer->add(std::move(rec));
+  if (circuit) update_device(gateway, meter.device, o.device_done);
   if (!change) return;
   recount();
   // The gateway: offline when every one of its meters is, online when one answers.
@@ -362,6 +407,41 @@ void Daemon::Impl::polled(const GatewayTarget& gateway, const MeterTarget& meter
     m_writer->add(std::move(gr));
   }
   if (m_phase == Phase::polling) update_status();
+}
+
+void Daemon::Impl::update_device(const GatewayTarget& gateway, const std::string& device, bool done) {
+  const DeviceKey key{gateway.id, device};
+  const auto& ids = m_device_circuits[key];
+  std::size_t online = 0, offline = 0;
+  for (auto id : ids) {
+    auto s = m_health[id].status();
+    online += s == Status::online;
+    offline += s == Status::offline;
+  }
+  if (auto d = m_device_health[key].update(online, offline, ids.size())) {
+    DeviceRecord dr{gateway.id, device, *d, now(),
+                    *d == Status::offline ? fmt::format("device {}: {} circuits offline", device, ids.size())
+                                          : fmt::format("device {}: {} of {} circuits answer", device, online, ids.size())};
+    log("gateway {} device {} {} ({})", gateway.name, device, status_name(*d), dr.detail);
+    if (*d == Status::offline) {
+      m_device_covered.insert(ids.begin(), ids.end());
+      m_held_events.erase(key);
+    }
+    m_writer->add(std::move(dr));
+  }
+  if (!done) return;
+  // The device's polls of this cycle are over and it is not all offline: the circuits that went
+  // offline alone get their own events.
+  if (auto it = m_held_events.find(key); it != m_held_events.end()) {
+    for (auto& e : it->second) m_writer->add(std::move(e));
+    m_held_events.erase(it);
+  }
+}
+
+void Daemon::Impl::flush_held_events() {
+  for (auto& [key, events] : m_held_events)
+    for (auto& e : events) m_writer->add(std::move(e));
+  m_held_events.clear();
 }
 
 bool Daemon::Impl::all_idle() const {
@@ -465,6 +545,7 @@ void Daemon::Impl::finish() {
   if (m_phase == Phase::done) return;
   m_phase = Phase::done;
   for (auto& [id, p] : m_pollers) p->abort();
+  flush_held_events();
   m_cycle_timer.cancel();
   m_command_timer.cancel();
   m_watchdog_timer.cancel();

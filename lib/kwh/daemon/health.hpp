@@ -2,7 +2,8 @@
 // Whether meters and gateways answer. A meter goes offline after [poll] offline_after failed
 // polls in a row and comes back online on the next success; a gateway is offline when every
 // one of its meters is offline, and online again as soon as one answers. Only changes are
-// reported, so that each writes one event.
+// reported, so that each writes one event. A multi-user device (an ADF400L) is to its circuits
+// what a gateway is to its meters.
 
 #include <cstdint>
 #include <optional>
@@ -47,5 +48,9 @@ public:
 private:
   Status m_status = Status::unknown;
 };
+
+// A multi-user device's status from the statuses of its circuits, by the gateway's rule:
+// offline when every circuit is, online again as soon as one answers.
+using DeviceHealth = GatewayHealth;
 
 } // namespace kwh::daemon

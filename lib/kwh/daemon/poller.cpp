@@ -204,13 +204,42 @@ void GatewayPoller::start_cycle(UnixTime t, std::chrono::milliseconds window) {
     log("gateway {}: the previous cycle was not finished; {} polls skipped", m_target.name, m_polls.size());
     m_polls.clear();
   }
-  const auto n = m_target.meters.size();
-  if (n == 0) return;
+  if (m_target.meters.empty()) return;
+  ++m_cycles;
+  // A device's circuits share one slot; each other meter has its own.
+  const auto groups = poll_groups();
+  const auto n = groups.size();
   if (window / static_cast<long>(n) < m_settings.min_slot) window = std::chrono::milliseconds(0);
   auto offsets = spread_offsets(n, window, m_rng);
   const auto base = Clock::now();
-  for (std::size_t i = 0; i < n; ++i) m_polls.push_back(PollJob{i, t, base + offsets[i]});
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t meter : groups[i]) m_polls.push_back(PollJob{meter, t, base + offsets[i]});
   pump();
+}
+
+std::vector<std::vector<std::size_t>> GatewayPoller::poll_groups() const {
+  std::vector<std::vector<std::size_t>> groups;
+  std::unordered_map<std::string, std::size_t> by_device;
+  for (std::size_t i = 0; i < m_target.meters.size(); ++i) {
+    const auto& device = m_target.meters[i].device;
+    if (device.empty()) {
+      groups.push_back({i});
+      continue;
+    }
+    auto [it, added] = by_device.emplace(device, groups.size());
+    if (added) groups.emplace_back();
+    groups[it->second].push_back(i);
+  }
+  // Within a device: the circuits that answered most recently first, so that a circuit that is
+  // dead alone cannot make a live device look silent; among equals the one tried longest ago, so
+  // that the first circuit tried changes while the device is silent.
+  for (auto& g : groups)
+    std::stable_sort(g.begin(), g.end(), [this](std::size_t a, std::size_t b) {
+      const auto &sa = m_state[a], &sb = m_state[b];
+      if (sa.answered != sb.answered) return sa.answered > sb.answered;
+      return sa.tried < sb.tried;
+    });
+  return groups;
 }
 
 void GatewayPoller::queue_command(QueuedCommand command) {
@@ -285,6 +314,13 @@ void GatewayPoller::pump() {
       fail_unreachable(job);
       continue;
     }
+    if (const auto& device = m_target.meters[job.meter].device; !device.empty()) {
+      auto it = m_devices.find(device);
+      if (it != m_devices.end() && it->second.silent == job.t) {
+        fail_silent_device(job);
+        continue;
+      }
+    }
     start_poll(job);
   }
 }
@@ -293,11 +329,27 @@ void GatewayPoller::fail_unreachable(const PollJob& job) {
   PollOutcome o;
   o.result = PollResult::connection;
   o.error = m_last_connection_error.empty() ? std::string("gateway unreachable") : m_last_connection_error;
+  if (!m_target.meters[job.meter].device.empty()) o.device_done = device_done(job.meter, job.t);
   m_events.polled(m_target, m_target.meters[job.meter], std::move(o));
+}
+
+void GatewayPoller::fail_silent_device(const PollJob& job) {
+  PollOutcome o;
+  o.result = PollResult::timeout;
+  o.error = m_devices[m_target.meters[job.meter].device].why;
+  o.device_done = device_done(job.meter, job.t);
+  m_events.polled(m_target, m_target.meters[job.meter], std::move(o));
+}
+
+bool GatewayPoller::device_done(std::size_t meter, UnixTime t) const {
+  if (m_polls.empty()) return true;
+  const auto& next = m_polls.front();
+  return next.t != t || m_target.meters[next.meter].device != m_target.meters[meter].device;
 }
 
 void GatewayPoller::start_poll(const PollJob& job) {
   const auto& meter = m_target.meters[job.meter];
+  m_state[job.meter].tried = m_cycles;
   m_busy = true;
   m_poll = PollRun{job.meter, job.t, 0, 0, {}, Clock::now(), m_bus->stale_replies()};
   m_poll->values.resize(meter.model->profile.values.size());
@@ -473,6 +525,27 @@ void GatewayPoller::finish_poll(PollOutcome outcome) {
   outcome.seconds = std::chrono::duration<double>(Clock::now() - m_poll->started).count();
   outcome.stale_replies = m_bus->stale_replies() - m_poll->stale_before;
   const std::size_t meter = m_poll->meter;
+  if (outcome.reading) m_state[meter].answered = m_cycles;
+  if (const auto& device = m_target.meters[meter].device; !device.empty()) {
+    // A circuit that answered (an exception reply too) proves the device is there; a timeout
+    // before any did says it is not.
+    auto& d = m_devices[device];
+    const UnixTime t = m_poll->t;
+    if (d.cycle != t) {
+      d.answered_before = d.answered && d.answered == d.cycle;
+      d.cycle = t;
+      d.timeouts = 0;
+    }
+    if (outcome.reading || outcome.result == PollResult::exception) {
+      d.answered = t;
+    } else if (outcome.result == PollResult::timeout && d.answered != t &&
+               ++d.timeouts >= (d.answered_before ? 2 : 1)) {
+      d.silent = t;
+      d.why = fmt::format("not tried: device {} did not answer ({} {}: {})", device, m_target.meters[meter].name,
+                          where(m_target.meters[meter]), outcome.error);
+    }
+    outcome.device_done = device_done(meter, t);
+  }
   m_poll.reset();
   m_busy = false;
   ++m_run_id;

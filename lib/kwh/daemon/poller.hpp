@@ -7,6 +7,14 @@
 // garbled is tried again up to [poll] retries times, so a dead meter costs at most its timeout
 // × (1 + retries). When the gateway cannot be reached the poller backs off (exponential, with
 // jitter) and fails the polls that fall due meanwhile without touching the network.
+//
+// The circuits of one multi-user device (meters with the same MeterTarget::device) are polled
+// one after another in one slot of the cycle, the circuits that answered most recently first.
+// When one of them gets no answer (a timeout) before any circuit of the device answered in
+// that cycle (two of them, when the device answered in its previous cycle, so that a circuit
+// that dies alone cannot silence a live device), the device is taken to be silent: its other
+// circuits are failed for that cycle without the bus, so that a dead device of 36 circuits
+// costs one timeout a cycle (two in the first), not 36.
 
 #include <kwh/daemon/commands.hpp>
 #include <kwh/daemon/metrics.hpp>
@@ -48,6 +56,8 @@ struct PollOutcome {
   std::string error;                    // when it did not: one line
   double seconds = 0;                   // time on the bus, retries included
   std::uint64_t stale_replies = 0;      // late replies to earlier requests dropped meanwhile
+  // A circuit of a device: this was the last of the device's polls in this cycle.
+  bool device_done = false;
 };
 
 // What a poller reports. Called on the io_context's thread.
@@ -109,6 +119,17 @@ private:
     std::optional<bool> relay;
     // Values whose own read it refused (logged once each).
     std::vector<std::size_t> refused;
+    // The cycles (m_cycles) in which it last answered, and in which it was last tried.
+    std::uint64_t answered = 0, tried = 0;
+  };
+  // One multi-user device's circuits: the cycle (its stamp) its polls are in, whether it answered
+  // in the one before, the cycles it last answered in and fell silent in (with why), and the
+  // circuits that timed out this cycle before any answered.
+  struct DeviceCycle {
+    std::optional<UnixTime> cycle, answered, silent;
+    bool answered_before = false;
+    int timeouts = 0;
+    std::string why;
   };
   struct PollRun {
     std::size_t meter = 0;
@@ -149,6 +170,12 @@ private:
   void on_relay_status(transport::Outcome<transport::Response> o);
   void finish_poll(PollOutcome outcome);
   void fail_unreachable(const PollJob& job);
+  void fail_silent_device(const PollJob& job);
+  // Whether the job after the one just finished is not another circuit of `meter`'s device in
+  // the same cycle.
+  bool device_done(std::size_t meter, UnixTime t) const;
+  // The meter indices in polling order: a device's circuits together, most recently answered first.
+  std::vector<std::vector<std::size_t>> poll_groups() const;
   void start_command(QueuedCommand command);
   void on_command_reply(transport::Outcome<transport::Response> o);
   // sync_time, step by step. Modbus: read the [clock], write it, read it back. DL/T 645: read
@@ -182,6 +209,8 @@ private:
   std::string m_last_connection_error;
   std::uint64_t m_run_id = 0; // which request a reply belongs to, so that an aborted one is ignored
   std::uint64_t m_skipped = 0;
+  std::uint64_t m_cycles = 0;
+  std::unordered_map<std::string, DeviceCycle> m_devices; // by device name
 
 public:
   std::uint64_t skipped() const { return m_skipped; }

@@ -64,6 +64,7 @@ Roster load_roster(storage::Database& db, const config::Config& cfg) {
     MeterTarget t;
     t.id = m.id;
     if (m.address) t.address = *m.address;
+    if (m.device) t.device = *m.device;
     t.name = m.name;
     t.gateway_id = m.gateway_id;
     t.unit = static_cast<std::uint8_t>(m.unit);

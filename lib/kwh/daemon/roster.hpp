@@ -28,6 +28,8 @@ struct MeterTarget {
   std::int64_t gateway_id = 0;
   std::uint8_t unit = 1;
   std::string address; // DL/T 645: the 12-digit address
+  // The multi-user device it is a circuit of (meters.device); empty for a meter of its own.
+  std::string device;
   std::shared_ptr<const Model> model;
   Status status = Status::unknown;
   int failed_polls = 0;

@@ -139,6 +139,8 @@ void Writer::enqueue(Item item, bool urgent) {
 
 void Writer::add(PollRecord record) { enqueue(std::move(record), false); }
 void Writer::add(GatewayRecord record) { enqueue(std::move(record), false); }
+void Writer::add(DeviceRecord record) { enqueue(std::move(record), false); }
+void Writer::add(EventRecord record) { enqueue(std::move(record), false); }
 void Writer::post(Job job) { enqueue(std::move(job), true); }
 void Writer::post_outside_billing(Job job) {
   enqueue([this, job = std::move(job)](storage::Database& db) { m_store->outside_billing([&] { job(db); }); }, true);
@@ -246,8 +248,13 @@ void Writer::write_records(std::vector<Item>& items, std::size_t& i) {
       while (i < items.size() && !std::holds_alternative<Job>(items[i])) {
         if (auto* p = std::get_if<PollRecord>(&items[i])) {
           if (write_one(*m_db, *p, careful)) ++readings;
+        } else if (auto* g = std::get_if<GatewayRecord>(&items[i])) {
+          m_store->outside_billing([&] { write_one(*m_db, *g); });
+        } else if (auto* d = std::get_if<DeviceRecord>(&items[i])) {
+          m_store->outside_billing([&] { write_one(*m_db, *d); });
         } else {
-          m_store->outside_billing([&] { write_one(*m_db, std::get<GatewayRecord>(items[i])); });
+          const auto& e = std::get<EventRecord>(items[i]);
+          m_store->outside_billing([&] { write_event(*m_db, e.time, e.kind, e.gateway_id, e.meter_id, e.detail); });
         }
         ++i;
         if (clock::now() - started >= k_batch_fill) break;
@@ -320,12 +327,12 @@ void Writer::write_status(storage::Database& db, const PollRecord& r) {
         .bind_all(r.meter_id, status_name(*r.status), r.time, r.failed_polls)
         .run();
     if (*r.status == Status::offline) {
-      write_event(db, r.time, "meter_offline", r.gateway_id, r.meter_id, r.detail);
+      if (!r.quiet) write_event(db, r.time, "meter_offline", r.gateway_id, r.meter_id, r.detail);
     } else if (*r.status == Status::online) {
       db.cached("UPDATE events SET ended = ?2 WHERE meter_id = ?1 AND kind = 'meter_offline' AND ended IS NULL")
           .bind_all(r.meter_id, r.time)
           .run();
-      write_event(db, r.time, "meter_online", r.gateway_id, r.meter_id, r.detail);
+      if (!r.quiet || db.changes() > 0) write_event(db, r.time, "meter_online", r.gateway_id, r.meter_id, r.detail);
     }
   } else if (r.failed_polls_changed) {
     db.cached("UPDATE meters SET failed_polls = ?2 WHERE id = ?1").bind_all(r.meter_id, r.failed_polls).run();
@@ -344,6 +351,21 @@ void Writer::write_one(storage::Database& db, const GatewayRecord& r) {
         .bind_all(r.gateway_id, r.time)
         .run();
     write_event(db, r.time, "gateway_online", r.gateway_id, std::nullopt, r.detail);
+  }
+}
+
+void Writer::write_one(storage::Database& db, const DeviceRecord& r) {
+  if (r.status == Status::offline) {
+    write_event(db, r.time, "device_offline", r.gateway_id, std::nullopt, r.detail);
+  } else if (r.status == Status::online) {
+    // The device's open event: its gateway, no meter, and a detail that begins with its name
+    // (device names have no blanks, so "device D1: " is never the start of another's).
+    const std::string prefix = fmt::format("device {}: ", r.device);
+    db.cached("UPDATE events SET ended = ?2 WHERE gateway_id = ?1 AND meter_id IS NULL AND kind = 'device_offline' "
+              "AND ended IS NULL AND substr(detail, 1, length(?3)) = ?3")
+        .bind_all(r.gateway_id, r.time, prefix)
+        .run();
+    write_event(db, r.time, "device_online", r.gateway_id, std::nullopt, r.detail);
   }
 }
 

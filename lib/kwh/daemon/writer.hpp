@@ -66,6 +66,10 @@ struct PollRecord {
   std::optional<Status> status;
   UnixTime time = 0;
   std::string detail;
+  // A circuit of a multi-user device whose status change the device's own event reports
+  // (device_offline, device_online): no meter_offline is written for it, and a meter_online only
+  // when it ends a meter_offline of the circuit's own.
+  bool quiet = false;
 };
 
 struct GatewayRecord {
@@ -77,6 +81,25 @@ struct GatewayRecord {
 
 // Stores one reading: billed through Biller::ingest, latest values into meter_values.
 // Runs inside the caller's transaction. The one place a polled reading enters the database.
+// A multi-user device's status, from its circuits': one device_offline event when all of them
+// are offline, ended (with a device_online) when one answers. Events name the device in their
+// detail ("device D1: 36 circuits offline"), with the gateway and no meter.
+struct DeviceRecord {
+  std::int64_t gateway_id = 0;
+  std::string device;
+  Status status = Status::unknown;
+  UnixTime time = 0;
+  std::string detail; // begins "device NAME: "
+};
+
+// An event on its own (a circuit's meter_offline, held back until its device was seen to answer).
+struct EventRecord {
+  UnixTime time = 0;
+  std::string kind;
+  std::optional<std::int64_t> gateway_id, meter_id;
+  std::string detail;
+};
+
 class ReadingStore {
 public:
   ReadingStore(storage::Database& db, const config::Config& cfg);
@@ -115,6 +138,8 @@ public:
   // Thread-safe. Records are written in order, batched into short transactions.
   void add(PollRecord record);
   void add(GatewayRecord record);
+  void add(DeviceRecord record);
+  void add(EventRecord record);
   // Runs a job on the writer thread, in order with the records (the job opens its own
   // transactions). A job that throws is logged, never fatal.
   void post(Job job);
@@ -134,7 +159,7 @@ public:
   double cpu_seconds() const;
 
 private:
-  using Item = std::variant<PollRecord, GatewayRecord, Job>;
+  using Item = std::variant<PollRecord, GatewayRecord, DeviceRecord, EventRecord, Job>;
   void enqueue(Item item, bool urgent);
   void run();
   void write_records(std::vector<Item>& items, std::size_t& i);
@@ -142,6 +167,7 @@ private:
   void write_status(storage::Database& db, const PollRecord& r);
   bool write_one(storage::Database& db, const PollRecord& r, bool careful);
   void write_one(storage::Database& db, const GatewayRecord& r);
+  void write_one(storage::Database& db, const DeviceRecord& r);
 
   std::unique_ptr<storage::Database> m_db;
   config::Config m_cfg;

@@ -457,8 +457,8 @@ Profile parse_profile(std::string_view toml_text, const std::string& source) {
   } catch (const toml::parse_error& e) {
     fail(Exit::config, "profile {}:{}: {}", source, e.source().begin.line, e.description());
   }
-  ck.only_keys(root, "", {"name", "kind", "protocol", "word_order", "max_gap", "values", "relay", "settings", "clock",
-                          "tariff"});
+  ck.only_keys(root, "", {"name", "kind", "protocol", "word_order", "max_gap", "units", "values", "relay", "settings",
+                          "clock", "tariff"});
 
   Profile p;
   p.source = source;
@@ -481,6 +481,7 @@ Profile parse_profile(std::string_view toml_text, const std::string& source) {
   }
 
   if (const toml::node* gap = root.get("max_gap")) p.max_gap = static_cast<int>(ck.integer(*gap, "max_gap", 0, 2000));
+  if (const toml::node* units = root.get("units")) p.units = static_cast<int>(ck.integer(*units, "units", 1, k_max_units));
 
   if (const toml::node* proto = root.get("protocol")) {
     p.protocol = ck.string(*proto, "protocol");
@@ -490,6 +491,7 @@ Profile parse_profile(std::string_view toml_text, const std::string& source) {
   if (p.protocol == "dlt645") {
     if (root.get("word_order")) ck.bad(root.get("word_order"), "word_order", "not for DL/T 645 profiles");
     if (root.get("max_gap")) ck.bad(root.get("max_gap"), "max_gap", "not for DL/T 645 profiles");
+    if (root.get("units")) ck.bad(root.get("units"), "units", "not for DL/T 645 profiles: their meters have addresses");
     if (root.get("settings")) ck.bad(root.get("settings"), "settings", "not for DL/T 645 profiles (yet)");
     if (const toml::node* vs = root.get("values")) {
       const auto* t = vs->as_table();

@@ -72,6 +72,8 @@ struct RelayStatus {
 };
 
 inline constexpr std::string_view k_relay_status_value = "relay_status";
+// The most unit addresses one meter may occupy (a profile's `units`).
+inline constexpr int k_max_units = 3;
 
 // A DL/T 645 profile's [relay]: relay control (function 0x1C) trips with N1 = 0x1A and closes
 // with 0x1C (close = "direct", the default) or 0x1B (close = "allowed": the tenant closes it at
@@ -138,6 +140,10 @@ struct Profile {
   // The most registers (or bits) one read may skip between the values it carries; -1: no limit,
   // the planner decides by wire time. 0 for meters that reject reads of unmapped registers.
   int max_gap = -1;
+  // Unit addresses one meter of this model occupies from its own: 1 for a meter; 3 for a
+  // three-phase circuit of a multi-user meter (an ADF400L), which answers on its unit U and
+  // holds U+1 and U+2 too, so that no other meter may take them. Modbus profiles only.
+  int units = 1;
   // In the order of the file; with [relay.status], a last value "relay_status" (u16) reads it.
   std::vector<ValueSpec> values;
   std::optional<RelaySpec> relay;

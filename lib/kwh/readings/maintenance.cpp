@@ -255,7 +255,7 @@ bool thin_step(storage::Database& db, UnixTime cutoff, std::int64_t thin_to, Sta
 bool prune_events_step(storage::Database& db, UnixTime cutoff, Stats& stats, bool dry_run) {
   // Conditions (with an end) stay while active; instants go once old.
   constexpr const char* k_which = "time < ?1 AND (ended IS NOT NULL OR kind NOT IN ('alarm1', 'alarm2', 'arrears', "
-                                  "'overload', 'meter_offline', 'gateway_offline', 'implausible'))";
+                                  "'overload', 'meter_offline', 'gateway_offline', 'device_offline', 'implausible'))";
   if (dry_run) {
     auto st = db.prepare(fmt::format("SELECT count(*), coalesce(sum(length(detail)), 0) FROM events WHERE {}", k_which));
     st.bind(1, cutoff);

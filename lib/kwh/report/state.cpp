@@ -85,7 +85,7 @@ Table alarms(storage::Database& db, const Request& r) {
       "SELECT e.time, e.kind, a.name, m.name, g.name, e.detail, e.ended FROM events e "
       "LEFT JOIN accounts a ON a.id = e.account_id LEFT JOIN meters m ON m.id = e.meter_id "
       "LEFT JOIN gateways g ON g.id = e.gateway_id "
-      "WHERE e.kind NOT IN ('meter_online', 'gateway_online', 'relay_changed', 'account_opened', "
+      "WHERE e.kind NOT IN ('meter_online', 'gateway_online', 'device_online', 'relay_changed', 'account_opened', "
       "'account_closed', 'meter_replaced') "
       "AND ((e.time >= ?1 AND e.time < ?2) OR e.ended IS NULL) AND (?3 = 0 OR e.ended IS NULL) "
       "AND (?4 IS NULL OR e.account_id = ?4) ORDER BY e.time, e.id");

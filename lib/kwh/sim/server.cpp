@@ -36,9 +36,9 @@ void check(const Options& o) {
   if (o.meters < 1) fail(Exit::usage, "--meters must be at least 1");
   if (o.gateways < 1 || o.gateways > o.meters) fail(Exit::usage, "--gateways must be 1..{} (the number of meters)", o.meters);
   int per = (o.meters + o.gateways - 1) / o.gateways;
-  if (!dlt645 && per > 247)
+  if (!dlt645 && per * o.profile.units > 247)
     fail(Exit::usage, "{} meters on {} gateway(s) is {} units per gateway, above Modbus's 247; add --gateways",
-         o.meters, o.gateways, per);
+         o.meters, o.gateways, per * o.profile.units);
   if (!(o.speed > 0) || o.speed > 1e6) fail(Exit::usage, "--speed must be above 0 (and at most 1000000)");
   if (!(o.load_w >= 0) || o.load_w > 1e7) fail(Exit::usage, "--load-w must be 0..10000000");
   if (o.gateways > 1 && std::uint32_t(o.port) + std::uint32_t(o.gateways) > 65536)
@@ -79,7 +79,11 @@ public:
     const bool dlt645 = o.protocol == Protocol::dlt645;
     std::string line = fmt::format("kwh sim: {} meter{} on {}:{} ({}{}, speed {}", o.meters, o.meters == 1 ? "" : "s",
                                    o.host, ports, o.profile.name, dlt645 ? ", dlt645" : "", o.speed);
-    if (o.gateways > 1) line += fmt::format(", {} {} per gateway", m_per, dlt645 ? "meters" : "units");
+    const int units = dlt645 ? 1 : o.profile.units;
+    if (o.gateways > 1) line += fmt::format(", {} {} per gateway", m_per, dlt645 || units > 1 ? "meters" : "units");
+    if (units > 1)
+      line += m_per > 2 ? fmt::format(", units 1, {}, {}, ...", 1 + units, 1 + 2 * units)
+                        : m_per == 2 ? fmt::format(", units 1, {}", 1 + units) : std::string(", unit 1");
     if (o.rtu_over_tcp) line += ", rtu-over-tcp";
     if (o.faults.any()) line += ", faults " + o.faults.describe();
     return line + ")";
@@ -88,6 +92,8 @@ public:
   const std::vector<std::uint16_t>& ports() const { return m_ports; }
   Fleet& fleet() { return m_fleet; }
   const FaultCounts& counts() const { return m_counts; }
+  void set_silent(bool silent) { m_silent = silent; }
+  bool silent() const { return m_silent; }
 
 private:
   struct Conn {
@@ -227,7 +233,7 @@ private:
   bool answers(int gateway, int index, Fleet::Clock::time_point now) {
     const Faults& f = m_options.faults;
     ++m_counts.requests;
-    if (f.silent_gateway == gateway + 1 || offline(index, now)) {
+    if (m_silent || f.silent_gateway == gateway + 1 || offline(index, now)) {
       ++m_counts.silent;
       return false;
     }
@@ -247,11 +253,13 @@ private:
     if (unit == 0) return;
     auto now = Fleet::Clock::now();
     std::optional<Bytes> reply;
-    if (unit > meters_on(c->gateway)) {
-      if (f.silent_gateway == c->gateway + 1) return;
+    const int units = m_options.profile.units;
+    const int slot = (unit - 1) / units; // the meter's place on its gateway, when unit is its first
+    if ((unit - 1) % units != 0 || slot >= meters_on(c->gateway)) {
+      if (m_silent || f.silent_gateway == c->gateway + 1) return;
       if (!m_options.rtu_over_tcp) reply = transport::encode_exception_pdu(pdu.empty() ? 0 : pdu[0], 11);
     } else {
-      int index = c->gateway * m_per + unit - 1;
+      int index = c->gateway * m_per + slot;
       if (!answers(c->gateway, index, now)) return;
       auto req = transport::decode_request_pdu(unit, pdu);
       if (!req.ok()) {
@@ -319,6 +327,7 @@ private:
   std::mt19937 m_rng;
   Fleet::Clock::time_point m_started = Fleet::Clock::now();
   FaultCounts m_counts;
+  bool m_silent = false;
   std::vector<tcp::acceptor> m_acceptors;
   std::vector<std::uint16_t> m_ports;
   std::list<std::weak_ptr<Conn>> m_conns;
@@ -345,7 +354,7 @@ std::string Server::summary() const {
     if (n > 0) parts.push_back(fmt::format("{} {}", n, what));
   };
   add(c.dropped, "dropped");
-  add(c.silent, "unanswered (silent gateway or flapping meter)");
+  add(c.silent, "unanswered (silent gateway, flapping meter, or silenced by SIGUSR1)");
   add(c.late, "late");
   add(c.exceptions, "exception replies");
   add(c.garbage, "garbage replies");
@@ -354,5 +363,7 @@ std::string Server::summary() const {
   return out;
 }
 void Server::stop() { m_impl->stop(); }
+void Server::set_silent(bool silent) { m_impl->set_silent(silent); }
+bool Server::silent() const { return m_impl->silent(); }
 
 } // namespace kwh::sim

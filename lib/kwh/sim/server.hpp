@@ -10,6 +10,10 @@
 // exception 11 (gateway target failed to respond) over Modbus TCP, and no reply over RTU.
 // Over DL/T 645 meter m has the address format("{:012}", m) on the same gateway; a frame for an
 // address that is not on the gateway gets no reply.
+//
+// A profile whose meters occupy several units (`units = 3`, the three-phase circuits of an
+// ADF400L) spaces them out: the i-th meter of a gateway (0-based) is unit i × units + 1, so
+// 1, 4, 7, ...; the units in between are not there.
 
 #include <kwh/modbus/profile.hpp>
 #include <kwh/sim/faults.hpp>
@@ -70,6 +74,7 @@ public:
 
   const std::vector<std::uint16_t>& ports() const;
   // "kwh sim: 20 meters on 127.0.0.1:15020-15021 (acrel-ddsy1352, speed 60, 10 units per gateway)";
+  // with a profile of 3 units per meter "... (acrel-adf400l-3p, speed 1, units 1, 4, 7, ...)";
   // DL/T 645: "kwh sim: 3 meters on 127.0.0.1:15020 (acrel-dtsy1352-dlt645, dlt645, speed 60)".
   std::string banner() const;
   Fleet& fleet();
@@ -78,6 +83,10 @@ public:
   std::string summary() const;
   // Stops accepting and closes every connection.
   void stop();
+  // Every meter on every gateway stops answering (a dead device or bus: requests get no reply,
+  // connections stay open), or answers again. `kwh sim` toggles it on SIGUSR1.
+  void set_silent(bool silent);
+  bool silent() const;
 
 private:
   class Impl;

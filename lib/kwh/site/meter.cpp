@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <map>
 
 namespace kwh::site {
 
@@ -11,7 +12,7 @@ namespace {
 constexpr const char* k_select =
     "SELECT m.id, m.name, m.gateway_id, g.name, m.unit, m.profile, m.kind, m.building, m.room, m.relay_mode, "
     "m.relay_state, m.relay_reason, m.overload_w, m.max_power_w, m.status, m.status_since, m.failed_polls, "
-    "m.removed, m.created, m.address FROM meters m JOIN gateways g ON g.id = m.gateway_id";
+    "m.removed, m.created, m.address, m.device FROM meters m JOIN gateways g ON g.id = m.gateway_id";
 
 Meter row_to_meter(const storage::Statement& st) {
   Meter m;
@@ -35,6 +36,7 @@ Meter row_to_meter(const storage::Statement& st) {
   m.removed = st.get_opt_int(17);
   m.created = st.get_int(18);
   m.address = st.get_opt_text(19);
+  m.device = st.get_opt_text(20);
   return m;
 }
 
@@ -63,12 +65,44 @@ void check_overload(const std::optional<std::int64_t>& w, bool allow_zero) {
     fail(Exit::usage, "overload {} W is out of range (1..100000000)", *w);
 }
 
-// Another in-service meter on the same bus and unit address, by name.
-std::optional<std::string> unit_taken(storage::Database& db, std::int64_t gateway_id, int unit, std::int64_t except_id) {
-  auto st = db.prepare("SELECT name FROM meters WHERE gateway_id = ?1 AND unit = ?2 AND removed IS NULL AND id <> ?3");
-  st.bind_all(gateway_id, unit, except_id);
-  if (!st.step()) return std::nullopt;
-  return st.get_text(0);
+// How many unit addresses a stored meter's profile occupies: 1 when the profile cannot be
+// loaded any more (neither found nor stored), as a meter is read with none.
+int stored_units(storage::Database& db, const std::string& profile, const std::vector<std::string>& folders) {
+  try {
+    return modbus::find_profile(profile, folders).units;
+  } catch (const Error&) {
+  }
+  try {
+    auto st = db.prepare("SELECT body FROM profiles WHERE name = ?1 OR source = ?1 ORDER BY name = ?1 DESC");
+    st.bind(1, profile);
+    if (st.step()) return modbus::parse_profile(st.get_text(0), profile).units;
+  } catch (const Error&) {
+  }
+  return 1;
+}
+
+// Checks that units [unit, unit + units) on the bus are free: no other in-service Modbus meter
+// answers on them or occupies them (a three-phase ADF400L circuit holds three).
+void check_units_free(storage::Database& db, std::int64_t gateway_id, const std::string& gateway, int unit, int units,
+                      std::int64_t except_id, const std::vector<std::string>& folders) {
+  if (unit + units - 1 > 247)
+    fail(Exit::data, "{} on gateway {}: a meter of this profile takes {} units, past 247", units_text(unit, units), gateway,
+         units);
+  // Only a meter starting up to k_max_units - 1 below can reach this range.
+  auto st = db.prepare("SELECT name, unit, profile FROM meters WHERE gateway_id = ?1 AND removed IS NULL AND "
+                       "address IS NULL AND id <> ?2 AND unit BETWEEN ?3 AND ?4 ORDER BY unit");
+  st.bind_all(gateway_id, except_id, unit - (modbus::k_max_units - 1), unit + units - 1);
+  std::map<std::string, int> known;
+  while (st.step()) {
+    const int other_unit = static_cast<int>(st.get_int(1));
+    const std::string profile = st.get_text(2);
+    auto it = known.find(profile);
+    if (it == known.end()) it = known.emplace(profile, stored_units(db, profile, folders)).first;
+    if (!units_overlap(unit, units, other_unit, it->second)) continue;
+    fail(Exit::data, "{} on gateway {} {} meter {}{}", units_text(unit, units), gateway,
+         units > 1 ? "overlap" : "is already", st.get_text(0),
+         it->second > 1 ? fmt::format(" ({})", units_text(other_unit, it->second)) : std::string());
+  }
 }
 
 // What meters.profile records: the name for built-ins and profiles found in the folders; the
@@ -105,6 +139,12 @@ std::optional<std::string> blank_to_null(const std::optional<std::string>& v) {
 
 } // namespace
 
+bool units_overlap(int a, int a_units, int b, int b_units) { return a < b + b_units && b < a + a_units; }
+
+std::string units_text(int unit, int units) {
+  return units > 1 ? fmt::format("units {}..{}", unit, unit + units - 1) : fmt::format("unit {}", unit);
+}
+
 std::string_view to_string(RelayMode m) {
   switch (m) {
   case RelayMode::automatic: return "auto";
@@ -140,6 +180,8 @@ modbus::Profile meter_profile(storage::Database& db, const Meter& m, const std::
 
 namespace {
 
+void check_device(const std::string& device) { check_name("device", device); }
+
 void check_address(std::string_view address) {
   bool digits = address.size() == 12;
   for (char c : address) digits = digits && c >= '0' && c <= '9';
@@ -163,6 +205,7 @@ Meter add_meter(storage::Database& db, const MeterSpec& spec, const std::vector<
   check_text("room", spec.room);
   check_overload(spec.overload_w, false);
   if (spec.kind) check_kind(*spec.kind);
+  if (spec.device) check_device(*spec.device);
   modbus::Profile profile = load_profile(spec.profile, profile_folders);
 
   storage::Transaction tx(db);
@@ -180,14 +223,17 @@ Meter add_meter(storage::Database& db, const MeterSpec& spec, const std::vector<
     fail(Exit::usage, "meter {}: --address is for meters on DL/T 645 gateways; gateway {} speaks Modbus (--unit)",
          spec.name, g.name);
   if (dlt645 && spec.unit != 0) fail(Exit::usage, "meter {}: a DL/T 645 meter has an --address, not a --unit", spec.name);
+  if (dlt645 && spec.device)
+    fail(Exit::usage, "meter {}: --device is for circuits of a Modbus multi-user meter; gateway {} speaks DL/T 645",
+         spec.name, g.name);
   if ((profile.protocol == "dlt645") != dlt645)
     fail(Exit::usage, "meter {}: profile {} is for {} meters, but gateway {} speaks {}", spec.name, profile.name,
          profile.protocol == "dlt645" ? "DL/T 645" : "Modbus", g.name, dlt645 ? "DL/T 645" : "Modbus");
   if (dlt645) {
     if (auto other = address_taken(db, g.id, *spec.address))
       fail(Exit::data, "address {} on gateway {} is already meter {}", *spec.address, g.name, *other);
-  } else if (auto other = unit_taken(db, g.id, spec.unit, 0)) {
-    fail(Exit::data, "unit {} on gateway {} is already meter {}", spec.unit, g.name, *other);
+  } else {
+    check_units_free(db, g.id, g.name, spec.unit, profile.units, 0, profile_folders);
   }
 
   Meter m;
@@ -196,6 +242,7 @@ Meter add_meter(storage::Database& db, const MeterSpec& spec, const std::vector<
   m.gateway = g.name;
   m.unit = dlt645 ? 1 : spec.unit;
   m.address = spec.address;
+  m.device = spec.device;
   m.profile = profile_reference(spec.profile, profile);
   m.kind = kind_for(profile, spec.kind, spec.profile);
   m.building = blank_to_null(spec.building);
@@ -205,9 +252,9 @@ Meter add_meter(storage::Database& db, const MeterSpec& spec, const std::vector<
   m.created = now();
   store_profile(db, profile);
   db.prepare("INSERT INTO meters(name, gateway_id, unit, profile, kind, building, room, relay_mode, overload_w, created, "
-             "address) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")
+             "address, device) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")
       .bind_all(m.name, m.gateway_id, m.unit, m.profile, m.kind, m.building, m.room, to_string(m.relay_mode),
-                m.overload_w, m.created, m.address)
+                m.overload_w, m.created, m.address, m.device)
       .run();
   m.id = db.last_insert_rowid();
   tx.commit();
@@ -262,6 +309,7 @@ Meter update_meter(storage::Database& db, std::string_view name, const MeterChan
   if (c.unit) check_unit(*c.unit);
   if (c.address) check_address(*c.address);
   if (c.kind) check_kind(*c.kind);
+  if (c.device) check_device(*c.device);
   check_text("building", c.building);
   check_text("room", c.room);
   check_overload(c.overload_w, true);
@@ -282,6 +330,8 @@ Meter update_meter(storage::Database& db, std::string_view name, const MeterChan
            m.address ? "DL/T 645" : "Modbus", dlt645 ? "DL/T 645" : "Modbus");
     if (dlt645 && c.unit) fail(Exit::usage, "meter {}: a DL/T 645 meter has an address, not a unit", m.name);
     if (!dlt645 && c.address) fail(Exit::usage, "meter {}: a Modbus meter has a unit, not an address", m.name);
+    if (dlt645 && c.device)
+      fail(Exit::usage, "meter {}: --device is for circuits of a Modbus multi-user meter, not DL/T 645 meters", m.name);
     if (c.address) m.address = c.address;
     if (dlt645 && (c.gateway || c.address)) {
       if (auto other = address_taken(db, m.gateway_id, *m.address); other && *other != m.name)
@@ -292,9 +342,12 @@ Meter update_meter(storage::Database& db, std::string_view name, const MeterChan
            profile->protocol == "dlt645" ? "DL/T 645" : "Modbus");
   }
   if (c.unit) m.unit = *c.unit;
-  if (!m.address)
-  if (auto other = unit_taken(db, m.gateway_id, m.unit, m.id))
-    fail(Exit::data, "unit {} on gateway {} is already meter {}", m.unit, m.gateway, *other);
+  if (!m.address) {
+    const int units = profile ? profile->units : stored_units(db, m.profile, profile_folders);
+    check_units_free(db, m.gateway_id, m.gateway, m.unit, units, m.id, profile_folders);
+  }
+  if (c.no_device) m.device.reset();
+  if (c.device) m.device = c.device;
   if (profile) {
     m.profile = profile_reference(*c.profile, *profile);
     m.kind = kind_for(*profile, c.kind, *c.profile);
@@ -307,9 +360,9 @@ Meter update_meter(storage::Database& db, std::string_view name, const MeterChan
   if (c.relay_mode) m.relay_mode = *c.relay_mode;
   if (c.overload_w) m.overload_w = *c.overload_w == 0 ? std::nullopt : c.overload_w;
   db.prepare("UPDATE meters SET gateway_id = ?2, unit = ?3, profile = ?4, kind = ?5, building = ?6, room = ?7, "
-             "relay_mode = ?8, overload_w = ?9, address = ?10 WHERE id = ?1")
+             "relay_mode = ?8, overload_w = ?9, address = ?10, device = ?11 WHERE id = ?1")
       .bind_all(m.id, m.gateway_id, m.unit, m.profile, m.kind, m.building, m.room, to_string(m.relay_mode),
-                m.overload_w, m.address)
+                m.overload_w, m.address, m.device)
       .run();
   tx.commit();
   return m;

@@ -27,6 +27,9 @@ struct Meter {
   std::string gateway; // the gateway's name (filled in by the functions below)
   int unit = 1;        // 1..247 (a DL/T 645 meter: unused, 1)
   std::optional<std::string> address; // a DL/T 645 meter's 12-digit address
+  // The multi-user device (an ADF400L) this meter is a circuit of, named per gateway: meters
+  // with the same device on the same gateway are circuits of one physical device.
+  std::optional<std::string> device;
   std::string profile; // the profile's name, or the path of its file
   std::string kind = "electricity"; // electricity | water
   std::optional<std::string> building;
@@ -51,6 +54,7 @@ struct MeterSpec {
   std::string gateway;
   int unit = 0;                       // Modbus: required
   std::optional<std::string> address; // DL/T 645: required, 12 digits
+  std::optional<std::string> device;  // a circuit of this multi-user device (Modbus)
   std::string profile;                // a profile name or a FILE.toml path
   std::optional<std::string> kind;    // default: the profile's
   std::optional<std::string> building;
@@ -64,6 +68,8 @@ struct MeterChange {
   std::optional<std::string> gateway;
   std::optional<int> unit;
   std::optional<std::string> address; // DL/T 645 meters only
+  std::optional<std::string> device;  // Modbus meters only
+  bool no_device = false;             // no longer a circuit of a device
   std::optional<std::string> profile;
   std::optional<std::string> kind;
   std::optional<std::string> building;
@@ -71,6 +77,11 @@ struct MeterChange {
   std::optional<RelayMode> relay_mode;
   std::optional<std::int64_t> overload_w; // 0 clears it
 };
+
+// Whether unit ranges [a, a + a_units) and [b, b + b_units) share an address.
+bool units_overlap(int a, int a_units, int b, int b_units);
+// "unit 5", or "units 4..6" for a meter that occupies three.
+std::string units_text(int unit, int units);
 
 // Loads the profile a meter names (built-ins, then `folders`; or a file path). Error(no_input)
 // when it cannot be found, Error(config) when it is bad.
@@ -81,7 +92,8 @@ modbus::Profile meter_profile(storage::Database& db, const Meter& m, const std::
 
 // Adds a meter. Nothing is read from the bus: a meter can be added before it is installed.
 // Errors: usage for a bad field; no_input for an unknown gateway or profile; config for a bad
-// profile; data when the ID is taken or another in-service meter has the gateway and unit.
+// profile; data when the ID is taken or another in-service meter has the gateway and unit (or
+// one of the units the profile occupies: a three-phase circuit of an ADF400L takes three).
 Meter add_meter(storage::Database& db, const MeterSpec& spec, const std::vector<std::string>& profile_folders);
 
 std::optional<Meter> find_meter(storage::Database& db, std::string_view name);
