@@ -9,6 +9,7 @@
 #include <kwh/site/live.hpp>
 #include <kwh/site/meter.hpp>
 #include <kwh/transport/client.hpp>
+#include <kwh/util/money.hpp>
 #include <kwh/util/time.hpp>
 
 #include <fmt/format.h>
@@ -170,12 +171,43 @@ void add_add(CLI::App* parent, Context& ctx) {
   });
 }
 
+// What `meter set` writes to a meter that keeps settings of its own ([settings.NAME]).
+struct MeterSettings {
+  std::optional<std::string> alarm1, alarm2;
+  std::optional<double> wait;
+};
+
+// The set commands for the settings given, as "name=value" in the setting's canonical unit
+// (money in minor units, W). --alarm1/--alarm2 need the profile's setting (else exit 65); an
+// --overload-w is written where the profile has one and is kwh's own threshold either way.
+std::vector<std::string> meter_settings(Context& ctx, const modbus::Profile& profile, const std::string& meter,
+                                        const MeterSettings& s, std::optional<std::int64_t> overload_w) {
+  std::vector<std::string> out;
+  for (const auto& [name, text] : {std::pair{"alarm1", s.alarm1}, std::pair{"alarm2", s.alarm2}}) {
+    if (!text) continue;
+    if (!profile.find_setting(name))
+      fail(Exit::data, "meter {}: its profile {} keeps no {} ([settings.{}]); an account's alarms are set with kwh account",
+           meter, profile.name, name, name);
+    auto money = Money::parse(*text, ctx.minor_units());
+    if (!money) fail(Exit::data, "--{}: {}", name, money.error().what());
+    out.push_back(fmt::format("{}={}", name, money->minor()));
+  }
+  if (overload_w && profile.find_setting("overload_w")) out.push_back(fmt::format("overload_w={}", *overload_w));
+  return out;
+}
+
 void add_set(CLI::App* parent, Context& ctx) {
   auto o = std::make_shared<MeterOptions>();
+  auto ms = std::make_shared<MeterSettings>();
   auto* sub = parent->add_subcommand("set", "change a meter");
   add_meter_options(sub, *o, false);
-  sub->callback([&ctx, o] {
-    ctx.action = [&ctx, o] {
+  sub->add_option("--alarm1", ms->alarm1, "write the meter's own first balance alarm (its [settings.alarm1])")->type_name("MONEY");
+  sub->add_option("--alarm2", ms->alarm2, "write the meter's own second balance alarm (its [settings.alarm2])")->type_name("MONEY");
+  sub->add_option("--wait", ms->wait, "wait until kwhd has written the meter's settings")
+      ->check(within(0, 86400))
+      ->type_name("SECONDS");
+  sub->callback([&ctx, o, ms] {
+    ctx.action = [&ctx, o, ms] {
       site::MeterChange c;
       c.gateway = o->gateway;
       c.unit = o->unit;
@@ -188,11 +220,31 @@ void add_set(CLI::App* parent, Context& ctx) {
       c.room = o->room;
       if (o->relay_mode) c.relay_mode = site::parse_relay_mode(*o->relay_mode);
       c.overload_w = o->overload_w;
-      if (!c.gateway && !c.unit && !c.address && !c.device && !c.no_device && !c.profile && !c.kind && !c.building &&
-          !c.room && !c.relay_mode && !c.overload_w)
+      const bool change = c.gateway || c.unit || c.address || c.device || c.no_device || c.profile || c.kind ||
+                          c.building || c.room || c.relay_mode || c.overload_w;
+      if (!change && !ms->alarm1 && !ms->alarm2)
         fail(Exit::usage, "meter set {}: nothing to change (see kwh meter set --help)", o->id);
       auto& db = ctx.db();
-      auto m = site::update_meter(db, o->id, c, ctx.config().profiles);
+      // The settings the meter keeps itself are checked before anything is written.
+      auto current = site::get_meter_in_service(db, o->id);
+      auto profile = o->profile ? modbus::find_profile(*o->profile, ctx.config().profiles)
+                                : site::meter_profile(db, current, ctx.config().profiles);
+      auto settings = meter_settings(ctx, profile, current.name, *ms, o->overload_w);
+      if (ms->wait && settings.empty())
+        fail(Exit::usage, "meter set {}: --wait is for settings written to the meter, and there are none", o->id);
+      // Checked above, so that the commands below cannot fail on the meter's account.
+      auto m = change ? site::update_meter(db, o->id, c, ctx.config().profiles) : current;
+      std::vector<std::int64_t> ids;
+      storage::Transaction tx(db);
+      for (const auto& arg : settings)
+        ids.push_back(site::queue_command(
+            db, site::NewCommand{.meter_id = m.id, .action = "set", .argument = arg, .operator_name = operator_of(ctx)}));
+      tx.commit();
+      if (!ids.empty()) {
+        // What is written to the meter, per setting, as for the other queued commands.
+        if (ctx.format() == output::Format::table && !ctx.quiet && change) ctx.out() << "updated meter " << m.name << '\n';
+        return report_queued(ctx, ids, ms->wait, "meter set");
+      }
       if (ctx.format() == output::Format::json) ctx.print(meter_json(db, m));
       else if (ctx.quiet) ctx.out() << m.name << '\n';
       else ctx.out() << "updated meter " << m.name << '\n';

@@ -17,7 +17,7 @@ _kwh_words() {
     "") echo "init gateway meter tariff account sell refund relay reading report operator log check sim serve" ;;
     gateway) echo "add list show remove test" ;;
     meter) echo "add list show read set replace remove sync-time" ;;
-    tariff) echo "add list show" ;;
+    tariff) echo "add list show issue" ;;
     account) echo "open list show attach detach close link" ;;
     relay) echo "on off auto protect" ;;
     reading) echo "import list accept reject prune" ;;
@@ -33,12 +33,13 @@ _kwh_options() {
     "meter add")
       echo "--gateway= --unit= --address= --device= --profile= --kind= --building= --room= --relay-mode= --overload-w=" ;;
     "meter set")
-      echo "--gateway= --unit= --address= --device= --no-device --profile= --kind= --building= --room= --relay-mode= --overload-w=" ;;
+      echo "--gateway= --unit= --address= --device= --no-device --profile= --kind= --building= --room= --relay-mode= --overload-w= --alarm1= --alarm2= --wait=" ;;
     "meter list") echo "--status= --gateway= --building=" ;;
     "meter read") echo "--direct" ;;
     "meter replace") echo "--time=" ;;
     "meter sync-time") echo "--building= --all --wait=" ;;
     "tariff add") echo "--flat= --file= --effective= --unit=" ;;
+    "tariff issue") echo "--building= --all --wait=" ;;
     "account open")
       echo "--name= --tariff= --meter= --alarm1= --alarm2= --credit-limit= --phone= --opened=" ;;
     "account list") echo "--status=" ;;
@@ -124,6 +125,7 @@ _kwh_argument() {
       if ((n == 0)); then words=$(_kwh_ids account); else words=$(_kwh_ids meter); fi ;;
     sell | refund) ((n == 0)) && words=$(_kwh_ids account) ;;
     "tariff show") words=$(_kwh_ids tariff) ;;
+    "tariff issue") if ((n == 0)); then words=$(_kwh_ids tariff); else words="- $(_kwh_ids meter)"; fi ;;
     "operator remove") words=$(_kwh_ids operator) ;;
     "reading import") _kwh_files "$cur"; COMPREPLY+=($(compgen -W "-" -- "$cur")); return ;;
   esac

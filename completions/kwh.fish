@@ -15,7 +15,7 @@ function __kwh_words
         case meter
             echo add list show read set replace remove sync-time
         case tariff
-            echo add list show
+            echo add list show issue
         case account
             echo open list show attach detach close link
         case relay
@@ -175,6 +175,9 @@ complete -c kwh -n '__kwh_at "meter add" "meter set" "meter list" "meter sync-ti
 complete -c kwh -n '__kwh_at "meter add" "meter set"' -l room -x -d 'room or shop'
 complete -c kwh -n '__kwh_at "meter add" "meter set"' -l relay-mode -x -a 'auto protect off' -d 'relay mode'
 complete -c kwh -n '__kwh_at "meter add" "meter set"' -l overload-w -x -d 'overload threshold in W'
+complete -c kwh -n '__kwh_at "meter set"' -l alarm1 -x -d "the meter's own first balance alarm"
+complete -c kwh -n '__kwh_at "meter set"' -l alarm2 -x -d "the meter's own second balance alarm"
+complete -c kwh -n '__kwh_at "meter set"' -l wait -x -d 'wait until kwhd has written the settings'
 complete -c kwh -n '__kwh_at "meter list"' -l status -x -a 'online offline unknown' -d 'only this status'
 complete -c kwh -n '__kwh_at "meter read"' -l direct -d 'read the meter now'
 complete -c kwh -n '__kwh_at "meter replace"' -l time -r -d 'when the swap happened'
@@ -192,6 +195,11 @@ complete -c kwh -n '__kwh_at "tariff add"' -l file -r -F -d 'tariff file (kwh-ta
 complete -c kwh -n '__kwh_at "tariff add"' -l effective -x -d 'with --flat: the date it starts'
 complete -c kwh -n '__kwh_at "tariff add"' -l unit -x -a 'kWh m3' -d 'with --flat: per kWh or m3'
 complete -c kwh -n '__kwh_at "tariff show"' -a '(__kwh_ids tariff)'
+complete -c kwh -n '__kwh_at tariff' -a issue -d 'write a tariff to meters (queued for kwhd)'
+complete -c kwh -n '__kwh_at "tariff issue"' -l building -x -d 'the meters in this building'
+complete -c kwh -n '__kwh_at "tariff issue"' -l all -d 'every meter whose profile keeps a tariff'
+complete -c kwh -n '__kwh_at "tariff issue"' -l wait -x -d 'wait until kwhd has written them'
+complete -c kwh -n '__kwh_at "tariff issue"' -a '- (__kwh_ids tariff) (__kwh_ids meter)'
 
 # kwh account
 complete -c kwh -n '__kwh_at account' -a open -d 'open an account'
