@@ -602,13 +602,12 @@ void GatewayPoller::start_command(QueuedCommand command) {
           command, CommandOutcome{false, fmt::format("profile {}: [relay] {} is empty", p.name, run.on ? "on" : "off"), {}, true});
       return;
     }
-    if (dlt645())
-      ; // the frame above
-    else if (p.relay->table == modbus::Table::coil)
+    // A DL/T 645 meter's frame is made above; a Modbus meter's words are written here.
+    if (!dlt645() && p.relay->table == modbus::Table::coil)
       run.write = Request::write_coil(meter.unit, p.relay->address, words[0] != 0);
-    else if (p.relay->single_write && words.size() == 1)
+    else if (!dlt645() && p.relay->single_write && words.size() == 1)
       run.write = Request::write_register(meter.unit, p.relay->address, words[0]);
-    else
+    else if (!dlt645())
       run.write = Request::write_registers(meter.unit, p.relay->address, words);
   } else if (command.action == "sync_time") {
     if (!p.clock) {
