@@ -109,12 +109,12 @@ void add_account(CLI::App& app, Context& ctx) {
       t.columns = {{"account"},          {"name"},           {"status", output::Kind::status},
                    {"balance", output::Kind::money}, {"tariff"}, {"meters"},
                    {"alarm1", output::Kind::money},  {"alarm2", output::Kind::money},
-                   {"credit_limit", output::Kind::money}};
+                   {"credit_limit", output::Kind::money}, {"phone"}};
       for (const auto& a : billing::list_accounts(db, *status)) {
         std::string meters;
         for (const auto& m : a.meters) meters += (meters.empty() ? "" : " ") + m;
         t.add({a.name, a.holder, a.status, ctx.money(a.balance), a.tariff, meters, opt_money(ctx, a.alarm1),
-               opt_money(ctx, a.alarm2), ctx.money(a.credit_limit)});
+               opt_money(ctx, a.alarm2), ctx.money(a.credit_limit), a.phone ? output::Json(*a.phone) : output::Json()});
       }
       ctx.print(t);
       return 0;

@@ -57,6 +57,8 @@ void add_init(CLI::App& app, Context& ctx) {
         std::cerr << "kwh: warning: " << e.what() << "\n";
       }
       int after = db->user_version();
+      // A database that is already current is left as it was, and the audit says nothing.
+      if (existed && applied == 0) ctx.audit_written = true;
       output::Json o = output::Json::object();
       o.set("database", path);
       o.set("created", !existed);

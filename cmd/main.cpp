@@ -3,6 +3,7 @@
 
 #include "context.hpp"
 
+#include <kwh/audit/log.hpp>
 #include <kwh/util/error.hpp>
 
 #include <fmt/format.h>
@@ -11,21 +12,10 @@
 
 namespace {
 
-std::string join_args(int argc, char** argv) {
-  std::string s;
-  for (int i = 0; i < argc; ++i) {
-    if (i) s += ' ';
-    std::string a = argv[i];
-    bool plain = !a.empty() && a.find_first_of(" \t\"'\\$`") == std::string::npos;
-    s += plain ? a : "'" + a + "'";
-  }
-  return s;
-}
-
 int run(int argc, char** argv) {
   using namespace kwh;
   cli::Context ctx;
-  ctx.command_line = join_args(argc, argv);
+  ctx.command_line = audit::command_line(argc, argv);
 
   CLI::App app{"kwh: prepaid energy management for sub-metered sites", "kwh"};
   app.set_version_flag("--version", std::string("kwh ") + KWH_VERSION);

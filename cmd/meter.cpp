@@ -279,18 +279,22 @@ void add_list(CLI::App* parent, Context& ctx) {
                    {"account"},
                    {"last_reading", output::Kind::time},
                    {"energy_kwh", output::Kind::real},
-                   {"device"}};
+                   {"device"},
+                   {"volume_m3", output::Kind::real}};
       for (const auto& m : site::list_meters(db, *f)) {
         auto stored = site::stored_values(db, m.id);
-        output::Json time, energy;
+        // The meter's total by its kind: energy in kWh, or a water meter's volume in m³.
+        output::Json time, energy, volume;
         if (stored) {
           time = format_time(stored->time);
           if (const auto* e = stored->find("energy_total"); e && e->integer)
             energy = static_cast<double>(*e->integer) / 1000.0;
+          if (const auto* v = stored->find("volume_total"); v && v->integer)
+            volume = static_cast<double>(*v->integer) / 1000.0;
         }
         t.add({m.name, m.gateway, m.address ? output::Json() : output::Json(m.unit), opt(m.address), m.profile, m.kind, opt(m.building), opt(m.room), m.status, m.relay_state,
                std::string(site::to_string(m.relay_mode)), opt(site::open_account(db, m.id)), time, energy,
-               opt(m.device)});
+               opt(m.device), volume});
       }
       ctx.print(t);
       return 0;

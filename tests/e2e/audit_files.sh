@@ -18,9 +18,15 @@ expect_exit 66 kwh operator remove kwhtest-nobody
 expect_one_line_error
 expect_exit 64 kwh operator add kwhtest-x --role root
 
+# kwh init on a database that is already current changes nothing, and the audit says nothing.
+expect_exit 0 kwh init
+contains "$OUT" "is up to date"
+
 expect_exit 0 kwh --json log
 equals "$(printf '%s' "$OUT" | json "[e['action'] for e in d]")" \
   '["init", "operator add", "operator add", "operator add", "operator add", "operator remove"]'
+# The command as typed, by the program's name, not the path it was run from.
+equals "$(printf '%s' "$OUT" | json "d[5]['command']")" "kwh operator remove kwhtest-three"
 equals "$(printf '%s' "$OUT" | json "d[5]['subject']")" "kwhtest-three"
 equals "$(printf '%s' "$OUT" | json "d[0]['operator']")" "$(id -un)"
 expect_exit 0 kwh --json log --since 2999-01-01
@@ -85,4 +91,11 @@ expect_exit 78 kwhd --config "$T/kwh.toml" --check-config
 contains "$ERR" "world-writable"
 chmod 0644 "$T/kwh.toml"
 expect_exit 0 kwh --config "$T/kwh.toml" operator list
+
+# Secrets in arguments are never kept: a DL/T 645 gateway's password and operator code.
+expect_exit 0 kwh gateway add dl --dlt645-tcp 127.0.0.1:4001 --password 02123456 --operator-code=00000042
+expect_exit 0 kwh --json log
+command=$(printf '%s' "$OUT" | json "d[-1]['command']")
+equals "$command" "kwh gateway add dl --dlt645-tcp 127.0.0.1:4001 --password *** --operator-code=***"
+not_contains "$(sqlite3 "$KWH_DB" "SELECT group_concat(command, ' ') FROM audit")" 02123456
 echo "ok"

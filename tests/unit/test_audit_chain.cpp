@@ -180,3 +180,14 @@ TEST_CASE("Audit: append inside the caller's transaction is rolled back with it"
   CHECK(audit::list(*a.db).size() == 6);
   CHECK(audit::verify(*a.db).empty());
 }
+
+TEST_CASE("Audit: the command line names the program, quotes for a shell, and never keeps a secret") {
+  const char* sell[] = {"/usr/local/bin/kwh", "sell", "S-101", "200", "--ref", "till 3"};
+  CHECK(audit::command_line(6, sell) == "kwh sell S-101 200 --ref 'till 3'");
+  const char* gateway[] = {"./build/kwh",  "gateway",   "add", "g", "--dlt645-tcp", "10.0.0.1:4001", "--password",
+                           "02123456",     "--operator-code=00000001"};
+  CHECK(audit::command_line(9, gateway) ==
+        "kwh gateway add g --dlt645-tcp 10.0.0.1:4001 --password *** --operator-code=***");
+  const char* password_eq[] = {"kwh", "gateway", "add", "g", "--password=02123456"};
+  CHECK(audit::command_line(5, password_eq) == "kwh gateway add g --password=***");
+}

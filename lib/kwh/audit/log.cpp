@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <limits>
 
 namespace kwh::audit {
@@ -150,6 +151,33 @@ std::vector<std::string> verify(storage::Database& db, std::optional<std::string
                                    "cut before that point",
                                    *expect_head));
   return findings;
+}
+
+std::string command_line(int argc, const char* const* argv) {
+  static constexpr std::string_view k_secret[] = {"--password", "--operator-code"};
+  auto secret = [](std::string_view option) {
+    return std::find(std::begin(k_secret), std::end(k_secret), option) != std::end(k_secret);
+  };
+  std::string s;
+  bool hide_next = false;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i] ? argv[i] : "";
+    if (i == 0) {
+      auto slash = a.rfind('/');
+      if (slash != std::string::npos) a = a.substr(slash + 1);
+    } else if (hide_next) {
+      a = "***";
+      hide_next = false;
+    } else if (auto eq = a.find('='); a.starts_with("--") && eq != std::string::npos && secret(std::string_view(a).substr(0, eq))) {
+      a = a.substr(0, eq) + "=***";
+    } else if (secret(a)) {
+      hide_next = true;
+    }
+    if (i) s += ' ';
+    const bool plain = !a.empty() && a.find_first_of(" \t\"'\\$`") == std::string::npos;
+    s += plain ? a : "'" + a + "'";
+  }
+  return s;
 }
 
 } // namespace kwh::audit

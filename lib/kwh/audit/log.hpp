@@ -37,6 +37,11 @@ struct Entry {
   std::optional<std::string> detail;  // anything else worth keeping, free text
 };
 
+// The command line as the audit keeps it: the program by its name ("kwh", not the path it was
+// run from), each argument quoted for a shell where it needs it, and the values of options that
+// carry secrets (--password, --operator-code, with a space or '=') replaced by "***".
+std::string command_line(int argc, const char* const* argv);
+
 struct StoredEntry {
   std::int64_t id = 0;
   Entry entry;
