@@ -113,7 +113,7 @@ equals "$(($(wc -l < "$T/r-readings-raw.csv") - 1))" \
        "$(q "SELECT COUNT(*) FROM readings WHERE t >= $from AND t < $to")"
 
 # Reconcile on 3 November: bob's card sale and cash refund, and the three agreeing totals.
-equals "$(head -1 "$T/r-reconcile.csv")" "operator,method,sales,refunds,net,count,source"
+equals "$(head -1 "$T/r-reconcile.csv")" "operator,method,sales,refunds,net,count,source,meter_balance,ledger_balance"
 contains "$(cat "$T/r-reconcile.csv")" "bob,card,50.00,0.00,50.00,1,payments"
 contains "$(cat "$T/r-reconcile.csv")" "bob,cash,0.00,15.25,-15.25,1,payments"
 contains "$(cat "$T/r-reconcile.csv")" "(all),(all),50.00,15.25,34.75,2,ledger"

@@ -40,6 +40,22 @@ type = "u32"
 table = "holding"
 address = 0x0304
 type = "u16"
+
+[values.meter_balance]
+table = "holding"
+address = 0x0410
+type = "i32"
+
+[values.purchase_count]
+table = "holding"
+address = 0x0412
+type = "u16"
+
+[purchase]
+table = "holding"
+address = 0x0400
+type = "u32"
+decimals = 2
 TOML
 start_sim 3 1 --profile "$T/issuable.toml"
 kwh gateway add g --tcp "127.0.0.1:$SIM_PORT" --timeout-ms 500 >/dev/null
@@ -118,4 +134,47 @@ equals "$(sql "SELECT count(*) FROM commands")" $((before + 3))
 equals "$(sql "SELECT overload_w FROM meters WHERE name = 'I1'")" 5000
 equals "$(words 1 0x0300 5)" "0 2000 0 1000 5000"
 equals "$(words 2 0x0300 5)" "0 0 0 0 0"
+
+# Purchases: a sale to an account whose meter keeps its own balance is written to the meter,
+# numbered after the meter's own count; a refund is not. The meter counts its balance down at
+# the prices issued to it, and reconcile sets it beside the ledger's.
+kwh account open A1 --name "Shop 1" --tariff shops --meter I1 >/dev/null
+kwh account open A3 --name "Shop 3" --tariff shops --meter P3 >/dev/null
+expect_exit 65 kwh sell A1 1.005
+expect_one_line_error
+expect_exit 0 kwh sell A1 200 --json
+command=$(json 'd["receipt"]' <<<"$OUT")
+wait_for 15 is "SELECT state FROM commands WHERE reason = 'sale'" done || { diag; fail "the purchase was not written"; }
+equals "$(sql "SELECT argument FROM commands WHERE reason = 'sale'")" "purchase receipt $command@0x0400=0x0000,0x4E20,0x0001"
+equals "$(words 1 0x0400 3)" "0 20000 1"
+expect_exit 0 kwh sell A1 50.50
+wait_for 15 is "SELECT count(*) FROM commands WHERE reason = 'sale' AND state = 'done'" 2 || { diag; fail "the second purchase was not written"; }
+equals "$(words 1 0x0400 3)" "0 5050 2"
+# The meter's count is 2 and its balance 250.50 less what it has used since at the issued prices.
+wait_for 15 is "SELECT json_extract(\"values\", '$.purchase_count') FROM meter_values WHERE meter_id = (SELECT id FROM meters WHERE name = 'I1')" 2 ||
+  { diag; fail "kwhd did not read the meter's purchase count"; }
+own=$(sql "SELECT json_extract(\"values\", '$.meter_balance') FROM meter_values WHERE meter_id = (SELECT id FROM meters WHERE name = 'I1')")
+[ "$own" -le 25050 ] && [ "$own" -gt 24000 ] || fail "the meter's own balance is $own"
+# A purchase the meter already holds (the same number again, as after a lost reply) is done, not taken twice.
+sql "INSERT INTO commands(meter_id, action, argument, reason, state, created, not_before) SELECT id, 'set',
+     'purchase again@0x0400=0x0000,0x13BA,0x0002', 'test', 'pending', strftime('%s'), strftime('%s') FROM meters WHERE name = 'I1'"
+wait_for 15 is "SELECT state FROM commands WHERE reason = 'test'" done || { diag; fail "the repeated purchase was not settled"; }
+contains "$(sql "SELECT readback FROM commands WHERE reason = 'test'")" "(the meter had it already)"
+# One out of turn is refused for good, and says what the meter holds.
+sql "INSERT INTO commands(meter_id, action, argument, reason, state, created, not_before) SELECT id, 'set',
+     'purchase wrong@0x0400=0x0000,0x0064,0x0007', 'test2', 'pending', strftime('%s'), strftime('%s') FROM meters WHERE name = 'I1'"
+wait_for 15 is "SELECT state FROM commands WHERE reason = 'test2'" failed || { diag; fail "the purchase out of turn was not refused"; }
+contains "$(sql "SELECT last_error FROM commands WHERE reason = 'test2'")" "the meter refused the write"
+equals "$(words 1 0x0400 3)" "0 5050 2"
+# No purchase for a meter that keeps no balance, nor for a refund.
+expect_exit 0 kwh sell A3 10
+expect_exit 0 kwh refund A1 5
+equals "$(sql "SELECT count(*) FROM commands WHERE reason = 'sale'")" 2
+# Reconcile: the meter's own balance beside the ledger's.
+expect_exit 0 kwh report reconcile --json
+row=$(json '[r for r in d if r["source"] == "meter"][0]' <<<"$OUT")
+equals "$(json 'd["operator"] + " " + d["method"]' <<<"$row")" "A1 I1"
+ledger=$(kwh account show A1 --json | json 'd["balance"]')
+equals "$(json 'd["ledger_balance"]' <<<"$row")" "$ledger"
+equals "$(json 'round(float(d["meter_balance"]) - float(d["ledger_balance"]), 2) == float(d["net"])' <<<"$row")" True
 kill -TERM "$KWHD_PID"; wait "$KWHD_PID" || fail "kwhd did not exit 0"

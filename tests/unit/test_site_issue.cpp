@@ -172,3 +172,36 @@ TEST_CASE("Issue: [tariff] in a profile") {
   CHECK(error(base + "[tariff.prices]\ntable = \"input\"\naddress = 1\n").find("tariff.prices.table: must be holding") !=
         std::string::npos);
 }
+
+TEST_CASE("Issue: a purchase is the amount in the meter's decimals, then its number") {
+  modbus::PurchaseSpec p;
+  p.address = 0x0400;
+  CHECK(site::purchase_write(p, 20000, 2, 1).value() == RegisterWrite{"purchase", 0x0400, {0, 0x4E20, 1}});
+  p.decimals = 3;
+  CHECK(site::purchase_write(p, 5050, 2, 12).value() == RegisterWrite{"purchase", 0x0400, {0, 0xC544, 12}});
+  p.decimals = 0;
+  p.type = modbus::ValueType::u16;
+  CHECK(site::purchase_write(p, 20000, 2, 3).value() == RegisterWrite{"purchase", 0x0400, {200, 3}});
+  auto cents = site::purchase_write(p, 20050, 2, 3);
+  REQUIRE(!cents.ok());
+  CHECK(std::string(cents.error().what()).find("200.50 has more than the 0 decimals the meter takes") != std::string::npos);
+  CHECK(!site::purchase_write(p, 6553600, 2, 3).ok()); // 65536 does not fit 16 bits
+  CHECK(!site::purchase_write(p, 100, 2, 65536).ok());
+  CHECK(!site::purchase_write(p, 0, 2, 1).ok());
+}
+
+TEST_CASE("Issue: [purchase] needs the meter's own balance") {
+  const std::string base = "name = \"x\"\nkind = \"electricity\"\n[values.energy_total]\ntable = \"holding\"\naddress = 0\ntype = \"u32\"\n";
+  const std::string purchase = "[purchase]\ntable = \"holding\"\naddress = 0x0400\n";
+  try {
+    modbus::parse_profile(base + purchase, "p.toml");
+    FAIL("parsed");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find("purchase: a meter that takes purchases keeps a balance") != std::string::npos);
+  }
+  auto p = modbus::parse_profile(base + "[values.meter_balance]\ntable = \"holding\"\naddress = 0x10\ntype = \"i32\"\n" + purchase,
+                                 "p.toml");
+  REQUIRE(p.purchase);
+  CHECK(p.purchase->words() == 3);
+  CHECK(p.purchase->decimals == 2);
+}

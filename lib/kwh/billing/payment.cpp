@@ -4,6 +4,10 @@
 #include <kwh/billing/status.hpp>
 #include <kwh/ledger/accumulator.hpp>
 #include <kwh/ledger/ledger.hpp>
+#include <kwh/site/command.hpp>
+#include <kwh/site/issue.hpp>
+#include <kwh/site/live.hpp>
+#include <kwh/site/meter.hpp>
 #include <kwh/storage/database.hpp>
 
 #include <fmt/format.h>
@@ -69,6 +73,43 @@ PaymentResult replay(storage::Database& db, const config::Config& config, const 
 
 } // namespace
 
+namespace {
+
+// The purchase a sale writes to the account's meter that keeps its own balance, if it has one.
+std::optional<std::int64_t> queue_purchase(storage::Database& db, const config::Config& config, const Account& a,
+                                           const PaymentRequest& r, std::int64_t receipt) {
+  std::optional<std::pair<site::Meter, modbus::PurchaseSpec>> target;
+  for (const auto& name : a.meters) {
+    auto m = site::get_meter(db, name);
+    std::optional<modbus::Profile> profile;
+    try {
+      profile = site::meter_profile(db, m, config.profiles);
+    } catch (const Error&) {
+      continue; // a meter whose profile is gone is read by no one either
+    }
+    if (!profile->purchase) continue;
+    if (target)
+      fail(Exit::data, "account {} has more than one meter that keeps its own balance ({} and {}); the sale would not "
+                       "know which to write to",
+           a.name, target->first.name, m.name);
+    target.emplace(m, *profile->purchase);
+  }
+  if (!target) return std::nullopt;
+  const auto& [meter, spec] = *target;
+  std::optional<std::int64_t> reported;
+  if (auto stored = site::stored_values(db, meter.id))
+    if (const auto* v = stored->find("purchase_count"); v && v->integer) reported = *v->integer;
+  auto write = site::purchase_write(spec, r.amount.minor(), config.minor_units,
+                                    site::next_purchase_number(db, meter.id, reported));
+  if (!write) fail(Exit::data, "meter {} keeps its own balance, and {}; nothing written", meter.name, write.error().what());
+  write->what = fmt::format("purchase receipt {}", receipt);
+  return site::queue_command(db, site::NewCommand{.meter_id = meter.id, .action = "set",
+                                                  .argument = site::write_argument(*write), .reason = "sale",
+                                                  .operator_name = r.operator_name});
+}
+
+} // namespace
+
 PaymentResult post_payment_in(storage::Database& db, const config::Config& config, const PaymentRequest& r) {
   check_request(r);
   Account a = find_account(db, r.account);
@@ -88,6 +129,7 @@ PaymentResult post_payment_in(storage::Database& db, const config::Config& confi
   e = ledger::append(db, std::move(e));
   auto change = update_status(db, config, a.id, r.time, r.time, r.kind == PaymentKind::sale);
   PaymentResult res;
+  if (r.kind == PaymentKind::sale) res.purchase_command = queue_purchase(db, config, a, r, *e.receipt);
   res.receipt = *e.receipt;
   res.account = a.name;
   res.holder = a.holder;

@@ -49,13 +49,20 @@ struct PaymentResult {
   std::string operator_name;
   std::string status;                 // the account's status after it
   std::vector<std::int64_t> commands; // relay commands queued (topup)
+  // A sale to an account whose meter keeps its own balance ([purchase] in its profile): the
+  // set command that writes it to the meter as a purchase, queued for kwhd.
+  std::optional<std::int64_t> purchase_command;
 };
 
 const char* kind_name(PaymentKind k);
 
 // Posts a sale or refund in its own transaction (BEGIN IMMEDIATE). Errors: Exit::data for an
 // amount <= 0, an unknown method, a refund above the balance, a closed account or a --ref
-// conflict; Exit::no_input for an unknown account.
+// conflict; Exit::no_input for an unknown account. A sale to an account whose meter keeps its
+// own balance queues the purchase for the meter in the same transaction; Exit::data, nothing
+// written, when the meter cannot take the amount (more decimals than it has) or when more than
+// one of the account's meters keeps a balance (which one the money is for is not known).
+// Refunds are not written to meters: a meter's balance only grows by purchases.
 // `also`, when given, runs inside the payment's transaction once the entry is written (not on a
 // replay), so that what it writes (the CLI's audit entry) commits with the payment, in one fsync.
 PaymentResult post_payment(storage::Database& db, const config::Config& config, const PaymentRequest& request,

@@ -643,6 +643,20 @@ void GatewayPoller::on_command_reply(transport::Outcome<transport::Response> o) 
   const auto& meter = m_target.meters[m_command->meter];
   const auto& write = m_command->write;
   if (m_command->step == 0) {
+    if (!o && o.failure().kind == Failure::Kind::exception && m_command->command.action == "set" &&
+        m_command->command.argument && site::parse_write_argument(*m_command->command.argument)) {
+      // Words worked out beforehand (a purchase, a tariff) that the meter refuses: it may hold
+      // them already (a purchase taken on an attempt whose reply was lost is refused the second
+      // time). What it holds decides, read back below.
+      m_command->refused = o.failure().describe();
+      m_command->step = 1;
+      ++m_run_id;
+      m_bus->submit(Request::read_holding(meter.unit, write.address, static_cast<std::uint16_t>(write.values.size())),
+                    guard([](GatewayPoller& self, transport::Outcome<transport::Response> r) {
+                      self.on_command_reply(std::move(r));
+                    }));
+      return;
+    }
     if (!o) {
       if (is_connection(o.failure())) connection_failed(o.failure());
       finish_command(CommandOutcome{false, fmt::format("{} (gateway {}, unit {}): {}", meter.name, m_target.name,
@@ -686,7 +700,10 @@ void GatewayPoller::on_command_reply(transport::Outcome<transport::Response> o) 
   }
   CommandOutcome out;
   out.ok = true;
-  if (!o) {
+  if (!o && m_command->refused) {
+    out.ok = false;
+    out.error = fmt::format("{} (gateway {}, unit {}): {}", meter.name, m_target.name, meter.unit, *m_command->refused);
+  } else if (!o) {
     out.readback = "unreadable";
   } else {
     auto back = data_of(*o);
@@ -696,9 +713,17 @@ void GatewayPoller::on_command_reply(transport::Outcome<transport::Response> o) 
     const auto& p = meter.model->profile;
     if (m_command->command.action == "set") {
       out.readback = words_text(back);
-      if (!same) {
+      if (!same && m_command->refused) {
+        // Refused, and the meter holds something else: no retry changes its mind.
+        out.ok = false;
+        out.permanent = true;
+        out.error = fmt::format("{}: the meter refused the write ({}) and holds {}", meter.name, *m_command->refused,
+                                words_text(back));
+      } else if (!same) {
         out.ok = false;
         out.error = fmt::format("{}: the setting reads back {} after writing it", meter.name, words_text(back));
+      } else if (m_command->refused) {
+        out.readback += " (the meter had it already)";
       }
     } else if (same) {
       out.readback = m_command->on ? "on" : "off";

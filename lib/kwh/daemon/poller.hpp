@@ -151,6 +151,9 @@ private:
     // waiting for its time.
     std::optional<std::int64_t> drift_before;
     std::int64_t dlt645_date = 0;
+    // A set command's words that the meter refused (an exception), then read back to see
+    // whether it holds them already.
+    std::optional<std::string> refused;
   };
 
   void pump();

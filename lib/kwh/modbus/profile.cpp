@@ -458,7 +458,7 @@ Profile parse_profile(std::string_view toml_text, const std::string& source) {
     fail(Exit::config, "profile {}:{}: {}", source, e.source().begin.line, e.description());
   }
   ck.only_keys(root, "", {"name", "kind", "protocol", "word_order", "max_gap", "units", "values", "relay", "settings",
-                          "clock", "tariff"});
+                          "clock", "tariff", "purchase"});
 
   Profile p;
   p.source = source;
@@ -537,6 +537,29 @@ Profile parse_profile(std::string_view toml_text, const std::string& source) {
   }
 
   if (const toml::node* c = root.get("clock")) p.clock = parse_clock(ck, *c, p.protocol == "dlt645");
+  if (const toml::node* pu = root.get("purchase")) {
+    if (p.protocol == "dlt645") ck.bad(pu, "purchase", "not for DL/T 645 profiles (yet)");
+    const auto* t = pu->as_table();
+    if (!t) ck.bad(pu, "purchase", "expected a table");
+    ck.only_keys(*t, "purchase.", {"table", "address", "type", "decimals"});
+    PurchaseSpec spec;
+    const toml::node& table_node = ck.required(*t, pu, "purchase.", "table");
+    if (ck.string(table_node, "purchase.table") != "holding") ck.bad(&table_node, "purchase.table", "must be holding");
+    const toml::node& addr = ck.required(*t, pu, "purchase.", "address");
+    spec.address = static_cast<std::uint16_t>(ck.integer(addr, "purchase.address", 0, 65535));
+    if (const toml::node* ty = t->get("type")) {
+      auto text = ck.string(*ty, "purchase.type");
+      if (text == "u16") spec.type = ValueType::u16;
+      else if (text == "u32") spec.type = ValueType::u32;
+      else ck.bad(ty, "purchase.type", fmt::format("must be u16 or u32, not '{}'", text));
+    }
+    if (const toml::node* d = t->get("decimals")) spec.decimals = static_cast<int>(ck.integer(*d, "purchase.decimals", 0, 8));
+    if (std::uint32_t(spec.address) + std::uint32_t(spec.words()) > 65536)
+      ck.bad(&addr, "purchase.address", "the purchase runs past register 65535");
+    if (!p.find("meter_balance"))
+      ck.bad(pu, "purchase", "a meter that takes purchases keeps a balance: map values.meter_balance too");
+    p.purchase = spec;
+  }
   if (const toml::node* t = root.get("tariff")) {
     if (p.protocol == "dlt645") ck.bad(t, "tariff", "not for DL/T 645 profiles (yet)");
     p.tariff = parse_tariff_spec(ck, *t);
@@ -590,11 +613,12 @@ std::optional<std::string_view> well_known_unit(std::string_view n) {
   if (n == "frequency") return "Hz";
   if (n == "power_factor") return "";
   if (n == "meter_balance") return "minor";
+  if (n == "purchase_count") return "";
   return std::nullopt;
 }
 
 bool is_integer_quantity(std::string_view n) {
-  return n.starts_with("energy_") || n.starts_with("volume_") || n == "meter_balance";
+  return n.starts_with("energy_") || n.starts_with("volume_") || n == "meter_balance" || n == "purchase_count";
 }
 
 } // namespace kwh::modbus

@@ -127,6 +127,17 @@ struct TariffSpec {
   std::optional<Plan> plan;
 };
 
+// Where a meter that keeps its own balance takes a purchase ([purchase]): holding registers
+// from `address`, the amount (u16 or u32, money × 10^decimals) and then one register with the
+// purchase's number. The meter takes a purchase only when its number is one more than the last
+// one it took, so that a purchase written twice (a retry after a lost reply) is taken once.
+struct PurchaseSpec {
+  std::uint16_t address = 0;
+  ValueType type = ValueType::u32; // u16 | u32
+  int decimals = 2;                // 0..8
+  int words() const { return modbus::words(type) + 1; }
+};
+
 struct Profile {
   std::string name;
   std::string kind; // "electricity" | "water"
@@ -150,6 +161,7 @@ struct Profile {
   std::vector<ValueSpec> settings; // writable; table holding or coil
   std::optional<ClockSpec> clock;  // [clock]: the meter keeps a clock kwh can read and set
   std::optional<TariffSpec> tariff; // [tariff]: the meter keeps prices and a time-of-use plan
+  std::optional<PurchaseSpec> purchase; // [purchase]: sales are written to the meter
 
   const ValueSpec* find(std::string_view value_name) const;
   const ValueSpec* find_setting(std::string_view setting_name) const;

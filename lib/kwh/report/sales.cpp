@@ -97,7 +97,9 @@ Built reconcile(storage::Database& db, const Request& r) {
   Table t;
   t.columns = {Column{"operator"},          Column{"method"},         Column{"sales", Kind::money},
                Column{"refunds", Kind::money}, Column{"net", Kind::money}, Column{"count", Kind::integer},
-               Column{"source"}};
+               Column{"source"},           Column{"meter_balance", Kind::money}, Column{"ledger_balance", Kind::money}};
+  // The payment rows have no balances; the meter rows below have no takings.
+  const std::vector<Json> no_balances{Json(), Json()};
 
   // 1. The payments, by operator and payment method.
   std::map<std::tuple<std::string, std::string>, Takings> by_desk;
@@ -124,7 +126,7 @@ Built reconcile(storage::Database& db, const Request& r) {
   }
   for (const auto& [key, s] : by_desk) {
     auto& [op, method] = shown[key];
-    t.add(joined({op, method}, joined(takings_cells(s, mu), {"payments"})));
+    t.add(joined({op, method}, joined(takings_cells(s, mu), joined({"payments"}, no_balances))));
   }
 
   // 2. The ledger's own totals, summed by SQLite apart from the rows above.
@@ -139,9 +141,24 @@ Built reconcile(storage::Database& db, const Request& r) {
     ledger.count += agg.get_int(2);
   }
 
-  t.add(joined({"(all)", "(all)"}, joined(takings_cells(payments, mu), {"payments"})));
-  t.add(joined({"(all)", "(all)"}, joined(takings_cells(ledger, mu), {"ledger"})));
-  t.add(joined({"(all)", "(all)"}, joined(takings_cells(movements, mu), {"balances"})));
+  t.add(joined({"(all)", "(all)"}, joined(takings_cells(payments, mu), joined({"payments"}, no_balances))));
+  t.add(joined({"(all)", "(all)"}, joined(takings_cells(ledger, mu), joined({"ledger"}, no_balances))));
+  t.add(joined({"(all)", "(all)"}, joined(takings_cells(movements, mu), joined({"balances"}, no_balances))));
+
+  // 4. Meters that keep their own balance (they read meter_balance) against the ledger, now: the
+  // account's balance (current to its last reading) beside the meter's at its last reading. They
+  // differ by what each has not yet seen (charges since the meter's last reading, refunds,
+  // standing charges the meter does not know); net is the meter's less the ledger's.
+  auto own = db.prepare("SELECT a.name, m.name, a.balance, json_extract(v.\"values\", '$.meter_balance') "
+                        "FROM meters m JOIN meter_values v ON v.meter_id = m.id "
+                        "JOIN assignments s ON s.meter_id = m.id AND s.valid_to IS NULL "
+                        "JOIN accounts a ON a.id = s.account_id "
+                        "WHERE json_type(v.\"values\", '$.meter_balance') = 'integer' ORDER BY a.name, m.name");
+  while (own.step()) {
+    const std::int64_t ledger_balance = own.get_int(2), meter_balance = own.get_int(3);
+    t.add({own.get_text(0), own.get_text(1), Json(), Json(), Json(money_text(meter_balance - ledger_balance, mu)), Json(),
+           "meter", Json(money_text(meter_balance, mu)), Json(money_text(ledger_balance, mu))});
+  }
 
   std::string discrepancy;
   auto describe = [&](const char* what, const Takings& a, const Takings& b) {

@@ -96,6 +96,9 @@ Fleet::Fleet(modbus::Profile profile, int meters, double load_w, double speed, U
   for (const auto& v : m_profile.values) cover(v.table, v.address, v.end());
   for (const auto& v : m_profile.settings) cover(v.table, v.address, v.end());
   for (auto [from, to] : tariff_spans()) cover(modbus::Table::holding, from, to);
+  if (m_profile.purchase)
+    cover(modbus::Table::holding, m_profile.purchase->address,
+          m_profile.purchase->address + static_cast<std::uint32_t>(m_profile.purchase->words()));
   if (m_profile.clock && m_profile.protocol == "modbus")
     cover(modbus::Table::holding, m_profile.clock->address,
           m_profile.clock->address + static_cast<std::uint32_t>(m_profile.clock->words()));
@@ -244,7 +247,29 @@ std::optional<double> Fleet::produce(const Meter& folded, std::string_view n, co
   if (n == "power_factor") return folded.closed ? 0.98 : 1.0;
   if (n == modbus::k_relay_status_value && m_profile.relay && m_profile.relay->status)
     return m_profile.relay->status->raw(folded.closed);
+  if (m_profile.purchase && n == "purchase_count") return static_cast<double>(folded.purchases);
+  if (m_profile.purchase && n == "meter_balance") return own_balance(folded);
   return std::nullopt;
+}
+
+double Fleet::own_balance(const Meter& m) const {
+  double balance = static_cast<double>(m.credit) * std::pow(10.0, 2 - m_profile.purchase->decimals);
+  if (!m.metered_from || !m_profile.tariff || !m_profile.tariff->prices) return std::floor(balance);
+  const auto& tariff = *m_profile.tariff;
+  const int width = modbus::words(tariff.prices->type);
+  for (std::size_t i = 0; i < tariff.bands.size(); ++i) {
+    // The price of the band as issued, from the words written to the meter.
+    std::uint32_t count = 0;
+    for (int w = 0; w < width; ++w) {
+      auto it = m.written.find(key(modbus::Table::holding, tariff.prices->address + static_cast<std::uint32_t>(i) * width + w));
+      count = count << 16 | (it == m.written.end() ? 0 : it->second);
+    }
+    const std::string band = "energy_" + tariff.bands[i];
+    for (std::size_t b = 0; b < 4; ++b)
+      if (band == k_band_names[b])
+        balance -= (m.energy[b] - (*m.metered_from)[b]) / 1000.0 * count / std::pow(10.0, tariff.prices->decimals) * 100.0;
+  }
+  return std::floor(balance);
 }
 
 std::optional<std::vector<std::uint16_t>> Fleet::read_words(const Meter& m, modbus::Table table, std::uint16_t address,
@@ -288,6 +313,21 @@ Outcome<Response> Fleet::write(Meter& m, const Request& req, double t, UnixTime 
     if (!on && !off) return exception(3);
     fold(m, t);
     m.closed = on;
+    return Response{};
+  }
+  if (m_profile.purchase && table == modbus::Table::holding && req.address == m_profile.purchase->address) {
+    // A purchase: the amount, then its number, which must follow the last one taken.
+    const auto& p = *m_profile.purchase;
+    if (static_cast<int>(req.values.size()) != p.words()) return exception(3);
+    std::int64_t amount = 0;
+    for (std::size_t i = 0; i + 1 < req.values.size(); ++i) amount = amount << 16 | req.values[i];
+    if (req.values.back() != m.purchases + 1) return exception(3);
+    fold(m, t);
+    if (!m.metered_from) m.metered_from = m.energy;
+    m.purchases = req.values.back();
+    m.credit += amount;
+    for (std::size_t i = 0; i < req.values.size(); ++i)
+      m.written[key(table, req.address + static_cast<std::uint32_t>(i))] = req.values[i];
     return Response{};
   }
   if (m_profile.clock && table == modbus::Table::holding && req.address == m_profile.clock->address) {

@@ -88,7 +88,15 @@ private:
     std::map<std::uint32_t, std::uint16_t> written; // (table << 16 | address) -> word, for settings and relay readback
     std::vector<std::pair<Clock::time_point, bool>> switches; // scheduled, in time order
     std::int64_t clock_drift = 0;     // seconds the meter's clock is ahead of the real time
+    // [purchase]: the last purchase number taken, the purchases' sum (in the register's
+    // decimals), and the energy per band at the first purchase (its balance counts down from there).
+    std::int64_t purchases = 0;
+    std::int64_t credit = 0;
+    std::optional<std::array<double, 4>> metered_from;
   };
+  // A meter's own balance in minor units (2 decimals): its purchases less the energy since the
+  // first one at the band prices issued to it ([tariff.prices]; none issued: free).
+  double own_balance(const Meter& m) const;
   // The registers a [tariff] names (prices, plan): written and read back like settings.
   std::vector<std::pair<std::uint32_t, std::uint32_t>> tariff_spans() const;
   // The real Unix time at `at`.

@@ -1,5 +1,8 @@
 #include <kwh/site/issue.hpp>
 
+#include <kwh/storage/database.hpp>
+#include <kwh/util/money.hpp>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -108,6 +111,42 @@ Result<std::vector<RegisterWrite>> tariff_writes(const modbus::TariffSpec& spec,
     out.push_back(std::move(w));
   }
   return out;
+}
+
+Result<RegisterWrite> purchase_write(const modbus::PurchaseSpec& spec, std::int64_t amount_minor, int minor_units,
+                                     std::int64_t number) {
+  std::int64_t count = amount_minor;
+  for (int i = minor_units; i < spec.decimals; ++i) count *= 10;
+  for (int i = spec.decimals; i < minor_units; ++i) {
+    if (count % 10 != 0)
+      return Error(Exit::data, fmt::format("{} has more than the {} decimals the meter takes",
+                                           format_decimal(amount_minor, minor_units), spec.decimals));
+    count /= 10;
+  }
+  const bool wide = spec.type == modbus::ValueType::u32;
+  if (count <= 0 || count > (wide ? 0xFFFFFFFFll : 0xFFFFll))
+    return Error(Exit::data, fmt::format("{} does not fit the meter's purchase register", format_decimal(amount_minor, minor_units)));
+  if (number < 1 || number > 0xFFFF) return Error(Exit::data, fmt::format("purchase number {} does not fit the meter", number));
+  RegisterWrite w{"purchase", spec.address, {}};
+  if (wide) w.words.push_back(static_cast<std::uint16_t>(count >> 16));
+  w.words.push_back(static_cast<std::uint16_t>(count & 0xFFFF));
+  w.words.push_back(static_cast<std::uint16_t>(number));
+  return w;
+}
+
+std::int64_t next_purchase_number(storage::Database& db, std::int64_t meter_id, std::optional<std::int64_t> reported) {
+  const std::string name = fmt::format("purchase meter {}", meter_id);
+  std::int64_t last = 0;
+  {
+    auto st = db.prepare("SELECT value FROM sequences WHERE name = ?1");
+    st.bind(1, name);
+    if (st.step()) last = st.get_int(0);
+  }
+  const std::int64_t next = std::max(last, reported.value_or(0)) + 1;
+  db.prepare("INSERT INTO sequences(name, value) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET value = excluded.value")
+      .bind_all(name, next)
+      .run();
+  return next;
 }
 
 std::string write_argument(const RegisterWrite& w) {

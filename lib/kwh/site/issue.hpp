@@ -15,6 +15,10 @@
 #include <string_view>
 #include <vector>
 
+namespace kwh::storage {
+class Database;
+}
+
 namespace kwh::site {
 
 struct RegisterWrite {
@@ -40,6 +44,17 @@ Result<std::vector<SwitchPoint>> day_plan(const billing::TariffVersion& v);
 // lacks, windows that differ by weekday, more switching points than slots, a price not exact in
 // the register's decimals or too large for it.
 Result<std::vector<RegisterWrite>> tariff_writes(const modbus::TariffSpec& spec, const billing::TariffVersion& v);
+
+// The write of a purchase of `amount` (money with `minor_units` decimals) numbered `number` for a
+// meter laid out as `spec`: the amount in the meter's decimals, then the number. Error(data) for
+// an amount not exact in those decimals or too large for the register, or a number over 65535.
+Result<RegisterWrite> purchase_write(const modbus::PurchaseSpec& spec, std::int64_t amount_minor, int minor_units,
+                                     std::int64_t number);
+
+// The number of the next purchase written to meter `meter_id`, in the caller's transaction: one
+// more than the last one kwh wrote, or than the count the meter last reported (`reported`, its
+// purchase_count value), whichever is higher.
+std::int64_t next_purchase_number(storage::Database& db, std::int64_t meter_id, std::optional<std::int64_t> reported);
 
 // "prices@0x0100=0x0000,0x3039" and back (nullopt for text that is not one).
 std::string write_argument(const RegisterWrite& w);
