@@ -58,12 +58,36 @@ std::vector<site::Meter> select_meters(storage::Database& db, const RelayOptions
 }
 
 int set_mode(Context& ctx, const std::vector<site::Meter>& meters, site::RelayMode mode) {
+  auto& db = ctx.db();
   std::vector<std::int64_t> ids;
-  for (const auto& m : meters) ids.push_back(m.id);
-  site::set_relay_mode(ctx.db(), ids, mode);
+  // A DL/T 645 meter is told too when it enters or leaves protect (保电: relay control 3A / 3B),
+  // so that it refuses a trip from anyone, not only from kwh.
+  std::vector<std::optional<std::string>> told(meters.size());
+  for (std::size_t i = 0; i < meters.size(); ++i) {
+    const auto& m = meters[i];
+    ids.push_back(m.id);
+    const bool into = mode == site::RelayMode::protect, out_of = m.relay_mode == site::RelayMode::protect;
+    if (into == out_of) continue;
+    try {
+      if (site::meter_profile(db, m, ctx.config().profiles).protocol == "dlt645") told[i] = into ? "protect=on" : "protect=off";
+    } catch (const Error&) {
+      // A meter whose profile is gone is polled by no one: its mode is kwh's alone.
+    }
+  }
+  std::vector<output::Json> commands(meters.size());
+  {
+    storage::Transaction tx(db);
+    site::set_relay_mode_in(db, ids, mode);
+    for (std::size_t i = 0; i < meters.size(); ++i)
+      if (told[i])
+        commands[i] = site::queue_command(db, site::NewCommand{.meter_id = meters[i].id, .action = "set", .argument = told[i],
+                                                               .operator_name = operator_of(ctx)});
+    tx.commit();
+  }
   output::Table t;
-  t.columns = {{"meter"}, {"relay_mode"}, {"relay", output::Kind::status}};
-  for (const auto& m : meters) t.add({m.name, std::string(site::to_string(mode)), m.relay_state});
+  t.columns = {{"meter"}, {"relay_mode"}, {"relay", output::Kind::status}, {"command", output::Kind::integer}};
+  for (std::size_t i = 0; i < meters.size(); ++i)
+    t.add({meters[i].name, std::string(site::to_string(mode)), meters[i].relay_state, commands[i]});
   ctx.print(t);
   return 0;
 }

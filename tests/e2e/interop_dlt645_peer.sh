@@ -60,6 +60,21 @@ equals "$(peer_relay 123456789012)" off
 expect_exit 0 kwh relay on D1 --wait 5
 equals "$(peer_relay 123456789012)" on
 equals "$(sql "SELECT relay_state FROM meters WHERE name = 'D1'")" on
+peer_protect() { /usr/bin/python3 -c "import json; print(json.load(open('$T/peer.json'))['$1']['protect'])"; }
+# Relay mode protect is told to the meter (3A), which then refuses a trip from anyone; auto
+# lifts it (3B).
+expect_exit 0 kwh relay protect D1 --json
+cmd=$(json 'd[0]["command"]' <<<"$OUT")
+wait_for 10 is "SELECT state FROM commands WHERE id = $cmd" done || { diag; fail "protect on was not carried out"; }
+equals "$(sql "SELECT argument || ' ' || readback FROM commands WHERE id = $cmd")" "protect=on protect=on"
+equals "$(peer_protect 123456789012)" True
+expect_exit 0 kwh relay auto D1 --json
+cmd=$(json 'd[0]["command"]' <<<"$OUT")
+wait_for 10 is "SELECT state FROM commands WHERE id = $cmd" done || { diag; fail "protect off was not carried out"; }
+equals "$(peer_protect 123456789012)" False
+# auto to auto tells the meter nothing.
+expect_exit 0 kwh relay auto D1 --json
+equals "$(json 'd[0]["command"]' <<<"$OUT")" None
 
 # The tenant's button (SIGUSR1 toggles the first meter's relay): an event, and kwh's record follows.
 kill -USR1 $PEER_PID

@@ -91,10 +91,10 @@ std::optional<std::array<std::uint8_t, 4>> hex4(const std::string& text) {
   return out;
 }
 
-// DL/T 645 relay control (0x1C): trip, or close (directly, or allowed to close at the meter),
+// DL/T 645 relay control (0x1C): trip, close (directly, or allowed to close at the meter), protect on or off,
 // with the gateway's password and operator code, valid for ten minutes of site time.
-std::optional<Request> dlt645_relay(const MeterTarget& meter, const GatewayTarget& gateway, const modbus::RelaySpec& relay,
-                                    bool on, std::string& error) {
+std::optional<Request> dlt645_control(const MeterTarget& meter, const GatewayTarget& gateway,
+                                      dlt645::RelayAction action, std::string& error) {
   auto address = dlt645::Address::parse(meter.address);
   auto password = hex4(gateway.password);
   auto code = hex4(gateway.operator_code);
@@ -104,8 +104,7 @@ std::optional<Request> dlt645_relay(const MeterTarget& meter, const GatewayTarge
     return std::nullopt;
   }
   dlt645::RelayCommand c;
-  c.action = !on ? dlt645::RelayAction::trip : relay.close_allowed ? dlt645::RelayAction::close_allowed
-                                                                  : dlt645::RelayAction::close;
+  c.action = action;
   c.password = *password;
   c.operator_code = *code;
   c.valid_until = to_local(now() + 600);
@@ -589,7 +588,11 @@ void GatewayPoller::start_command(QueuedCommand command) {
       return;
     }
     if (dlt645()) {
-      auto req = dlt645_relay(meter, m_target, *p.relay, run.on, error);
+      auto req = dlt645_control(meter, m_target,
+                                !run.on                  ? dlt645::RelayAction::trip
+                                : p.relay->close_allowed ? dlt645::RelayAction::close_allowed
+                                                         : dlt645::RelayAction::close,
+                                error);
       if (!req) {
         m_events.command_done(command, CommandOutcome{false, error, {}, true});
         return;
@@ -619,6 +622,20 @@ void GatewayPoller::start_command(QueuedCommand command) {
     m_command = std::move(run);
     clock_step();
     return;
+  } else if (command.action == "set" && command.argument && dlt645()) {
+    // DL/T 645 protect (保电) on or off: relay control 3A / 3B, done when the meter answers 9C.
+    const auto& arg = *command.argument;
+    if (arg != "protect=on" && arg != "protect=off") {
+      m_events.command_done(command, CommandOutcome{false, fmt::format("a DL/T 645 meter takes no setting '{}'", arg), {}, true});
+      return;
+    }
+    auto req = dlt645_control(meter, m_target, arg == "protect=on" ? dlt645::RelayAction::protect_on : dlt645::RelayAction::protect_off,
+                              error);
+    if (!req) {
+      m_events.command_done(command, CommandOutcome{false, error, {}, true});
+      return;
+    }
+    run.write = std::move(*req);
   } else if (command.action == "set" && command.argument && !dlt645()) {
     auto req = setting_request(meter.unit, p, *command.argument, error);
     if (!req) {
@@ -679,6 +696,11 @@ void GatewayPoller::on_command_reply(transport::Outcome<transport::Response> o) 
                                       {}, false});
         return;
       }
+    }
+    if (dlt645() && m_command->command.action == "set") {
+      // Protect on or off: the meter's 9C is all there is to read back.
+      finish_command(CommandOutcome{true, {}, m_command->command.argument.value_or(""), false});
+      return;
     }
     if (m_command->command.action != "set" && p.relay && p.relay->status) {
       // The meter says where it reports the relay's state: the command is done when that agrees.

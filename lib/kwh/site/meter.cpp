@@ -368,8 +368,7 @@ Meter update_meter(storage::Database& db, std::string_view name, const MeterChan
   return m;
 }
 
-void set_relay_mode(storage::Database& db, const std::vector<std::int64_t>& meter_ids, RelayMode mode) {
-  storage::Transaction tx(db);
+void set_relay_mode_in(storage::Database& db, const std::vector<std::int64_t>& meter_ids, RelayMode mode) {
   auto st = db.prepare("UPDATE meters SET relay_mode = ?2 WHERE id = ?1 AND removed IS NULL");
   for (auto id : meter_ids) {
     st.reset();
@@ -377,6 +376,11 @@ void set_relay_mode(storage::Database& db, const std::vector<std::int64_t>& mete
     st.run();
     if (db.changes() == 0) fail(Exit::data, "meter with id {} is removed or missing", id);
   }
+}
+
+void set_relay_mode(storage::Database& db, const std::vector<std::int64_t>& meter_ids, RelayMode mode) {
+  storage::Transaction tx(db);
+  set_relay_mode_in(db, meter_ids, mode);
   tx.commit();
 }
 

@@ -119,6 +119,8 @@ Meter update_meter(storage::Database& db, std::string_view name, const MeterChan
 
 // Sets the relay mode of in-service meters, all in one transaction (`kwh relay auto|protect`).
 void set_relay_mode(storage::Database& db, const std::vector<std::int64_t>& meter_ids, RelayMode mode);
+// The same inside the caller's transaction.
+void set_relay_mode_in(storage::Database& db, const std::vector<std::int64_t>& meter_ids, RelayMode mode);
 
 enum class Removal { deleted, marked_removed };
 // Removes a meter: deleted when it has no history, else marked removed (its ID stays taken).
