@@ -3,6 +3,7 @@
 
 #include "context.hpp"
 
+#include <kwh/output/file.hpp>
 #include <kwh/output/xlsx.hpp>
 #include <kwh/report/export.hpp>
 #include <kwh/report/report.hpp>
@@ -35,7 +36,7 @@ int run_report(Context& ctx, const ReportArgs& a) {
 
   const bool stream = o.raw && (format == output::Format::csv || format == output::Format::json) && !ctx.quiet;
   if (stream) {
-    if (a.output) report::write_file_atomically(*a.output, [&](std::ostream& f) { report::stream_raw_readings(db, r, format, f); });
+    if (a.output) output::write_file(*a.output, [&](std::ostream& f) { report::stream_raw_readings(db, r, format, f); });
     else report::stream_raw_readings(db, r, format, ctx.out());
     return 0;
   }
@@ -45,7 +46,7 @@ int run_report(Context& ctx, const ReportArgs& a) {
     output::write_xlsx(built.table, *a.output, {std::string(report::name_text(o.name)), o.minor_units});
   } else if (a.output) {
     output::RenderOptions plain{false, ctx.quiet};
-    report::write_file_atomically(*a.output, [&](std::ostream& f) { output::render(built.table, format, f, plain); });
+    output::write_file(*a.output, [&](std::ostream& f) { output::render(built.table, format, f, plain); });
   } else {
     ctx.print(built.table);
   }

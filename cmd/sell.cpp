@@ -4,15 +4,8 @@
 
 #include <kwh/billing/payment.hpp>
 #include <kwh/billing/receipt.hpp>
+#include <kwh/output/file.hpp>
 #include <kwh/util/time.hpp>
-
-#include <cerrno>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace kwh::cli {
 
@@ -55,65 +48,19 @@ void print_result(Context& ctx, const billing::PaymentResult& r) {
   }
 }
 
-// --receipt FILE is made ready before the payment, so that a receipt that cannot be written
-// stops the command before anything is written. A file is written as a new file beside it and
-// renamed onto it once the payment is committed, so that a payment that fails leaves an
-// existing FILE as it was; a device (a receipt printer such as /dev/usb/lp0) or a pipe is
-// opened before and written after.
-class ReceiptFile {
-public:
-  explicit ReceiptFile(std::string path) : m_path(std::move(path)) {
-    // A symbolic link is followed: the file it names is the one replaced.
-    if (char* real = ::realpath(m_path.c_str(), nullptr)) {
-      m_path = real;
-      std::free(real);
-    }
-    struct stat st{};
-    const bool exists = ::stat(m_path.c_str(), &st) == 0;
-    if (exists && S_ISDIR(st.st_mode))
-      fail(Exit::failed, "cannot write the receipt {}: it is a folder; nothing written", m_path);
-    if (exists && !S_ISREG(st.st_mode)) {
-      m_fd = ::open(m_path.c_str(), O_WRONLY | O_CLOEXEC);
-    } else {
-      m_tmp = m_path + ".XXXXXX";
-      m_fd = ::mkostemp(m_tmp.data(), O_CLOEXEC);
-      if (m_fd >= 0) {
-        mode_t mask = ::umask(0);
-        ::umask(mask);
-        ::fchmod(m_fd, 0666 & ~mask); // as an ordinary new file would be, not mkstemp's 0600
-      }
-    }
-    if (m_fd < 0) fail(Exit::failed, "cannot write the receipt {}: {}; nothing written", m_path, std::strerror(errno));
+// --receipt FILE is opened before the payment (output::OutputFile: a link or a folder is
+// refused, a device such as a receipt printer or a FIFO is opened as it is), so that a receipt
+// that cannot be written stops the command before anything is written; it is written once the
+// payment is committed, a file as a new file renamed onto FILE, so that a payment that fails
+// leaves an existing FILE as it was.
+void write_receipt(output::OutputFile& file, const billing::PaymentResult& r, const std::string& text) {
+  try {
+    file.write(text);
+    file.commit();
+  } catch (const Error& e) {
+    fail(Exit::failed, "receipt {} written to the ledger, but {}", r.receipt, e.what());
   }
-  ReceiptFile(const ReceiptFile&) = delete;
-  ReceiptFile& operator=(const ReceiptFile&) = delete;
-  ~ReceiptFile() {
-    if (m_fd >= 0) ::close(m_fd);
-    if (!m_done && !m_tmp.empty()) ::unlink(m_tmp.c_str());
-  }
-
-  void commit(const billing::PaymentResult& r, const std::string& text) {
-    std::size_t done = 0;
-    while (done < text.size()) {
-      ssize_t n = ::write(m_fd, text.data() + done, text.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      done += static_cast<std::size_t>(n);
-    }
-    bool ok = done == text.size() && ::close(m_fd) == 0;
-    m_fd = -1;
-    if (ok && !m_tmp.empty()) ok = std::rename(m_tmp.c_str(), m_path.c_str()) == 0;
-    if (!ok)
-      fail(Exit::failed, "receipt {} written to the ledger, but the file {} could not be written: {}", r.receipt,
-           m_path, std::strerror(errno));
-    m_done = true;
-  }
-
-private:
-  std::string m_path, m_tmp; // m_tmp: the new file beside m_path, when it is a file
-  int m_fd = -1;
-  bool m_done = false;
-};
+}
 
 void add_payment(CLI::App& app, Context& ctx, billing::PaymentKind kind) {
   bool sale = kind == billing::PaymentKind::sale;
@@ -140,8 +87,8 @@ void add_payment(CLI::App& app, Context& ctx, billing::PaymentKind kind) {
       r.method = o->method;
       r.operator_name = operator_of(ctx);
       r.time = now();
-      std::optional<ReceiptFile> file;
-      if (o->receipt && *o->receipt != "-") file.emplace(*o->receipt);
+      std::optional<output::OutputFile> file;
+      if (o->receipt && *o->receipt != "-") file.emplace(*o->receipt, "the receipt ");
       auto res = billing::post_payment(ctx.db(), ctx.config(), r, [&ctx] { ctx.audit_now(); });
       if (res.replayed) ctx.audit_written = true; // nothing was written, so nothing to record
       std::string text;
@@ -151,7 +98,7 @@ void add_payment(CLI::App& app, Context& ctx, billing::PaymentKind kind) {
         return 0;
       }
       print_result(ctx, res);
-      if (file) file->commit(res, text);
+      if (file) write_receipt(*file, res, text);
       return 0;
     };
   });

@@ -94,7 +94,9 @@ rejects 65 tariff add t2 --flat 1.00001
 rejects 65 tariff add t2 --flat -1
 rejects 64 sell A1 1 --method bitcoin
 rejects 1 sell A1 1 --receipt "$T/no/such/folder/receipt.txt"
-rejects 1 sell A1 1 --receipt "$F"
+rejects 65 sell A1 1 --receipt "$F"
+contains "$ERR" "it is a folder"
+rejects 65 report sales --format csv --output "$F"
 contains "$ERR" "it is a folder"
 rejects 66 sell NOPE 1 --receipt "$T/receipt.txt"
 rejects 65 sell A1 1.001 --receipt "$T/receipt.txt"

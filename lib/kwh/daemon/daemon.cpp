@@ -155,6 +155,9 @@ int Daemon::Impl::run() {
       m_options.database);
   apply_roster(std::move(roster));
 
+  // SIGTERM and SIGINT stop kwhd the same way with --once as without: what is on the buses is
+  // finished (or given up after the grace time) and what was read is written.
+  wait_signals();
   if (m_options.once) {
     m_phase = Phase::once_polls;
     const UnixTime t = now();
@@ -162,7 +165,6 @@ int Daemon::Impl::run() {
     if (all_idle()) after_once_polls();
   } else {
     m_phase = Phase::polling;
-    wait_signals();
     start_metrics();
     arm_cycle();
     arm_command_check();

@@ -35,8 +35,9 @@ public:
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
 
-  // Runs until SIGTERM/SIGINT (or, with once, until the single pass is done). Returns the exit
-  // code: 0 after a clean stop.
+  // Runs until SIGTERM/SIGINT (or, with once, until the single pass is done, or one of them
+  // stops it early the same way; SIGHUP is ignored with once). Returns the exit code: 0 after
+  // a clean stop.
   int run();
 
 private:

@@ -1,5 +1,6 @@
 #include <kwh/output/xlsx.hpp>
 
+#include <kwh/output/file.hpp>
 #include <kwh/util/time.hpp>
 
 #include <fmt/format.h>
@@ -12,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fcntl.h>
 #include <unistd.h>
 
 namespace kwh::output {
@@ -57,6 +59,25 @@ std::string sheet_name(std::string s) {
 bool is_string(const Json& v) { return v.dump(-1).front() == '"'; }
 
 std::string number_format(int decimals) { return decimals <= 0 ? "0" : "0." + std::string(decimals, '0'); }
+
+// A private file in the temporary folder for the workbook, removed when done.
+class Scratch {
+public:
+  Scratch() {
+    const char* dir = std::getenv("TMPDIR");
+    m_path = fmt::format("{}/kwh-xlsx-XXXXXX", dir && *dir ? dir : "/tmp");
+    int fd = ::mkostemp(m_path.data(), O_CLOEXEC);
+    if (fd < 0) fail(Exit::failed, "cannot make a scratch file for the workbook in {}: {}", m_path, std::strerror(errno));
+    ::close(fd);
+  }
+  ~Scratch() { ::unlink(m_path.c_str()); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  const std::string& path() const { return m_path; }
+
+private:
+  std::string m_path;
+};
 
 // Owns the workbook until it is closed; a workbook dropped on an error is freed without
 // being written (libxlsxwriter writes the file only in workbook_close).
@@ -177,32 +198,30 @@ private:
 } // namespace
 
 void write_xlsx(const Table& table, const std::string& path, const XlsxOptions& options) {
-  const std::string tmp = fmt::format("{}.{}.tmp", path, ::getpid());
-  // Create the file first, so that a folder that is missing or not writable is reported here
-  // in one line, instead of by libxlsxwriter on stderr when it closes the workbook.
-  if (std::FILE* probe = std::fopen(tmp.c_str(), "wb")) {
-    std::fclose(probe);
-  } else {
-    fail(Exit::failed, "cannot write {}: {}", path, std::strerror(errno));
-  }
+  // FILE first, under the one rule for output files: a link, a folder or a missing folder is
+  // reported here in one line, before any work.
+  OutputFile out(path);
+  // libxlsxwriter writes a workbook by name, and a device or FIFO cannot be renamed onto, so
+  // the workbook is made in a scratch file of our own and copied into FILE.
+  Scratch scratch;
   lxw_error e = LXW_NO_ERROR;
-  try {
-    Workbook wb(tmp);
+  {
+    Workbook wb(scratch.path());
     Sheet(wb, table, options).write();
     e = wb.close();
+  }
+  if (e != LXW_NO_ERROR) fail(Exit::failed, "cannot write {}: {}; nothing written", path, lxw_strerror(e));
+  std::FILE* in = std::fopen(scratch.path().c_str(), "rb");
+  if (!in) fail(Exit::failed, "cannot write {}: {}; nothing written", path, std::strerror(errno));
+  std::array<char, 64 * 1024> buf{};
+  try {
+    while (std::size_t n = std::fread(buf.data(), 1, buf.size(), in)) out.write({buf.data(), n});
   } catch (...) {
-    std::remove(tmp.c_str());
+    std::fclose(in);
     throw;
   }
-  if (e != LXW_NO_ERROR) {
-    std::remove(tmp.c_str());
-    fail(Exit::failed, "cannot write {}: {}", path, lxw_strerror(e));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    std::remove(tmp.c_str());
-    fail(Exit::failed, "cannot write {}: {}", path, std::strerror(err));
-  }
+  std::fclose(in);
+  out.commit();
 }
 
 } // namespace kwh::output

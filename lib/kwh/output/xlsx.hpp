@@ -15,10 +15,11 @@ struct XlsxOptions {
   int minor_units = 2;          // decimals shown for money cells
 };
 
-// Writes the table to `path` through a temporary file in the same folder, renamed into place
-// only when the workbook is complete: a failure leaves nothing half-written behind. Times
+// Writes the table to `path` under the rule of output/file.hpp (a file is replaced whole, a
+// link or a folder refused, a device or FIFO written in place), only once the workbook is
+// complete: a failure leaves nothing half-written behind. Times
 // (RFC 3339 text with an offset) become the site-local wall-clock time; Excel has no zones.
-// Throws Error(failed) naming the path when it cannot be written.
+// Throws Error naming the path when it cannot be written.
 void write_xlsx(const Table& table, const std::string& path, const XlsxOptions& options = {});
 
 } // namespace kwh::output

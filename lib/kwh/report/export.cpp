@@ -1,11 +1,5 @@
 #include <kwh/report/export.hpp>
 
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
-#include <fstream>
-#include <unistd.h>
-
 namespace kwh::report {
 
 void stream_raw_readings(storage::Database& db, const Request& r, output::Format format, std::ostream& out) {
@@ -29,28 +23,6 @@ void stream_raw_readings(storage::Database& db, const Request& r, output::Format
     first = false;
   });
   out << (first ? "]\n" : "\n]\n");
-}
-
-void write_file_atomically(const std::string& path, const std::function<void(std::ostream&)>& write) {
-  const std::string tmp = fmt::format("{}.{}.tmp", path, ::getpid());
-  auto failed = [&](const std::string& why) {
-    std::remove(tmp.c_str());
-    fail(Exit::failed, "cannot write {}: {}", path, why);
-  };
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) failed(std::strerror(errno));
-    try {
-      write(f);
-    } catch (...) {
-      f.close();
-      std::remove(tmp.c_str());
-      throw;
-    }
-    f.flush();
-    if (!f) failed("write error");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) failed(std::strerror(errno));
 }
 
 } // namespace kwh::report
