@@ -134,8 +134,16 @@ cat "$T/printer" >"$T/printed.txt" &
 expect_exit 0 kwh sell A1 0.50 --receipt "$T/printer"
 wait
 contains "$(cat "$T/printed.txt")" "CNY 26.50"
-expect_exit 0 kwh sell A1 0.50 --receipt /dev/null
-expect_exit 0 kwh refund A1 0.50 --receipt /dev/null
+# A sale and a refund to a printer again, one after the other (a FIFO of the test's own).
+cat "$T/printer" >"$T/printed2.txt" &
+expect_exit 0 kwh sell A1 0.50 --receipt "$T/printer"
+wait
+cat "$T/printer" >"$T/printed3.txt" &
+expect_exit 0 kwh refund A1 0.50 --receipt "$T/printer"
+wait
+contains "$(cat "$T/printed2.txt")" "CNY 27.00"
+contains "$(cat "$T/printed3.txt")" "REFUND"
+[ -p "$T/printer" ] || fail "the printer FIFO was replaced"
 equals "$(ls "$T" | grep -c '^receipt\.txt\.\|^printer\.')" "0"
 
 # The ledger verifies; closing needs --refund while there is money on the account.
