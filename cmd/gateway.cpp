@@ -43,6 +43,7 @@ output::Json gateway_json(storage::Database& db, const site::Gateway& g) {
   o.set("status", g.status);
   o.set("status_since", g.status_since ? output::Json(format_time(*g.status_since)) : output::Json());
   o.set("created", format_time(g.created));
+  o.set("retired", g.retired ? output::Json(format_time(*g.retired)) : output::Json());
   o.set("meters", std::move(meters));
   return o;
 }
@@ -136,9 +137,11 @@ void add_add(CLI::App* parent, Context& ctx) {
 }
 
 void add_list(CLI::App* parent, Context& ctx) {
+  auto all = std::make_shared<bool>(false);
   auto* sub = parent->add_subcommand("list", "list gateways");
-  sub->callback([&ctx] {
-    ctx.action = [&ctx] {
+  sub->add_flag("--all", *all, "retired gateways too");
+  sub->callback([&ctx, all] {
+    ctx.action = [&ctx, all] {
       auto& db = ctx.db();
       output::Table t;
       t.columns = {{"gateway"},
@@ -149,10 +152,13 @@ void add_list(CLI::App* parent, Context& ctx) {
                    {"timeout_ms", output::Kind::integer},
                    {"gap_ms", output::Kind::integer},
                    {"status", output::Kind::status},
-                   {"meters", output::Kind::integer}};
+                   {"meters", output::Kind::integer},
+                   {"retired", output::Kind::time}};
       for (const auto& g : site::list_gateways(db)) {
+        if (g.retired && !*all) continue;
         t.add({g.name, std::string(transport::kind_name(g.transport)), std::string(site::protocol_name(g.protocol)), g.address, serial_text(g), opt_json(g.timeout_ms),
-               g.gap_ms, g.status, static_cast<std::int64_t>(site::meters_on_gateway(db, g.id).size())});
+               g.gap_ms, g.status, static_cast<std::int64_t>(site::meters_on_gateway(db, g.id).size()),
+               g.retired ? output::Json(format_time(*g.retired)) : output::Json()});
       }
       ctx.print(t);
       return 0;
@@ -184,6 +190,25 @@ void add_remove(CLI::App* parent, Context& ctx) {
         ctx.print(output::Json::object().set("name", *name).set("removed", true));
       else if (ctx.quiet) ctx.out() << *name << '\n';
       else ctx.out() << "removed gateway " << *name << '\n';
+      return 0;
+    };
+  });
+}
+
+void add_retire(CLI::App* parent, Context& ctx) {
+  auto name = std::make_shared<std::string>();
+  auto* sub = parent->add_subcommand("retire", "take a gateway with history out of service (its meters too)");
+  sub->add_option("name", *name, "the gateway")->required()->type_name("NAME");
+  sub->footer("The gateway is polled no more and leaves gateway list (see --all); its meters leave service\n"
+              "(marked removed, pending commands cancelled). Readings, events and ledger entries stay for\n"
+              "reports and statements. Meters on open accounts must be detached or moved first.");
+  sub->callback([&ctx, name] {
+    ctx.action = [&ctx, name] {
+      auto g = site::retire_gateway(ctx.db(), *name);
+      if (ctx.format() == output::Format::json)
+        ctx.print(output::Json::object().set("name", g.name).set("retired", format_time(*g.retired)));
+      else if (ctx.quiet) ctx.out() << g.name << '\n';
+      else ctx.out() << "retired gateway " << g.name << '\n';
       return 0;
     };
   });
@@ -229,6 +254,7 @@ void add_gateway(CLI::App& app, Context& ctx) {
   add_list(sub, ctx);
   add_show(sub, ctx);
   add_remove(sub, ctx);
+  add_retire(sub, ctx);
   add_test(sub, ctx);
 }
 

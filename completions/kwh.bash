@@ -15,7 +15,7 @@ _kwh_global_options="--db= --config= --format= --json -q --quiet --yes --help --
 _kwh_words() {
   case $1 in
     "") echo "init gateway meter tariff account sell refund relay reading report operator log check sim serve" ;;
-    gateway) echo "add list show remove test" ;;
+    gateway) echo "add list show remove retire test" ;;
     meter) echo "add list show read set replace remove sync-time" ;;
     tariff) echo "add list show issue" ;;
     account) echo "open list show attach detach close link" ;;
@@ -35,6 +35,7 @@ _kwh_options() {
     "meter set")
       echo "--gateway= --unit= --address= --device= --no-device --profile= --kind= --building= --room= --relay-mode= --overload-w= --alarm1= --alarm2= --wait=" ;;
     "meter list") echo "--status= --gateway= --building=" ;;
+    "gateway list") echo "--all" ;;
     "meter read") echo "--direct" ;;
     "meter replace") echo "--time=" ;;
     "meter sync-time") echo "--building= --all --wait=" ;;
@@ -116,7 +117,7 @@ _kwh_value() {
 _kwh_argument() {
   local path=$1 n=$2 cur=$3 words=""
   case $path in
-    "gateway show" | "gateway remove" | "gateway test") words=$(_kwh_ids gateway) ;;
+    "gateway show" | "gateway remove" | "gateway retire" | "gateway test") words=$(_kwh_ids gateway) ;;
     "meter show" | "meter read" | "meter set" | "meter remove" | "meter replace" | "reading list")
       words=$(_kwh_ids meter) ;;
     "relay "* | "meter sync-time") words="- $(_kwh_ids meter)" ;;

@@ -11,7 +11,7 @@ function __kwh_words
         case ''
             echo init gateway meter tariff account sell refund relay reading report operator log check sim serve
         case gateway
-            echo add list show remove test
+            echo add list show remove retire test
         case meter
             echo add list show read set replace remove sync-time
         case tariff
@@ -139,6 +139,8 @@ complete -c kwh -n '__kwh_at gateway' -a list -d 'list gateways'
 complete -c kwh -n '__kwh_at gateway' -a show -d 'show one gateway'
 complete -c kwh -n '__kwh_at gateway' -a remove -d 'remove a gateway that has no meters'
 complete -c kwh -n '__kwh_at gateway' -a test -d 'check that a gateway and its meters answer'
+complete -c kwh -n '__kwh_at gateway' -a retire -d 'take a gateway with history out of service'
+complete -c kwh -n '__kwh_at "gateway list"' -l all -d 'retired gateways too'
 complete -c kwh -n '__kwh_at "gateway add"' -l tcp -x -d 'Modbus TCP gateway HOST:PORT'
 complete -c kwh -n '__kwh_at "gateway add"' -l rtu-over-tcp -x -d 'Modbus RTU over a raw TCP socket HOST:PORT'
 complete -c kwh -n '__kwh_at "gateway add"' -l rtu -r -a '(__fish_complete_path /dev/tty)' -d 'Modbus RTU on a serial port'
@@ -153,7 +155,7 @@ complete -c kwh -n '__kwh_at "gateway add"' -l parity -x -a 'N E O' -d 'serial p
 complete -c kwh -n '__kwh_at "gateway add"' -l stop-bits -x -a '1 2' -d 'serial stop bits'
 complete -c kwh -n '__kwh_at "gateway add"' -l timeout-ms -x -d 'response timeout in ms'
 complete -c kwh -n '__kwh_at "gateway add"' -l gap-ms -x -d 'silence between requests in ms'
-complete -c kwh -n '__kwh_at "gateway show" "gateway remove" "gateway test"' -a '(__kwh_ids gateway)'
+complete -c kwh -n '__kwh_at "gateway show" "gateway remove" "gateway retire" "gateway test"' -a '(__kwh_ids gateway)'
 
 # kwh meter
 complete -c kwh -n '__kwh_at meter' -a add -d 'add a meter'

@@ -13,6 +13,7 @@ const std::vector<CommandRule>& command_rules() {
       {"init", Role::admin, k_changes},
       {"gateway add", Role::admin, k_changes},
       {"gateway remove", Role::admin, k_changes},
+      {"gateway retire", Role::admin, k_changes},
       {"gateway list", Role::viewer, k_reads},
       {"gateway show", Role::viewer, k_reads},
       {"gateway test", Role::viewer, k_reads},

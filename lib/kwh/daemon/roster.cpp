@@ -20,6 +20,7 @@ Roster load_roster(storage::Database& db, const config::Config& cfg) {
   Roster roster;
   std::map<std::int64_t, std::size_t> index;
   for (const auto& g : site::list_gateways(db)) {
+    if (g.retired) continue; // kwh gateway retire: history only
     GatewayTarget t;
     t.id = g.id;
     t.name = g.name;

@@ -11,7 +11,7 @@ namespace {
 
 constexpr const char* k_columns =
     "id, name, transport, address, baud, parity, stop_bits, timeout_ms, gap_ms, status, status_since, created, "
-    "protocol, password, operator_code, rts, rts_delay_us";
+    "protocol, password, operator_code, rts, rts_delay_us, retired";
 
 Gateway row_to_gateway(const storage::Statement& st) {
   Gateway g;
@@ -32,6 +32,7 @@ Gateway row_to_gateway(const storage::Statement& st) {
   g.operator_code = st.get_opt_text(14);
   g.rts = st.get_opt_text(15);
   if (auto v = st.get_opt_int(16)) g.rts_delay_us = static_cast<int>(*v);
+  g.retired = st.get_opt_int(17);
   return g;
 }
 
@@ -208,13 +209,43 @@ std::string join_limited(const std::vector<std::string>& names, std::size_t limi
 
 } // namespace
 
+Gateway retire_gateway(storage::Database& db, std::string_view name) {
+  storage::Transaction tx(db);
+  Gateway g = get_gateway(db, name);
+  if (g.retired) fail(Exit::data, "gateway {} was retired on {}", g.name, format_time(*g.retired));
+  // Meters on open accounts are a tenant's supply: they move or leave their account first.
+  std::vector<std::string> assigned;
+  {
+    auto st = db.prepare("SELECT m.name || ' (account ' || a.name || ')' FROM meters m "
+                         "JOIN assignments s ON s.meter_id = m.id AND s.valid_to IS NULL "
+                         "JOIN accounts a ON a.id = s.account_id WHERE m.gateway_id = ?1 AND m.removed IS NULL ORDER BY m.name");
+    st.bind(1, g.id);
+    while (st.step()) assigned.push_back(st.get_text(0));
+  }
+  if (!assigned.empty())
+    fail(Exit::data, "gateway {} still feeds open account{}: {}; detach or move those meters first", g.name,
+         assigned.size() == 1 ? "" : "s", join_limited(assigned));
+  const UnixTime t = now();
+  // Its meters leave service with it (their history stays), and nothing is left to send them.
+  db.prepare("UPDATE commands SET state = 'cancelled', finished = ?2, last_error = 'gateway retired' "
+             "WHERE state IN ('pending', 'running') AND meter_id IN (SELECT id FROM meters WHERE gateway_id = ?1)")
+      .bind_all(g.id, t)
+      .run();
+  db.prepare("UPDATE meters SET removed = ?2 WHERE gateway_id = ?1 AND removed IS NULL").bind_all(g.id, t).run();
+  db.prepare("UPDATE gateways SET retired = ?2 WHERE id = ?1").bind_all(g.id, t).run();
+  tx.commit();
+  g.retired = t;
+  return g;
+}
+
 void remove_gateway(storage::Database& db, std::string_view name) {
   storage::Transaction tx(db);
   Gateway g = get_gateway(db, name);
   auto in_service = meters_on_gateway(db, g.id);
   if (!in_service.empty())
-    fail(Exit::data, "gateway {} still has {} meter{}: {}; remove or move them first", g.name, in_service.size(),
-         in_service.size() == 1 ? "" : "s", join_limited(in_service));
+    fail(Exit::data, "gateway {} still has {} meter{}: {}; remove or move them first, or retire it with them (kwh gateway "
+                     "retire {})",
+         g.name, in_service.size(), in_service.size() == 1 ? "" : "s", join_limited(in_service), g.name);
   // Removed meters and events keep their gateway for history; such a gateway stays, unused.
   std::vector<std::string> removed;
   {
@@ -223,13 +254,14 @@ void remove_gateway(storage::Database& db, std::string_view name) {
     while (st.step()) removed.push_back(st.get_text(0));
   }
   if (!removed.empty())
-    fail(Exit::data, "gateway {} keeps the history of removed meter{} {}; it stays, with no meters", g.name,
-         removed.size() == 1 ? "" : "s", join_limited(removed));
+    fail(Exit::data, "gateway {} keeps the history of removed meter{} {}; retire it instead (kwh gateway retire {})",
+         g.name, removed.size() == 1 ? "" : "s", join_limited(removed), g.name);
   auto ev = db.prepare("SELECT count(*) FROM events WHERE gateway_id = ?1");
   ev.bind(1, g.id);
   ev.step();
   if (auto n = ev.get_int(0); n > 0)
-    fail(Exit::data, "gateway {} has {} event{} in its history; it stays, with no meters", g.name, n, n == 1 ? "" : "s");
+    fail(Exit::data, "gateway {} has {} event{} in its history; retire it instead (kwh gateway retire {})", g.name, n,
+         n == 1 ? "" : "s", g.name);
   db.prepare("DELETE FROM gateways WHERE id = ?1").bind(1, g.id).run();
   tx.commit();
 }

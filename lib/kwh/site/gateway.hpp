@@ -38,6 +38,7 @@ struct Gateway {
   std::string status = "unknown";  // unknown | online | offline (kept by kwhd)
   std::optional<UnixTime> status_since;
   UnixTime created = 0;
+  std::optional<UnixTime> retired; // kwh gateway retire: polled no more, history kept
 
   // How the transport reaches it; `default_timeout` is the [poll] timeout, for gateways
   // that do not set their own.
@@ -67,6 +68,11 @@ void update_gateway(storage::Database& db, Gateway g);
 // Removes a gateway that carries nothing. Refused with Error(data) naming the meters that are
 // still on it, or naming the history (removed meters, events) that keeps it.
 void remove_gateway(storage::Database& db, std::string_view name);
+// Retires a gateway with history (`kwh gateway retire`): it leaves polling and the default
+// list, its meters leave service (marked removed, their pending commands cancelled) and every
+// reading, event and ledger entry stays for reports and statements. Refused with Error(data)
+// while one of its meters is on an open account, or when it is retired already.
+Gateway retire_gateway(storage::Database& db, std::string_view name);
 
 // "modbus" | "dlt645", as in the database and the CLI's JSON.
 const char* protocol_name(transport::Protocol p);

@@ -210,6 +210,7 @@ Meter add_meter(storage::Database& db, const MeterSpec& spec, const std::vector<
 
   storage::Transaction tx(db);
   Gateway g = get_gateway(db, spec.gateway);
+  if (g.retired) fail(Exit::data, "gateway {} is retired; choose another", g.name);
   if (auto existing = find_meter(db, spec.name)) {
     if (existing->removed)
       fail(Exit::data, "meter {} was removed on {}; its ID stays with its history, choose another", spec.name,
@@ -320,6 +321,7 @@ Meter update_meter(storage::Database& db, std::string_view name, const MeterChan
   Meter m = get_meter_in_service(db, name);
   if (c.gateway) {
     Gateway g = get_gateway(db, *c.gateway);
+    if (g.retired) fail(Exit::data, "gateway {} is retired; choose another", g.name);
     m.gateway_id = g.id;
     m.gateway = g.name;
   }

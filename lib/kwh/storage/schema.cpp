@@ -404,8 +404,10 @@ CREATE UNIQUE INDEX meters_bus_address ON meters(gateway_id, address) WHERE remo
       // 7: multi-user meters and meters' clocks. A meter may be one circuit of a device that
       // holds several tenants' circuits on one bus (an ADF400L): device names that device, per
       // gateway. clock_drift is how many seconds the meter's clock was ahead (+) or behind (-)
-      // kwh's when it was last read (time sync), clock_checked_at when that was.
+      // kwh's when it was last read (time sync), clock_checked_at when that was. A gateway
+      // retired (kwh gateway retire) keeps its history and is polled no more.
       R"sql(
+ALTER TABLE gateways ADD COLUMN retired INTEGER;
 ALTER TABLE meters ADD COLUMN device TEXT;
 ALTER TABLE meters ADD COLUMN clock_drift INTEGER;
 ALTER TABLE meters ADD COLUMN clock_checked_at INTEGER;
