@@ -34,17 +34,21 @@ expect_exit 75 kwh relay off M1 --wait 1
 expect_one_line_error
 contains "$ERR" "pending"
 [ $((SECONDS - start)) -le 4 ] || fail "--wait 1 took $((SECONDS - start)) s"
-# A command that kwhd carries out is seen by --wait (here, a stand-in marks it done).
-# It waits for the command to be queued: a slow (sanitizer) build may take longer than that to start.
-( for _ in $(seq 200); do
+# when_queued METER ACTION SQL: a stand-in for kwhd that runs SQL once METER's ACTION command is
+# pending (a slow, sanitizer, build may take a while to start kwh and queue it).
+when_queued() {
+  for _ in $(seq 200); do
     n=$(sqlite3 -cmd '.timeout 5000' "$KWH_DB" "SELECT count(*) FROM commands c JOIN meters m ON m.id = c.meter_id
-                                              WHERE m.name = 'M2' AND c.action = 'relay_on' AND c.state = 'pending'")
+                                              WHERE m.name = '$1' AND c.action = '$2' AND c.state = 'pending'")
     [ "$n" -gt 0 ] && break; sleep 0.1
   done
-  sqlite3 -cmd '.timeout 5000' "$KWH_DB" "UPDATE commands SET state = 'done', finished = 1 WHERE state = 'pending'" ) &
+  sqlite3 -cmd '.timeout 5000' "$KWH_DB" "$3"
+}
+# A command that kwhd carries out is seen by --wait (here, the stand-in marks it done).
+when_queued M2 relay_on "UPDATE commands SET state = 'done', finished = 1 WHERE state = 'pending'" &
 expect_exit 0 kwh relay on M2 --wait 10
 equals "$(echo "$OUT" | tail -1 | awk '{print $4}')" "done"
-( sleep 0.5; sqlite3 "$KWH_DB" "UPDATE commands SET state = 'failed', last_error = 'timeout: no reply' WHERE state = 'pending'" ) &
+when_queued M2 relay_off "UPDATE commands SET state = 'failed', last_error = 'timeout: no reply' WHERE state = 'pending'" &
 expect_exit 69 kwh relay off M2 --wait 10
 expect_one_line_error
 contains "$ERR" "M2"
