@@ -32,19 +32,20 @@ fi
 for u in "$ADMIN2" "$CASHIER" "$VIEWER" "$OUTSIDER"; do
   useradd -M -N -g kwh -s /bin/sh "$u" || skip "useradd $u failed"
 done
-chmod 0711 "$T"
-DB="$T/site/kwh.db"
-# The other users run a copy of kwh in the test's folder: the build may be in a private home.
-mkdir -m 0755 "$T/bin"
-cp "$KWH" "$T/bin/kwh"
-chmod 0755 "$T/bin/kwh"
+# The other users run a copy of kwh in a folder they can enter: the build and the test's
+# folder may be in a private home.
+enterable_dir
+DB="$U/site/kwh.db"
+mkdir -m 0755 "$U/bin"
+cp "$KWH" "$U/bin/kwh"
+chmod 0755 "$U/bin/kwh"
 
 # as USER ARGS...: runs kwh as that OS user.
-as() { local u=$1; shift; runuser -u "$u" -- "$T/bin/kwh" --db "$DB" "$@"; }
+as() { local u=$1; shift; runuser -u "$u" -- "$U/bin/kwh" --db "$DB" "$@"; }
 
 # kwh init as root: the folder 2770 and the file 0660, group kwh.
 expect_exit 0 kwh --db "$DB" init
-equals "$(stat -c '%a %G' "$T/site")" "2770 kwh"
+equals "$(stat -c '%a %G' "$U/site")" "2770 kwh"
 equals "$(stat -c '%a %G' "$DB")" "660 kwh"
 
 # Before the first operator, anyone who can open the database is admin.

@@ -9,6 +9,7 @@ export KWH_DB="$T/kwh.db"
 unset KWH_CONFIG
 export NO_COLOR=1
 _kwh_pids=()
+_kwh_dirs=()
 cleanup() {
   local rc=$?
   # A tracked `kwh ... &` is a subshell running the kwh() function: stop its child too.
@@ -18,13 +19,31 @@ cleanup() {
     kill "$p" 2>/dev/null || true
   done
   wait 2>/dev/null || true
-  rm -rf "$T"
+  rm -rf "$T" "${_kwh_dirs[@]}"
   exit $rc
 }
 trap cleanup EXIT
 
 kwh() { "$KWH" "$@"; }
 kwhd() { "$KWHD" "$@"; }
+
+# enterable_dir: sets U to a folder other OS users can enter, for what a test runs as them (a
+# copy of kwh, a site): $T when every folder above it lets others through, else a folder of the
+# test's own under /tmp (removed at exit), so that a clone or a TMPDIR in a private home (root's
+# is 0700, as is a mktemp -d folder) works as well as an open one.
+enterable_dir() {
+  local d=$T
+  while d=$(dirname "$d"); [ "$d" != / ]; do
+    [[ $(stat -L -c %A "$d") == ?????????[xt] ]] || break
+  done
+  if [ "$d" = / ]; then
+    U=$T
+  else
+    U=$(mktemp -d /tmp/kwh-e2e-users.XXXXXX)
+    _kwh_dirs+=("$U")
+  fi
+  chmod 0711 "$U"
+}
 
 # Remember a background process so that it is stopped when the test ends.
 track() { _kwh_pids+=("$1"); }

@@ -1,16 +1,18 @@
 # Shared by the kwh serve tests: a site with accounts, a payment provider, and `kwh serve`
 # running as an unprivileged user (it refuses root). As root (CI), everything of the site runs
-# as nobody from a copy of the binary in the test's folder, so that a checkout in a private
-# home works too; as another user, as that user.
+# as nobody from a copy of the binary in a folder it can enter (enterable_dir), so that a
+# checkout in a private home works too; as another user, as that user.
 source "$KWH_SOURCE/tests/e2e/lib.sh"
 source "$KWH_SOURCE/tests/e2e/daemon_lib.sh" # sql, need_sqlite3
 command -v curl >"$T/null" || skip "curl is not installed (tools/kwh-dev setup installs it)"
 command -v openssl >"$T/null" || skip "openssl is not installed (tools/kwh-dev setup installs it)"
 
-SITE=$T/site
-mkdir -p "$SITE" "$T/bin"
-cp "$KWH" "$T/bin/kwh"
-chmod 0755 "$T" "$T/bin" "$T/bin/kwh"
+enterable_dir
+SITE=$U/site
+KWH_COPY=$U/bin/kwh
+mkdir -p "$SITE" "$U/bin"
+cp "$KWH" "$KWH_COPY"
+chmod 0755 "$U/bin" "$KWH_COPY"
 export KWH_DB=$SITE/kwh.db KWH_CONFIG=$SITE/kwh.toml
 if [ "$(id -u)" = 0 ]; then
   command -v setpriv >"$T/null" || skip "setpriv is not installed"
@@ -20,7 +22,7 @@ else
   AS_SITE=()
 fi
 as_site() { "${AS_SITE[@]}" "$@"; }
-kwh() { as_site "$T/bin/kwh" "$@"; }
+kwh() { as_site "$KWH_COPY" "$@"; }
 
 PORT=$(free_port)
 BASE=http://127.0.0.1:$PORT
@@ -53,7 +55,7 @@ TOML
 SERVE_PID=
 start_serve() {
   # Not through a function: $! must be kwh serve itself (setpriv execs it), for signals.
-  "${AS_SITE[@]}" "$T/bin/kwh" serve --insecure-cookies "$@" >"$T/serve.out" 2>"$T/serve.err" &
+  "${AS_SITE[@]}" "$KWH_COPY" serve --insecure-cookies "$@" >"$T/serve.out" 2>"$T/serve.err" &
   SERVE_PID=$!
   track "$SERVE_PID"
   wait_for 10 grep -q "listening on" "$T/serve.out" || { cat "$T/serve.err" >&2; fail "kwh serve did not start"; }

@@ -221,7 +221,7 @@ equals "$rc" 0
 
 # A provider's secret that others may read: refused at start (78), as a bad configuration.
 chmod 0644 "$SITE/paybox.secret"
-expect_exit 78 as_site "$T/bin/kwh" serve --insecure-cookies
+expect_exit 78 as_site "$KWH_COPY" serve --insecure-cookies
 expect_one_line_error
 contains "$ERR" "paybox.secret"
 
@@ -255,7 +255,7 @@ equals "$rc" 0
 
 # Without --insecure-cookies (the default, for HTTPS behind a proxy): the cookie is
 # __Host-kwh, Secure, HttpOnly, SameSite=Lax, Path=/.
-"${AS_SITE[@]}" "$T/bin/kwh" serve >"$T/serve.out" 2>"$T/serve.err" &
+"${AS_SITE[@]}" "$KWH_COPY" serve >"$T/serve.out" 2>"$T/serve.err" &
 SERVE_PID=$!
 track "$SERVE_PID"
 wait_for 10 grep -q "listening on" "$T/serve.out" || fail "kwh serve did not start"

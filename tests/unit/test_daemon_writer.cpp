@@ -24,8 +24,8 @@ struct Site {
     db->exec("INSERT INTO meters(id, name, gateway_id, unit, profile, kind, status, created) "
              "VALUES (7, 'M7', 1, 7, 'acrel-ddsy1352', 'electricity', 'online', 0)");
   }
-  std::unique_ptr<Writer> writer() {
-    return std::make_unique<Writer>(storage::Database::open(path), config::Config{}, metrics);
+  std::unique_ptr<Writer> writer(config::Config cfg = {}) {
+    return std::make_unique<Writer>(storage::Database::open(path), std::move(cfg), metrics);
   }
   std::int64_t count(const std::string& sql) {
     auto st = db->prepare(sql);
@@ -181,6 +181,50 @@ TEST_CASE("Writer: stop writes everything still queued") {
   w->stop();
   CHECK(site.count("SELECT count(*) FROM readings") == 1200);
   CHECK(site.metrics.db_write.count() >= 1);
+}
+
+TEST_CASE("Writer: past [poll] max_backlog the older readings of a meter are dropped, its newest and the "
+          "status changes kept") {
+  Site site;
+  site.db->exec("INSERT INTO meters(id, name, gateway_id, unit, profile, kind, status, created) "
+                "VALUES (8, 'M8', 1, 8, 'acrel-ddsy1352', 'electricity', 'online', 0)");
+  config::Config cfg;
+  cfg.poll.max_backlog = 20;
+  auto w = site.writer(cfg);
+  // Not started: everything waits in the queue, as while another writer holds the database.
+  auto m8 = reading(1000, 500, 0);
+  m8.meter_id = 8;
+  m8.reading->meter_id = 8;
+  w->add(m8);
+  for (int i = 0; i < 100; ++i) {
+    w->add(reading(1000 + 60 * i, 10'000 + 10 * i, 600));
+    if (i == 50) {
+      PollRecord down;
+      down.meter_id = 7;
+      down.gateway_id = 1;
+      down.time = 1000 + 60 * i + 30;
+      down.failed_polls = 2;
+      down.failed_polls_changed = true;
+      down.status = Status::offline;
+      down.detail = "gateway g1 unit 7: timeout";
+      w->add(down);
+    }
+  }
+  CHECK(w->backlog_readings() <= 20);
+  CHECK(w->backlog_readings() >= 2);
+  w->start();
+  w->flush();
+  const auto stored7 = site.count("SELECT count(*) FROM readings WHERE meter_id = 7");
+  CHECK(stored7 <= 20);
+  CHECK(site.metrics.readings_dropped == static_cast<std::uint64_t>(100 - stored7));
+  CHECK(site.metrics.readings_written == static_cast<std::uint64_t>(stored7 + 1));
+  // The newest reading of each meter is there, and M8's only one, though it came first.
+  CHECK(site.count("SELECT max(t) FROM readings WHERE meter_id = 7") == 1000 + 60 * 99);
+  CHECK(site.count("SELECT max(value) FROM readings WHERE meter_id = 7") == 10'000 + 10 * 99);
+  CHECK(site.count("SELECT count(*) FROM readings WHERE meter_id = 8 AND value = 500") == 1);
+  // The status change kept its place.
+  CHECK(site.count("SELECT count(*) FROM events WHERE kind = 'meter_offline' AND meter_id = 7") == 1);
+  CHECK(w->backlog_readings() == 0);
 }
 
 TEST_CASE("Commands: due commands are claimed once, and a success records the relay") {

@@ -155,6 +155,10 @@ const std::vector<Key>& keys() {
          c.poll.max_drift = std::chrono::duration_cast<std::chrono::seconds>(
              as_duration(f, n, "poll.max_drift", std::chrono::seconds(1), std::chrono::hours(24 * 365)));
        }},
+      {{"poll.max_backlog", "50000", "readings kept while the database is busy; older ones are dropped past it"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         c.poll.max_backlog = as_int(f, n, "poll.max_backlog", 10, 100'000'000);
+       }},
       {{"billing.reconnect_above", "0", "balance above which relays opened for arrears close again"},
        [](Config& c, const toml::node& n, const std::string& f) {
          auto m = Money::parse(as_string(f, n, "billing.reconnect_above"), c.minor_units, true);

@@ -32,6 +32,9 @@ struct Poll {
   std::optional<int> sync_time;
   // A meter's clock further off than this when read is a clock_drift event.
   std::chrono::seconds max_drift{60};
+  // Readings kwhd keeps in memory while it cannot write them (another writer holds the
+  // database); past it, the older readings of meters that have a newer one are dropped.
+  std::int64_t max_backlog = 50'000;
 };
 
 struct Billing {

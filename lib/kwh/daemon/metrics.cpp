@@ -92,6 +92,9 @@ std::string Metrics::render() const {
   out += fmt::format("kwh_events_pruned_total {}\n", events_pruned.load());
   out += "# HELP kwh_readings_written_total Readings stored.\n# TYPE kwh_readings_written_total counter\n";
   out += fmt::format("kwh_readings_written_total {}\n", readings_written.load());
+  out += "# HELP kwh_readings_dropped_total Readings dropped unwritten while the backlog was over [poll] "
+         "max_backlog.\n# TYPE kwh_readings_dropped_total counter\n";
+  out += fmt::format("kwh_readings_dropped_total {}\n", readings_dropped.load());
   out += "# HELP kwh_poll_cycles_total Poll cycles started.\n# TYPE kwh_poll_cycles_total counter\n";
   out += fmt::format("kwh_poll_cycles_total {}\n", cycles.load());
   out += "# HELP kwh_polls_skipped_total Polls dropped because their bus was still busy with the previous "

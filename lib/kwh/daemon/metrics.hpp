@@ -45,6 +45,7 @@ struct Metrics {
   std::array<std::atomic<std::uint64_t>, k_poll_results> polls{};
   std::array<std::atomic<std::uint64_t>, k_command_results> commands{};
   std::atomic<std::uint64_t> readings_written{0};
+  std::atomic<std::uint64_t> readings_dropped{0};
   std::atomic<std::uint64_t> meters_online{0}, meters_offline{0}, meters_unknown{0};
   std::atomic<std::uint64_t> cycles{0}, polls_skipped{0};
   std::atomic<std::uint64_t> stale_replies{0};

@@ -114,7 +114,8 @@ void ReadingStore::drop_values() { m_impl->latest.clear(); }
 int ReadingStore::post_days_over() { return m_impl->biller.post_days_over(); }
 
 Writer::Writer(std::unique_ptr<storage::Database> db, config::Config cfg, Metrics& metrics)
-    : m_db(std::move(db)), m_cfg(std::move(cfg)), m_metrics(metrics) {
+    : m_db(std::move(db)), m_cfg(std::move(cfg)), m_metrics(metrics),
+      m_max_backlog(static_cast<std::size_t>(m_cfg.poll.max_backlog)) {
   m_store = std::make_unique<ReadingStore>(*m_db, m_cfg);
 }
 
@@ -131,8 +132,12 @@ void Writer::enqueue(Item item, bool urgent) {
   {
     std::lock_guard lock(m_mutex);
     wake = urgent || m_queue.empty() || m_queue.size() + 1 >= k_batch_readings;
-    m_queue.push_back(std::move(item));
-    ++m_queued;
+    if (auto* p = std::get_if<PollRecord>(&item); p && p->reading) {
+      ++m_queued_readings;
+      ++m_meter_readings[p->meter_id];
+    }
+    m_queue.push_back({std::move(item), m_queued++});
+    if (m_queued_readings > m_max_backlog.load(std::memory_order_relaxed)) shed();
   }
   if (wake) m_wake.notify_one();
 }
@@ -146,7 +151,60 @@ void Writer::post_outside_billing(Job job) {
   enqueue([this, job = std::move(job)](storage::Database& db) { m_store->outside_billing([&] { job(db); }); }, true);
 }
 
+void Writer::shed() {
+  const std::size_t limit = m_max_backlog.load(std::memory_order_relaxed);
+  // Down to three quarters of the limit, so that this pass over the queue runs once per
+  // quarter of the limit of new readings, not for each.
+  const std::size_t target = limit - limit / 4;
+  std::size_t dropped = 0;
+  for (auto& e : m_queue) {
+    if (m_queued_readings <= target) break;
+    auto* p = std::get_if<PollRecord>(&e.item);
+    // A relay's news is kept (the next reading may not carry it); a meter's only reading too.
+    if (!p || !p->reading || p->reading->relay_news) continue;
+    auto n = m_meter_readings.find(p->meter_id);
+    if (n->second < 2) continue;
+    --n->second;
+    --m_queued_readings;
+    p->reading.reset();
+    ++dropped;
+  }
+  if (dropped == 0) return;
+  // Records left with nothing to write go; those with a status change stay, in order.
+  std::erase_if(m_queue, [](const Entry& e) {
+    auto* p = std::get_if<PollRecord>(&e.item);
+    return p && !p->reading && !p->status && !p->failed_polls_changed;
+  });
+  m_metrics.readings_dropped.fetch_add(dropped, std::memory_order_relaxed);
+  if (!m_dropping)
+    log("backlog: {} readings waiting to be written, over [poll] max_backlog = {}: dropping the older readings "
+        "of meters that have a newer one (their consumption stays in the next)",
+        m_queued_readings + dropped, limit);
+  m_dropping = true;
+  m_dropped += dropped;
+}
+
+void Writer::taken(const Item& item) {
+  auto* p = std::get_if<PollRecord>(&item);
+  if (!p || !p->reading) return;
+  --m_queued_readings;
+  if (auto n = m_meter_readings.find(p->meter_id); n != m_meter_readings.end() && --n->second == 0)
+    m_meter_readings.erase(n);
+  if (m_dropping && m_queued_readings < m_max_backlog.load(std::memory_order_relaxed) / 2) {
+    log("backlog: {} readings waiting, under [poll] max_backlog again; {} readings were dropped", m_queued_readings,
+        m_dropped);
+    m_dropping = false;
+    m_dropped = 0;
+  }
+}
+
+std::size_t Writer::backlog_readings() const {
+  std::lock_guard lock(m_mutex);
+  return m_queued_readings;
+}
+
 void Writer::set_config(config::Config cfg) {
+  m_max_backlog = static_cast<std::size_t>(cfg.poll.max_backlog);
   post([this, cfg = std::move(cfg)](storage::Database&) mutable {
     m_cfg = std::move(cfg);
     m_store = std::make_unique<ReadingStore>(*m_db, m_cfg);
@@ -190,6 +248,7 @@ std::size_t Writer::backlog() const {
 
 void Writer::run() {
   std::vector<Item> items;
+  std::uint64_t upto = 0;
   for (;;) {
     {
       std::unique_lock lock(m_mutex);
@@ -199,14 +258,17 @@ void Writer::run() {
       // one fsync) carries many readings instead of one each.
       auto urgent = [&] {
         return m_stopping || m_flushing > 0 || m_queue.size() >= k_batch_readings ||
-               std::holds_alternative<Job>(m_queue.back());
+               std::holds_alternative<Job>(m_queue.back().item);
       };
       if (!urgent()) m_wake.wait_for(lock, k_batch_linger, urgent);
       // Take what is there, up to a batch.
       while (!m_queue.empty() && items.size() < k_batch_readings) {
-        items.push_back(std::move(m_queue.front()));
+        taken(m_queue.front().item);
+        items.push_back(std::move(m_queue.front().item));
         m_queue.pop_front();
       }
+      // What comes before the next queued item was taken now, or dropped.
+      upto = m_queue.empty() ? m_queued : m_queue.front().seq;
     }
     std::size_t i = 0;
     while (i < items.size()) {
@@ -223,7 +285,7 @@ void Writer::run() {
     }
     {
       std::lock_guard lock(m_mutex);
-      m_done += items.size();
+      m_done = upto;
     }
     items.clear();
     m_idle.notify_all();

@@ -27,6 +27,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -155,12 +156,20 @@ public:
 
   // Records waiting to be written (for STATUS and tests).
   std::size_t backlog() const;
+  // Readings among them.
+  std::size_t backlog_readings() const;
   // The CPU time the writer thread has used (benchmarks); 0 when it is not running.
   double cpu_seconds() const;
 
 private:
   using Item = std::variant<PollRecord, GatewayRecord, DeviceRecord, EventRecord, Job>;
   void enqueue(Item item, bool urgent);
+  // Past [poll] max_backlog queued readings: drops the older readings of meters that have a
+  // newer one queued (m_mutex held). Registers are cumulative, so the reading after a dropped
+  // one carries its consumption: nothing is lost from billing, only the detail in between.
+  void shed();
+  // Counts a reading taken off the queue, and says when the dropping has stopped (m_mutex held).
+  void taken(const Item& item);
   void run();
   void write_records(std::vector<Item>& items, std::size_t& i);
   // Returns whether a reading was stored. careful: a savepoint per reading.
@@ -176,8 +185,21 @@ private:
   std::vector<std::string> m_lines; // log lines of the transaction being written
   mutable std::mutex m_mutex;
   std::condition_variable m_wake, m_idle;
-  std::deque<Item> m_queue;
+  // Queued items with their number in the order they came (m_queued: the next number). m_done:
+  // everything numbered below it is written, or was dropped (see shed()).
+  struct Entry {
+    Item item;
+    std::uint64_t seq;
+  };
+  std::deque<Entry> m_queue;
   std::uint64_t m_queued = 0, m_done = 0;
+  // Readings queued, in all and by meter; the limit; what has been dropped since the backlog
+  // went over it (0: not dropping).
+  std::size_t m_queued_readings = 0;
+  std::unordered_map<std::int64_t, std::uint32_t> m_meter_readings;
+  std::atomic<std::size_t> m_max_backlog;
+  bool m_dropping = false;
+  std::uint64_t m_dropped = 0;
   std::atomic<bool> m_stopping{false}; // also read outside the lock, by the writer thread
   int m_flushing = 0;
   std::thread m_thread;
