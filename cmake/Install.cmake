@@ -33,6 +33,7 @@ install(FILES ${PROJECT_SOURCE_DIR}/daemon/systemd/kwh.tmpfiles.conf DESTINATION
 # Examples for the site's administrator, and the built-in profiles where tools can find them.
 set(KWH_DOCDIR ${CMAKE_INSTALL_DATAROOTDIR}/doc/kwh)
 install(FILES ${PROJECT_SOURCE_DIR}/examples/kwh.toml DESTINATION ${KWH_DOCDIR}/examples)
+install(FILES ${PROJECT_SOURCE_DIR}/docs/contract.md DESTINATION ${KWH_DOCDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/examples/tariffs ${PROJECT_SOURCE_DIR}/examples/profiles
         DESTINATION ${KWH_DOCDIR}/examples FILES_MATCHING PATTERN "*.toml")
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/examples/cron DESTINATION ${KWH_DOCDIR}/examples

@@ -20,7 +20,7 @@ namespace kwh::cli {
 
 class Context {
 public:
-  // Global options (SPEC.md "Command line"); they may stand before or after the subcommand.
+  // Global options (kwh(1)); they may stand before or after the subcommand.
   std::optional<std::string> db_option;
   std::optional<std::string> config_option;
   std::string format_option = "table";
@@ -73,7 +73,7 @@ private:
 // ("--wait: 'abc' is not a number", "--meters: 0 is outside 1 to 100000").
 CLI::Validator within(double lo, double hi);
 
-// Registers a subcommand that is in SPEC.md but not built yet: visible in --help, and it says
+// Registers a subcommand that is documented but not built yet: visible in --help, and it says
 // so and exits 1.
 void add_unbuilt(CLI::App& app, Context& ctx, const std::string& name, const std::string& description);
 

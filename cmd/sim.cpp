@@ -1,4 +1,4 @@
-// kwh sim: serve simulated meters over Modbus TCP or DL/T 645 (SPEC.md "Simulator"). Wiring
+// kwh sim: serve simulated meters over Modbus TCP or DL/T 645 (kwh-sim(1)). Wiring
 // only: the meters are kwh::sim::Fleet, the sockets kwh::sim::Server.
 
 #include "context.hpp"

@@ -2,7 +2,7 @@
 #
 # Installed as /usr/share/bash-completion/completions/kwh (loaded on first use by the
 # bash-completion package), or sourced by hand: `. completions/kwh.bash`. It needs nothing from
-# bash-completion. Written from the command line of SPEC.md and kwh-*(1);
+# bash-completion. Written from the command line of kwh(1) and kwh-*(1);
 # tests/e2e/ship_completions.sh checks it against `kwh --help` so that the two cannot drift.
 # Ids (meters, accounts, gateways, tariffs, operators) come from `kwh ... list -q` on the
 # database named on the command line, if any; when that fails, nothing is offered.

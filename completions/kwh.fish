@@ -1,7 +1,7 @@
 # fish completion for kwh(1).
 #
 # Installed as /usr/share/fish/vendor_completions.d/kwh.fish. Written from the command line of
-# SPEC.md and kwh-*(1); tests/e2e/ship_completions.sh checks it against `kwh --help` so that the
+# kwh(1) and kwh-*(1); tests/e2e/ship_completions.sh checks it against `kwh --help` so that the
 # two cannot drift. Ids (meters, accounts, gateways, tariffs, operators) come from
 # `kwh ... list -q` on the database named on the command line, if any.
 

@@ -79,7 +79,7 @@ for key in $keys; do
   grep -Eq "^#?$name = " "$KWH_SOURCE/examples/kwh.toml" || fail "examples/kwh.toml does not show $key"
 done
 
-# Every report, and the columns SPEC.md promises, are in kwh-report(1).
+# Every report, and the columns docs/contract.md promises, are in kwh-report(1).
 reports=$(kwh report --help | grep -o 'REPORT:{[^}]*}' | sed 's/.*{//; s/}//; s/,/ /g')
 [ -n "$reports" ] || reports="sales energy balances alarms offline gateways readings reconcile statement"
 for r in $reports; do

@@ -8,7 +8,7 @@ root=$T/root
 stage_install "$root"
 unit=$root/usr/lib/systemd/system/kwhd.service
 
-# What the unit must say (SPEC.md "Daemon", kwhd(8)).
+# What the unit must say (kwhd(8), docs/contract.md "The daemon").
 for line in Type=notify ExecStart=/usr/bin/kwhd 'ExecReload=/bin/kill -HUP $MAINPID' WatchdogSec=30 \
   Restart=on-failure User=kwh Group=kwh SupplementaryGroups=dialout NoNewPrivileges=yes \
   ProtectSystem=strict ReadWritePaths=/var/lib/kwh StateDirectory=kwh PrivateTmp=yes ProtectHome=yes \

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # kwh gateway and kwh meter: adding, listing, showing, changing and removing, with the exit
-# codes of SPEC.md (64 usage, 65 conflict, 66 unknown, 78 bad profile) and one-line errors.
+# codes of kwh(1) (64 usage, 65 conflict, 66 unknown, 78 bad profile) and one-line errors.
 # Nothing here talks to a bus.
 source "$(dirname "$0")/lib.sh"
 

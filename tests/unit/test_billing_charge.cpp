@@ -7,7 +7,7 @@
 using namespace kwh;
 using namespace kwh::billing;
 
-TEST_CASE("Billing: charges round down and carry the remainder, as SPEC.md's example") {
+TEST_CASE("Billing: charges round down and carry the remainder, as docs/contract.md's example") {
   auto price = Price::from_ten_thousandths(10'000); // 1.0000 per kWh
   auto a = round_charge(price, 12'345, 2, 0);
   CHECK(a.minor == 1'234);               // 12.34 charged

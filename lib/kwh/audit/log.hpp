@@ -1,6 +1,6 @@
 #pragma once
 // The audit log: every change to the site's database, with who made it, when, what and the
-// command line, in an append-only, hash-chained table (SPEC.md "Operators and audit").
+// command line, in an append-only, hash-chained table (kwh-log(1)).
 //
 // Each entry's hash is SHA-256 over the previous entry's hash (32 zero bytes for the first)
 // followed by a canonical serialisation of the entry's own fields, id included (see

@@ -2,7 +2,7 @@
 // Operators: the login names allowed to use kwh on this site's database, each with a role.
 //
 // The operator is the login name of the user running kwh, or SUDO_USER when root runs it through
-// sudo (SPEC.md "Operators and audit"). Until the first operator is added, whoever can open the
+// sudo (kwh-operator(1)). Until the first operator is added, whoever can open the
 // database is an admin, so that a new site can start; from then on an unknown user is refused.
 // Protection of the file itself is the job of file permissions (see file_mode.hpp): anyone who
 // can write the file can also edit the operators table with sqlite3.

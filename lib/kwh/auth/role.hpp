@@ -1,5 +1,5 @@
 #pragma once
-// The three roles of SPEC.md "Operators and audit", in increasing order of what they may do:
+// The three roles of kwh-operator(1), in increasing order of what they may do:
 // a viewer reads; a cashier also sells, refunds and switches relays; an admin does everything.
 
 #include <optional>

@@ -1,6 +1,6 @@
 #pragma once
 // The billing engine: takes one reading of a meter, stores it and charges the consumption since
-// the meter's previous reading (SPEC.md "Billing rules"). kwhd calls it for polled readings and
+// the meter's previous reading (docs/contract.md "Billing"). kwhd calls it for polled readings and
 // `kwh reading import` for imported ones, so both bill alike.
 //
 //   storage::Transaction tx(db);          // the caller's transaction; batch as many as you like
@@ -17,7 +17,7 @@
 // daily_usage rollup, the account's status, events and relay commands. If the transaction is
 // rolled back, none of it happened.
 //
-// Rules chosen where SPEC.md leaves room:
+// Rules that docs/contract.md "Billing" and kwh-tariff(5) state:
 // - Assignments: consumption over (t0, t1] is pro-rated by time between the accounts the meter
 //   belonged to in that interval; the part outside any assignment, or of a closed account, is
 //   nobody's (daily_usage with account 0, no charge).

@@ -1,5 +1,5 @@
 #pragma once
-// Standing charges (SPEC.md "Tariff files": standing_charge with standing_period day|month):
+// Standing charges (kwh-tariff(5): standing_charge with standing_period day|month):
 // a fixed amount charged to an open account at each site-local day or month boundary. Each
 // boundary is one ledger entry of kind 'standing' whose time is the boundary, so the last such
 // entry says how far an account has been charged and a charge is never written twice. The

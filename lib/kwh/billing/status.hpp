@@ -1,6 +1,6 @@
 #pragma once
-// Account status, balance alarms and the relay commands that follow from them (SPEC.md
-// "Billing rules"). Everything here runs in the caller's transaction.
+// Account status, balance alarms and the relay commands that follow from them
+// (docs/contract.md "Billing"). Everything here runs in the caller's transaction.
 //
 // Status from worst: arrears (balance <= -credit_limit), alarm2 (balance <= alarm2), alarm1
 // (balance <= alarm1), ok; closed once closed. Each level crossed downward writes one event

@@ -1,7 +1,7 @@
 #pragma once
 // Tariffs: what a kWh (or m³) costs at a given time. A tariff is a list of versions by
 // effective date; each version is flat, time-of-use (bands with site-local windows) or monthly
-// tiers, and may add a standing charge. The tariff file format is SPEC.md "Tariff files".
+// tiers, and may add a standing charge. The tariff file format is kwh-tariff(5).
 //
 // Prices are kwh::Price (1/10 000 per kWh or m³); quantities are integer Wh or litres.
 
@@ -25,7 +25,7 @@ namespace kwh::billing {
 enum class TariffKind { flat, tou, tiers };
 enum class StandingPeriod { none, day, month };
 
-// The band names of SPEC.md, in the order registers and reports list them.
+// The band names of kwh-tariff(5), in the order registers and reports list them.
 inline constexpr std::array<const char*, 4> k_bands = {"sharp", "peak", "flat", "valley"};
 
 // A site-local daily window of a band. from > to crosses midnight; the weekday that counts is
@@ -66,7 +66,7 @@ const char* kind_name(TariffKind k);
 // "08:00" for minute 480.
 std::string format_minutes(int minute_of_day);
 
-// Parses a tariff file (SPEC.md "Tariff files"). Errors are Exit::data naming source:line and
+// Parses a tariff file (kwh-tariff(5)). Errors are Exit::data naming source:line and
 // the key. Without `effective` the version starts at default_effective.
 TariffVersion parse_tariff(std::string_view toml_text, const std::string& source, UnixTime default_effective,
                            int minor_units = Money::k_default_minor_units);

@@ -1,5 +1,5 @@
 #pragma once
-// Profiles: a meter model's register map (SPEC.md "Profiles"). A profile says where each value
+// Profiles: a meter model's register map (kwh-profile(5)). A profile says where each value
 // lives (table, zero-based address), how its registers are read (type, word order) and how the
 // raw number becomes the canonical unit (scale), how the relay is switched, and which settings
 // can be written. Built-in profiles are TOML files (examples/profiles/) embedded at build time
@@ -190,7 +190,7 @@ std::optional<std::string_view> builtin_profile_text(std::string_view name);
 // (config `profiles`), in order. Not found: Error(Exit::no_input) naming it.
 Profile find_profile(std::string_view name_or_path, const std::vector<std::string>& folders);
 
-// Canonical units of the well-known value names (SPEC.md): "Wh", "L", "W", "V", "A", "Hz", ""
+// Canonical units of the well-known value names (kwh-profile(5)): "Wh", "L", "W", "V", "A", "Hz", ""
 // (power factor), "minor" (meter_balance); nullopt for names that are not well known.
 std::optional<std::string_view> well_known_unit(std::string_view value_name);
 // Whether a value is an integer quantity (energy in Wh, volume in L, money in minor units):

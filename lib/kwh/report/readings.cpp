@@ -16,7 +16,7 @@ using output::Table;
 
 namespace {
 
-// The well-known values shown, in column order (SPEC.md "Profiles"); a value the meter's
+// The well-known values shown, in column order (kwh-profile(5)); a value the meter's
 // profile does not read is empty, never zero.
 struct Shown {
   const char* column;

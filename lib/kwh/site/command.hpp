@@ -1,5 +1,5 @@
 #pragma once
-// Commands for meters (SPEC.md "Words"): queued in the commands table and carried out by kwhd,
+// Commands for meters (docs/contract.md "Words"): queued in the commands table and carried out by kwhd,
 // or carried out at once (--direct) and recorded there too, so that every relay switch kwh
 // made has a row with its operator, outcome and read-back.
 

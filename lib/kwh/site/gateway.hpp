@@ -1,5 +1,5 @@
 #pragma once
-// Gateways: the paths to buses of meters (SPEC.md "Words"). A gateway is Modbus TCP, Modbus RTU
+// Gateways: the paths to buses of meters (kwh-gateway(1)). A gateway is Modbus TCP, Modbus RTU
 // framed over a raw TCP socket, or Modbus RTU on a local serial port; each has its own
 // response timeout and the silent gap its bus needs between requests.
 

@@ -18,7 +18,7 @@
 
 namespace kwh::site {
 
-// A meter's values at one time, canonical units (SPEC.md "Profiles"), in profile order.
+// A meter's values at one time, canonical units (kwh-profile(5)), in profile order.
 // Values that could not be decoded are absent, never zero.
 struct LiveReading {
   UnixTime time = 0;

@@ -1,5 +1,5 @@
 #pragma once
-// Meters: devices at a unit address behind a gateway, read through a profile (SPEC.md "Words").
+// Meters: devices at a unit address behind a gateway, read through a profile (kwh-meter(1)).
 // A meter that has history (readings, charges, events, commands, assignments) is never deleted:
 // removing it marks it removed, so that statements and reports stay explainable.
 

@@ -18,7 +18,7 @@ namespace {
 
 const std::vector<const char*>& migrations() {
   static const std::vector<const char*> k_migrations = {
-      // 1: the whole data model of SPEC.md.
+      // 1: the whole first data model (see docs/contract.md for the words it keeps).
       R"sql(
 CREATE TABLE settings (
   key   TEXT PRIMARY KEY,

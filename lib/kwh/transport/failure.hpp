@@ -34,7 +34,7 @@ struct Failure {
 
   // One line, e.g. "timeout: no reply within 500 ms" or "exception 2 (illegal data address)".
   std::string describe() const;
-  // Exit code of SPEC.md: a device that cannot be reached is 69; one that answers with an
+  // Exit code of kwh(1): a device that cannot be reached is 69; one that answers with an
   // exception or with nonsense is 1.
   Exit exit_code() const;
 };

@@ -1,5 +1,5 @@
 #pragma once
-// The one error type that crosses library boundaries, and the exit codes of SPEC.md.
+// The one error type that crosses library boundaries, and the exit codes of kwh(1).
 //
 // Library code reports expected failures through Result<T> (or throws Error where a failure
 // must unwind a whole command); it never exits. The programs turn an Error into one line on
@@ -15,7 +15,7 @@
 
 namespace kwh {
 
-// Exit codes, as SPEC.md "Exit codes" lists them (the BSD sysexits values).
+// Exit codes, as kwh(1) and docs/contract.md "Exit codes" list them (the BSD sysexits values).
 enum class Exit : int {
   ok = 0,
   failed = 1,
