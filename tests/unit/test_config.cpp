@@ -45,6 +45,7 @@ TEST_CASE("Config: every key has a default") {
   CHECK(c.poll.offline_after == 3);
   CHECK(!c.poll.sync_time);
   CHECK(c.poll.max_drift == std::chrono::seconds(60));
+  CHECK(c.poll.max_backlog == 50000);
   CHECK(c.billing.max_power_w == 100000);
   CHECK(c.billing.overload_action == config::OverloadAction::event);
   CHECK(c.metrics.listen.empty());
@@ -56,7 +57,7 @@ TEST_CASE("Config: every key has a default") {
   CHECK(c.serve.link_ttl == std::chrono::hours(48));
   CHECK(c.serve.session_ttl == std::chrono::hours(24 * 7));
   CHECK(c.serve.providers.empty());
-  CHECK(config::known_keys().size() == 33);
+  CHECK(config::known_keys().size() == 34);
 }
 
 TEST_CASE("Config: [serve] and its payment providers") {
