@@ -16,6 +16,7 @@ void check(int ok, const char* what) {
 
 EVP_MAC* hmac_algorithm() {
   static EVP_MAC* const mac = [] {
+    init_openssl();
     EVP_MAC* m = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
     if (!m) throw std::runtime_error("OpenSSL has no HMAC");
     return m;
@@ -24,6 +25,15 @@ EVP_MAC* hmac_algorithm() {
 }
 
 } // namespace
+
+void init_openssl() {
+  static const bool done = [] {
+    return OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_ADD_ALL_CIPHERS |
+                                   OPENSSL_INIT_NO_ADD_ALL_DIGESTS,
+                               nullptr) == 1;
+  }();
+  if (!done) throw std::runtime_error("OpenSSL could not start");
+}
 
 Mac hmac_sha256(std::string_view key, std::string_view data) {
   EVP_MAC_CTX* ctx = EVP_MAC_CTX_new(hmac_algorithm());
@@ -45,6 +55,7 @@ Mac hmac_sha256(std::string_view key, std::string_view data) {
 
 std::string random_bytes(std::size_t n) {
   std::string out(n, '\0');
+  init_openssl();
   check(RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)), "RAND_bytes");
   return out;
 }

@@ -18,6 +18,13 @@ using Mac = std::array<std::uint8_t, 32>;
 // HMAC-SHA256 (RFC 2104) of `data` under `key`.
 Mac hmac_sha256(std::string_view key, std::string_view data);
 
+// Starts libcrypto as kwh needs it, before its first use (idempotent, thread-safe): without
+// the legacy tables of every cipher and digest name, which the first fetch of an algorithm
+// would otherwise fill and copy (about 5 million instructions, a quarter of a `kwh sell`),
+// and without reading openssl.cnf: kwh uses only SHA-256, HMAC and random bytes from the
+// default provider.
+void init_openssl();
+
 // `n` bytes from the system's cryptographically secure generator. Throws when it fails.
 std::string random_bytes(std::size_t n);
 

@@ -12,6 +12,7 @@ namespace {
 // Fetched once: an implicit fetch per digest costs a lookup under a lock each time.
 const EVP_MD* sha256_md() {
   static EVP_MD* const md = [] {
+    crypto::init_openssl();
     EVP_MD* m = EVP_MD_fetch(nullptr, "SHA256", nullptr);
     if (!m) throw std::runtime_error("OpenSSL has no SHA-256");
     return m;
