@@ -34,6 +34,13 @@ kwh_require(LIBCRYPTO_FOUND "OpenSSL's libcrypto >= 3.0" libssl-dev)
 
 pkg_check_modules(XLSXWRITER QUIET IMPORTED_TARGET xlsxwriter>=1.1)
 kwh_require(XLSXWRITER_FOUND "libxlsxwriter >= 1.1" libxlsxwriter-dev)
+# kwh loads libxlsxwriter only when it writes a workbook (dlopen by its soname): linked, it
+# would cost every kwh command, a sale included, a quarter of its instructions at start.
+find_library(KWH_XLSXWRITER_LIBRARY NAMES xlsxwriter HINTS ${XLSXWRITER_LIBRARY_DIRS})
+execute_process(COMMAND ${CMAKE_OBJDUMP} -p ${KWH_XLSXWRITER_LIBRARY} OUTPUT_VARIABLE _kwh_xlsx_dump ERROR_QUIET)
+string(REGEX MATCH "SONAME +([^ \n]+)" _kwh_xlsx_soname "${_kwh_xlsx_dump}")
+set(KWH_XLSXWRITER_SONAME "${CMAKE_MATCH_1}")
+kwh_require(KWH_XLSXWRITER_SONAME "the soname of libxlsxwriter (objdump -p ${KWH_XLSXWRITER_LIBRARY})" binutils)
 
 if(KWH_TESTS)
   find_package(doctest 2.4 QUIET CONFIG)

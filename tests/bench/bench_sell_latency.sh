@@ -7,7 +7,7 @@ set -euo pipefail
 KWH=${1:-${KWH:?}}
 KWHD=${2:-${KWHD:?}}
 SALES=${3:-50}
-CASHIERS=8
+CASHIERS=${CASHIERS:-8}
 METERS=2000
 GATEWAYS=10
 PER=$((METERS / GATEWAYS))

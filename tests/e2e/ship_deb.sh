@@ -21,7 +21,7 @@ contains "$info" "Section: admin"
 contains "$info" "Maintainer: "
 contains "$info" "Architecture: $(dpkg --print-architecture)"
 depends=$(dpkg-deb -f "$deb" Depends)
-for lib in libc6 libsqlite3 libstdc++6; do contains "$depends" "$lib"; done
+for lib in libc6 libsqlite3 libstdc++6 libxlsxwriter4; do contains "$depends" "$lib"; done
 description=$(dpkg-deb -f "$deb" Description)
 contains "$description" "prepaid energy management"
 # The synopsis line, then an extended description that does not repeat it.

@@ -1,6 +1,7 @@
 #include <kwh/output/xlsx.hpp>
 
 #include <kwh/output/file.hpp>
+#include <kwh/util/error.hpp>
 #include <kwh/util/time.hpp>
 
 #include <fmt/format.h>
@@ -9,16 +10,63 @@
 #include <algorithm>
 #include <array>
 #include <optional>
+#include <type_traits>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <unistd.h>
 
 namespace kwh::output {
 
 namespace {
+
+// The functions of libxlsxwriter kwh calls, from the library loaded on first use.
+struct XlsxApi {
+  decltype(&::workbook_new) workbook_new;
+  decltype(&::lxw_workbook_free) lxw_workbook_free;
+  decltype(&::workbook_close) workbook_close;
+  decltype(&::workbook_add_worksheet) workbook_add_worksheet;
+  decltype(&::workbook_add_format) workbook_add_format;
+  decltype(&::format_set_bold) format_set_bold;
+  decltype(&::format_set_num_format) format_set_num_format;
+  decltype(&::worksheet_write_string) worksheet_write_string;
+  decltype(&::worksheet_write_number) worksheet_write_number;
+  decltype(&::worksheet_write_datetime) worksheet_write_datetime;
+  decltype(&::worksheet_set_column) worksheet_set_column;
+  decltype(&::worksheet_freeze_panes) worksheet_freeze_panes;
+  decltype(&::lxw_strerror) lxw_strerror;
+};
+
+const XlsxApi& xlsx() {
+  static const XlsxApi api = [] {
+    void* lib = dlopen(KWH_XLSXWRITER_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (!lib) fail(Exit::failed, "cannot write a workbook: {} (install libxlsxwriter)", one_line(dlerror()));
+    XlsxApi a{};
+    auto get = [&](auto& fn, const char* name) {
+      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(lib, name));
+      if (!fn) fail(Exit::failed, "cannot write a workbook: {} has no {}", KWH_XLSXWRITER_SONAME, name);
+    };
+    get(a.workbook_new, "workbook_new");
+    get(a.lxw_workbook_free, "lxw_workbook_free");
+    get(a.workbook_close, "workbook_close");
+    get(a.workbook_add_worksheet, "workbook_add_worksheet");
+    get(a.workbook_add_format, "workbook_add_format");
+    get(a.format_set_bold, "format_set_bold");
+    get(a.format_set_num_format, "format_set_num_format");
+    get(a.worksheet_write_string, "worksheet_write_string");
+    get(a.worksheet_write_number, "worksheet_write_number");
+    get(a.worksheet_write_datetime, "worksheet_write_datetime");
+    get(a.worksheet_set_column, "worksheet_set_column");
+    get(a.worksheet_freeze_panes, "worksheet_freeze_panes");
+    get(a.lxw_strerror, "lxw_strerror");
+    return a;
+  }();
+  return api;
+}
+
 
 // The number of decimals written in a decimal string ("12.345" -> 3).
 int decimals_of(const std::string& s) {
@@ -83,15 +131,15 @@ private:
 // being written (libxlsxwriter writes the file only in workbook_close).
 class Workbook {
 public:
-  explicit Workbook(const std::string& path) : m_wb(workbook_new(path.c_str())) {
+  explicit Workbook(const std::string& path) : m_wb(xlsx().workbook_new(path.c_str())) {
     if (!m_wb) fail(Exit::failed, "cannot write {}: out of memory", path);
   }
   ~Workbook() {
-    if (m_wb) lxw_workbook_free(m_wb);
+    if (m_wb) xlsx().lxw_workbook_free(m_wb);
   }
   lxw_workbook* get() { return m_wb; }
   lxw_error close() {
-    lxw_error e = workbook_close(m_wb); // frees it in every case
+    lxw_error e = xlsx().workbook_close(m_wb); // frees it in every case
     m_wb = nullptr;
     return e;
   }
@@ -103,9 +151,9 @@ private:
 class Sheet {
 public:
   Sheet(Workbook& wb, const Table& t, const XlsxOptions& o) : m_wb(wb), m_t(t) {
-    m_ws = workbook_add_worksheet(wb.get(), sheet_name(o.sheet).c_str());
-    m_header = workbook_add_format(wb.get());
-    format_set_bold(m_header);
+    m_ws = xlsx().workbook_add_worksheet(wb.get(), sheet_name(o.sheet).c_str());
+    m_header = xlsx().workbook_add_format(wb.get());
+    xlsx().format_set_bold(m_header);
     m_date = with_format("yyyy-mm-dd");
     m_time = with_format("yyyy-mm-dd hh:mm:ss");
     m_money = with_format(number_format(o.minor_units));
@@ -114,7 +162,7 @@ public:
 
   void write() {
     for (std::size_t c = 0; c < m_t.columns.size(); ++c) {
-      worksheet_write_string(m_ws, 0, col(c), m_t.columns[c].name.c_str(), m_header);
+      xlsx().worksheet_write_string(m_ws, 0, col(c), m_t.columns[c].name.c_str(), m_header);
       widen(c, m_t.columns[c].name.size() + 2);
     }
     lxw_row_t r = 1;
@@ -123,16 +171,16 @@ public:
       ++r;
     }
     for (std::size_t c = 0; c < m_t.columns.size(); ++c)
-      worksheet_set_column(m_ws, col(c), col(c), std::min(m_widths[c], 60.0), nullptr);
-    worksheet_freeze_panes(m_ws, 1, 0);
+      xlsx().worksheet_set_column(m_ws, col(c), col(c), std::min(m_widths[c], 60.0), nullptr);
+    xlsx().worksheet_freeze_panes(m_ws, 1, 0);
   }
 
 private:
   static lxw_col_t col(std::size_t c) { return static_cast<lxw_col_t>(c); }
 
   lxw_format* with_format(const std::string& f) {
-    lxw_format* fmt = workbook_add_format(m_wb.get());
-    format_set_num_format(fmt, f.c_str());
+    lxw_format* fmt = xlsx().workbook_add_format(m_wb.get());
+    xlsx().format_set_num_format(fmt, f.c_str());
     return fmt;
   }
 
@@ -151,7 +199,7 @@ private:
     switch (m_t.columns[c].kind) {
     case Kind::money:
       if (auto n = number(text)) {
-        worksheet_write_number(m_ws, r, col(c), *n, m_money);
+        xlsx().worksheet_write_number(m_ws, r, col(c), *n, m_money);
         widen(c, text.size() + 1);
         return;
       }
@@ -161,21 +209,21 @@ private:
       if (auto n = number(text)) {
         // Decimal strings (kWh, m³) keep their decimals; computed reals use Excel's General.
         int d = decimals_of(text);
-        worksheet_write_number(m_ws, r, col(c), *n, d > 0 && is_string(v) ? decimals_format(d) : nullptr);
+        xlsx().worksheet_write_number(m_ws, r, col(c), *n, d > 0 && is_string(v) ? decimals_format(d) : nullptr);
         widen(c, text.size());
         return;
       }
       break;
     case Kind::date:
       if (auto d = date_cell(text)) {
-        worksheet_write_datetime(m_ws, r, col(c), &*d, m_date);
+        xlsx().worksheet_write_datetime(m_ws, r, col(c), &*d, m_date);
         widen(c, 10);
         return;
       }
       break;
     case Kind::time:
       if (auto d = time_cell(text)) {
-        worksheet_write_datetime(m_ws, r, col(c), &*d, m_time);
+        xlsx().worksheet_write_datetime(m_ws, r, col(c), &*d, m_time);
         widen(c, 19);
         return;
       }
@@ -183,7 +231,7 @@ private:
     case Kind::text:
     case Kind::status: break;
     }
-    worksheet_write_string(m_ws, r, col(c), text.c_str(), nullptr);
+    xlsx().worksheet_write_string(m_ws, r, col(c), text.c_str(), nullptr);
     widen(c, text.size());
   }
 
@@ -210,7 +258,7 @@ void write_xlsx(const Table& table, const std::string& path, const XlsxOptions& 
     Sheet(wb, table, options).write();
     e = wb.close();
   }
-  if (e != LXW_NO_ERROR) fail(Exit::failed, "cannot write {}: {}; nothing written", path, lxw_strerror(e));
+  if (e != LXW_NO_ERROR) fail(Exit::failed, "cannot write {}: {}; nothing written", path, xlsx().lxw_strerror(e));
   std::FILE* in = std::fopen(scratch.path().c_str(), "rb");
   if (!in) fail(Exit::failed, "cannot write {}: {}; nothing written", path, std::strerror(errno));
   std::array<char, 64 * 1024> buf{};
