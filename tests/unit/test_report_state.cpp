@@ -52,6 +52,30 @@ TEST_CASE("Report alarms: active ones from before the period stay listed; --acti
   CHECK(cell(active, 0, "kind") == "arrears");
 }
 
+TEST_CASE("Report alarms: an event of one moment (counter reset, command given up, clock off) is never active") {
+  test::ReportSite site;
+  UnixTime nov5 = parse_time("2026-11-05T00:00:00Z").value();
+  site.db().exec("INSERT INTO events (time, kind, account_id, meter_id, detail, ended) VALUES "
+                 "(1790000000, 'counter_reset', NULL, 1, 'from 9000 to 10', NULL),"   // October
+                 "(1790000000, 'clock_drift', NULL, 1, '300 s fast', NULL),"         // October
+                 "(" + std::to_string(nov5) + ", 'command_failed', NULL, 2, 'relay_off given up', NULL),"
+                 "(" + std::to_string(nov5) + ", 'meter_offline', NULL, 2, 'timeout', NULL)");
+  auto t = alarms(site.db(), test::request(Name::alarms));
+  // The October ones are before the period and over; the November ones are listed.
+  REQUIRE(t.rows.size() == 2);
+  CHECK(cell(t, 0, "kind") == "command_failed");
+  CHECK(cell(t, 0, "active") == "no");
+  CHECK(cell(t, 1, "kind") == "meter_offline");
+  CHECK(cell(t, 1, "active") == "yes");
+  Options o;
+  o.name = Name::alarms;
+  o.active = true;
+  o.now = parse_time("2026-11-24T12:00:00Z").value();
+  auto active = alarms(site.db(), prepare(o));
+  REQUIRE(active.rows.size() == 1);
+  CHECK(cell(active, 0, "kind") == "meter_offline");
+}
+
 TEST_CASE("Report offline and gateways: what lost connection, since when, and the meters per gateway") {
   test::ReportSite site;
   auto r = test::request(Name::offline);

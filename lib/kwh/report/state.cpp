@@ -80,21 +80,27 @@ Table alarms(storage::Database& db, const Request& r) {
                Column{"active"}};
   // Alarms are every event that reports a problem; the events that only record a change or a
   // recovery (online again, relay switched, account opened or closed, meter replaced) are not.
-  // Active alarms raised before the period are shown too: they still need attention.
+  // Active alarms raised before the period are shown too: they still need attention. Only
+  // the kinds that last until something ends them can be active (offline, balance alarms,
+  // arrears, overload, implausible readings); the others (a counter reset, a relay found in the
+  // wrong state, a command given up, a clock found off) happened at one time and are never
+  // active.
   auto st = db.prepare(
-      "SELECT e.time, e.kind, a.name, m.name, g.name, e.detail, e.ended FROM events e "
+      "WITH e AS (SELECT *, (ended IS NULL AND kind IN ('meter_offline', 'gateway_offline', 'device_offline', "
+      "'alarm1', 'alarm2', 'arrears', 'overload', 'implausible')) AS open FROM events) "
+      "SELECT e.time, e.kind, a.name, m.name, g.name, e.detail, e.ended, e.open FROM e "
       "LEFT JOIN accounts a ON a.id = e.account_id LEFT JOIN meters m ON m.id = e.meter_id "
       "LEFT JOIN gateways g ON g.id = e.gateway_id "
       "WHERE e.kind NOT IN ('meter_online', 'gateway_online', 'device_online', 'relay_changed', 'account_opened', "
       "'account_closed', 'meter_replaced') "
-      "AND ((e.time >= ?1 AND e.time < ?2) OR e.ended IS NULL) AND (?3 = 0 OR e.ended IS NULL) "
+      "AND ((e.time >= ?1 AND e.time < ?2) OR e.open) AND (?3 = 0 OR e.open) "
       "AND (?4 IS NULL OR e.account_id = ?4) ORDER BY e.time, e.id");
   st.bind(1, r.period.from).bind(2, r.period.to).bind(3, r.options.active ? 1 : 0);
   if (r.options.account) st.bind(4, account_id(db, *r.options.account));
   else st.bind_null(4);
   while (st.step()) {
     t.add({format_time(st.get_int(0)), st.get_text(1), opt_text(st, 2), opt_text(st, 3), opt_text(st, 4),
-           opt_text(st, 5), opt_time(st, 6), st.is_null(6) ? "yes" : "no"});
+           opt_text(st, 5), opt_time(st, 6), st.get_int(7) ? "yes" : "no"});
   }
   return t;
 }
