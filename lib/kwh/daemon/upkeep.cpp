@@ -1,5 +1,6 @@
 #include <kwh/daemon/upkeep.hpp>
 
+#include <kwh/billing/standing.hpp>
 #include <kwh/daemon/log.hpp>
 #include <kwh/readings/maintenance.hpp>
 #include <kwh/site/command.hpp>
@@ -101,11 +102,29 @@ void Upkeep::sync_clocks(const std::string& today) {
   });
 }
 
+// A job billing must see (post, not post_outside_billing): it changes balances.
+void Upkeep::charge_standing(const std::string& today) {
+  m_standing_charged = today;
+  m_writer.post([cfg = m_cfg](storage::Database& db) {
+    try {
+      storage::Transaction tx(db);
+      const std::int64_t charged = billing::charge_standing_all(db, cfg, now());
+      tx.commit();
+      if (charged > 0)
+        log("standing charges: {} charged to accounts that no reading had charged yet",
+            Money::from_minor(charged).format(cfg.minor_units));
+    } catch (const Error& e) {
+      log("standing charges not charged: {}; trying again tomorrow or at the next reading", e.what());
+    }
+  });
+}
+
 void Upkeep::check() {
   if (!m_loaded) return;
   const UnixTime t = now();
   const auto local = to_local(t);
   const std::string today = format_date(t);
+  if (m_standing_charged != today) charge_standing(today);
   if (m_cfg.poll.sync_time && local.hour * 60 + local.minute >= *m_cfg.poll.sync_time && m_clocks_synced != today)
     sync_clocks(today);
   if (m_running) return;

@@ -23,6 +23,11 @@
 
 namespace kwh::daemon {
 
+// Also once a site-local day (and once when kwhd starts) it charges the standing charges that
+// are due to every open account (billing::charge_standing_all), so that an account whose meters
+// send no readings (offline, or none attached) is charged them too; billing charges them anyway
+// with each reading it bills, and never twice.
+//
 // Also once a day, at [poll] sync_time site time (when set), it queues a sync_time command for
 // each meter whose profile names a clock (those `clock_meters` returns; none already queued),
 // with reason "schedule"; the day is kept in settings ('clocks_synced').
@@ -52,6 +57,8 @@ private:
   std::function<std::vector<std::int64_t>()> m_clock_meters;
   std::optional<std::string> m_clocks_synced; // the site-local date of the last daily time sync
   void sync_clocks(const std::string& today);
+  std::optional<std::string> m_standing_charged; // the site-local date standing charges were last due
+  void charge_standing(const std::string& today);
   bool m_loaded = false;
 };
 
