@@ -9,3 +9,4 @@ kwh_e2e(ship_systemd LABELS ship)
 kwh_e2e(ship_examples LABELS ship)
 # Packaging sanitizer builds proves nothing more and takes longer: nosan.
 kwh_e2e(ship_deb LABELS ship nosan TIMEOUT 300)
+kwh_e2e(ship_lintian LABELS ship nosan TIMEOUT 300)
