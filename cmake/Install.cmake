@@ -42,13 +42,93 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/examples/profiles/ DESTINATION ${CMAKE_I
         FILES_MATCHING PATTERN "*.toml")
 
 # The Debian package.
+# Its maintainer: the Maintainer field and the signature of the changelog's entries. Whoever
+# builds and ships the package for a site sets their own (-DKWH_MAINTAINER="Name <address>").
+set(KWH_MAINTAINER "kwh developers <maintainers@kwh-energy.org>" CACHE STRING
+    "Maintainer of the Debian package, as \"Name <address>\"")
+if(NOT KWH_MAINTAINER MATCHES "^[^<>@]*[^<>@ ] <[^<>@ ]+@([^<>@ ]+)>$")
+  message(FATAL_ERROR "KWH_MAINTAINER is \"${KWH_MAINTAINER}\": it must be \"Name <address>\", "
+                      "e.g. -DKWH_MAINTAINER=\"Jane Doe <jane@example.org>\"")
+endif()
+set(kwh_mail_host "${CMAKE_MATCH_1}")
+if(NOT kwh_mail_host MATCHES "[.]" OR kwh_mail_host MATCHES "(^|[.])(localhost|localdomain|local|invalid)$")
+  message(FATAL_ERROR "KWH_MAINTAINER is \"${KWH_MAINTAINER}\": a package's maintainer needs an "
+                      "address that receives mail, not one at ${kwh_mail_host}")
+endif()
+set(KWH_HOMEPAGE "" CACHE STRING
+    "Where kwh is published (optional): the package's Homepage and its copyright file's Source")
+
+# /usr/share/doc/kwh/copyright, in Debian's machine-readable format, from LICENSE.
+file(READ ${PROJECT_SOURCE_DIR}/LICENSE kwh_license)
+if(NOT kwh_license MATCHES "Copyright \\(c\\) ([^\n]+)\n")
+  message(FATAL_ERROR "LICENSE has no \"Copyright (c) YEAR HOLDER\" line")
+endif()
+set(kwh_copyright_holder "${CMAKE_MATCH_1}")
+string(FIND "${kwh_license}" "Permission is hereby granted" kwh_at)
+if(kwh_at EQUAL -1)
+  message(FATAL_ERROR "LICENSE is not the MIT (Expat) license text")
+endif()
+string(SUBSTRING "${kwh_license}" ${kwh_at} -1 kwh_license)
+string(STRIP "${kwh_license}" kwh_license)
+string(REPLACE "\n\n" "\n.\n" kwh_license "${kwh_license}")
+string(REPLACE "\n" "\n " kwh_license " ${kwh_license}")
+if(KWH_HOMEPAGE)
+  set(kwh_source "${KWH_HOMEPAGE}")
+else()
+  set(kwh_source "the kwh source tree this package was built from")
+endif()
+file(CONFIGURE OUTPUT ${PROJECT_BINARY_DIR}/deb/copyright @ONLY CONTENT [[
+Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
+Upstream-Name: kwh
+Upstream-Contact: @KWH_MAINTAINER@
+Source: @kwh_source@
+
+Files: *
+Copyright: @kwh_copyright_holder@
+License: Expat
+@kwh_license@
+]])
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/LICENSE)
+
+# /usr/share/doc/kwh/changelog.gz (kwh is a native package: its own upstream), from the Debian
+# changelog in daemon/systemd/deb, whose entries are signed by KWH_MAINTAINER. Its top entry
+# is the version being built: a release adds its entry there when it raises the version in
+# CMakeLists.txt.
+set(kwh_changelog ${PROJECT_SOURCE_DIR}/daemon/systemd/deb/changelog)
+file(READ ${kwh_changelog} kwh_changelog_top LIMIT 200)
+if(NOT kwh_changelog_top MATCHES "^kwh \\(([^() ]+)\\) [a-z-]+; urgency=[a-z]+\n")
+  message(FATAL_ERROR "daemon/systemd/deb/changelog does not start with a line "
+                      "\"kwh (VERSION) unstable; urgency=medium\"")
+endif()
+if(NOT CMAKE_MATCH_1 STREQUAL PROJECT_VERSION)
+  message(FATAL_ERROR "daemon/systemd/deb/changelog's latest entry is version ${CMAKE_MATCH_1}, "
+                      "but CMakeLists.txt says ${PROJECT_VERSION}: add an entry for ${PROJECT_VERSION} "
+                      "at its top")
+endif()
+configure_file(${kwh_changelog} ${PROJECT_BINARY_DIR}/deb/changelog @ONLY)
+add_custom_command(OUTPUT ${PROJECT_BINARY_DIR}/deb/changelog.gz
+  COMMAND sh -c "gzip -9n < \"$0\" > \"$1.tmp\" && mv \"$1.tmp\" \"$1\""
+          ${PROJECT_BINARY_DIR}/deb/changelog ${PROJECT_BINARY_DIR}/deb/changelog.gz
+  DEPENDS ${PROJECT_BINARY_DIR}/deb/changelog
+  COMMENT "gzip changelog"
+  VERBATIM)
+add_custom_target(deb_changelog ALL DEPENDS ${PROJECT_BINARY_DIR}/deb/changelog.gz)
+install(FILES ${PROJECT_BINARY_DIR}/deb/copyright ${PROJECT_BINARY_DIR}/deb/changelog.gz
+        DESTINATION ${KWH_DOCDIR})
+
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME kwh)
 set(CPACK_PACKAGE_VENDOR "the kwh project")
-set(CPACK_PACKAGE_CONTACT "kwh maintainers <kwh@localhost>")
+set(CPACK_PACKAGE_CONTACT "${KWH_MAINTAINER}")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_STRIP_FILES ON)
-set(CPACK_DEBIAN_PACKAGE_MAINTAINER "kwh maintainers <kwh@localhost>")
+set(CPACK_KWH_STRIP "${CMAKE_STRIP}")
+set(CPACK_KWH_LINTIAN_OVERRIDES ${PROJECT_SOURCE_DIR}/daemon/systemd/deb/lintian-overrides)
+set(CPACK_PRE_BUILD_SCRIPTS ${PROJECT_SOURCE_DIR}/cmake/DebStaging.cmake)
+set(CPACK_DEBIAN_PACKAGE_MAINTAINER "${KWH_MAINTAINER}")
+if(KWH_HOMEPAGE)
+  set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "${KWH_HOMEPAGE}")
+endif()
 set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
@@ -56,7 +136,9 @@ set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "libxlsxwriter4")
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 # postinst creates the kwh user and folders (sysusers.d, tmpfiles.d); nothing is enabled or
-# started. prerm stops kwh-serve and kwhd on removal.
+# started. prerm stops kwh-serve and kwhd on removal. Units are handled as debhelper does:
+# deb-systemd-helper records them (purge removes what the administrator enabled),
+# deb-systemd-invoke stops them, systemctl only reloads.
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
   ${PROJECT_SOURCE_DIR}/daemon/systemd/deb/postinst
   ${PROJECT_SOURCE_DIR}/daemon/systemd/deb/prerm

@@ -32,6 +32,8 @@ expected_files() {
   echo usr/lib/systemd/system/kwh-serve.service
   echo usr/lib/sysusers.d/kwh.conf
   echo usr/lib/tmpfiles.d/kwh.conf
+  echo usr/share/doc/kwh/copyright
+  echo usr/share/doc/kwh/changelog.gz
   echo usr/share/doc/kwh/examples/kwh.toml
   local f
   for f in "$KWH_SOURCE"/examples/tariffs/*.toml "$KWH_SOURCE"/examples/profiles/*.toml; do
