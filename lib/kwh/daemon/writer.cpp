@@ -132,12 +132,10 @@ void Writer::enqueue(Item item, bool urgent) {
   {
     std::lock_guard lock(m_mutex);
     wake = urgent || m_queue.empty() || m_queue.size() + 1 >= k_batch_readings;
-    if (auto* p = std::get_if<PollRecord>(&item); p && p->reading) {
-      ++m_queued_readings;
-      ++m_meter_readings[p->meter_id];
-    }
+    if (auto* p = std::get_if<PollRecord>(&item); p && p->reading) ++m_queued_readings;
     m_queue.push_back({std::move(item), m_queued++});
-    if (m_queued_readings > m_max_backlog.load(std::memory_order_relaxed)) shed();
+    if (m_queued_readings > m_max_backlog.load(std::memory_order_relaxed) && m_queued_readings >= m_next_shed)
+      shed();
   }
   if (wake) m_wake.notify_one();
 }
@@ -156,15 +154,27 @@ void Writer::shed() {
   // Down to three quarters of the limit, so that this pass over the queue runs once per
   // quarter of the limit of new readings, not for each.
   const std::size_t target = limit - limit / 4;
+  // Readings queued by meter, counted here rather than kept up to date for every record: this
+  // runs once per quarter of the limit of new readings.
+  std::unordered_map<std::int64_t, std::uint32_t> by_meter;
+  for (const auto& e : m_queue)
+    if (auto* p = std::get_if<PollRecord>(&e.item); p && p->reading) ++by_meter[p->meter_id];
   std::size_t dropped = 0;
+  // The next pass after another quarter of the limit, even when this one cannot reach its
+  // target (more meters than the limit, each with one reading), so that passes stay rare.
+  struct NextShed {
+    Writer& w;
+    std::size_t quarter;
+    ~NextShed() { w.m_next_shed = w.m_queued_readings + quarter; }
+  } next_shed{*this, std::max<std::size_t>(limit / 4, 1)};
   for (auto& e : m_queue) {
     if (m_queued_readings <= target) break;
     auto* p = std::get_if<PollRecord>(&e.item);
     // A relay's news is kept (the next reading may not carry it); a meter's only reading too.
     if (!p || !p->reading || p->reading->relay_news) continue;
-    auto n = m_meter_readings.find(p->meter_id);
-    if (n->second < 2) continue;
-    --n->second;
+    auto& n = by_meter[p->meter_id];
+    if (n < 2) continue;
+    --n;
     --m_queued_readings;
     p->reading.reset();
     ++dropped;
@@ -188,8 +198,6 @@ void Writer::taken(const Item& item) {
   auto* p = std::get_if<PollRecord>(&item);
   if (!p || !p->reading) return;
   --m_queued_readings;
-  if (auto n = m_meter_readings.find(p->meter_id); n != m_meter_readings.end() && --n->second == 0)
-    m_meter_readings.erase(n);
   if (m_dropping && m_queued_readings < m_max_backlog.load(std::memory_order_relaxed) / 2) {
     log("backlog: {} readings waiting, under [poll] max_backlog again; {} readings were dropped", m_queued_readings,
         m_dropped);

@@ -27,7 +27,6 @@
 #include <optional>
 #include <string>
 #include <thread>
-#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -193,10 +192,9 @@ private:
   };
   std::deque<Entry> m_queue;
   std::uint64_t m_queued = 0, m_done = 0;
-  // Readings queued, in all and by meter; the limit; what has been dropped since the backlog
-  // went over it (0: not dropping).
-  std::size_t m_queued_readings = 0;
-  std::unordered_map<std::int64_t, std::uint32_t> m_meter_readings;
+  // Readings queued; the count at which shed() may run again; the limit; what has been dropped
+  // since the backlog went over it.
+  std::size_t m_queued_readings = 0, m_next_shed = 0;
   std::atomic<std::size_t> m_max_backlog;
   bool m_dropping = false;
   std::uint64_t m_dropped = 0;
