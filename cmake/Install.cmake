@@ -38,6 +38,8 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/examples/tariffs ${PROJECT_SOURCE_DIR}/e
         DESTINATION ${KWH_DOCDIR}/examples FILES_MATCHING PATTERN "*.toml")
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/examples/cron DESTINATION ${KWH_DOCDIR}/examples
         USE_SOURCE_PERMISSIONS)
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/examples/commissioning DESTINATION ${KWH_DOCDIR}/examples
+        FILES_MATCHING PATTERN "*.csv")
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/examples/profiles/ DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/kwh/profiles
         FILES_MATCHING PATTERN "*.toml")
 

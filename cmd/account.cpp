@@ -1,6 +1,7 @@
 // kwh account: open, list, show, attach and detach meters, close accounts, print login links.
 
 #include "context.hpp"
+#include "import.hpp"
 
 #include <kwh/billing/account.hpp>
 #include <kwh/billing/payment.hpp>
@@ -95,6 +96,8 @@ void add_account(CLI::App& app, Context& ctx) {
       return 0;
     };
   });
+
+  add_import(group, ctx, import::Kind::accounts);
 
   // list
   auto status = std::make_shared<std::optional<std::string>>();

@@ -42,7 +42,8 @@ public:
   std::string command_path, command_subject;
   // Writes the command's audit entry now, in the caller's open transaction, so that the change
   // and its entry commit together (one fsync, and no change without its entry after a crash).
-  void audit_now();
+  // `detail` is kept with it (an import's file, SHA-256 and counts).
+  void audit_now(std::optional<std::string> detail = std::nullopt);
 
   const config::Config& config();
   std::string database_path();

@@ -1,6 +1,7 @@
 // kwh gateway: manage gateways: the paths to buses of meters.
 
 #include "context.hpp"
+#include "import.hpp"
 
 #include <kwh/site/gateway.hpp>
 #include <kwh/site/live.hpp>
@@ -251,6 +252,7 @@ void add_gateway(CLI::App& app, Context& ctx) {
   auto* sub = app.add_subcommand("gateway", "manage gateways: the paths to buses of meters");
   sub->require_subcommand(1);
   add_add(sub, ctx);
+  add_import(sub, ctx, import::Kind::gateways);
   add_list(sub, ctx);
   add_show(sub, ctx);
   add_remove(sub, ctx);

@@ -73,11 +73,13 @@ int list(Context& ctx, const std::optional<std::string>& since_text) {
   }
   output::Table t;
   t.columns = {{"id", output::Kind::integer}, {"time", output::Kind::time}, {"operator"},
-               {"action"},                    {"subject"},                  {"command"}};
+               {"action"},                    {"subject"},                  {"command"},
+               {"detail"}};
   for (const auto& e : audit::list(ctx.db(), since)) {
     t.add({e.id, format_time(e.entry.time), e.entry.operator_name, e.entry.action,
            e.entry.subject ? output::Json(*e.entry.subject) : output::Json(),
-           e.entry.command ? output::Json(*e.entry.command) : output::Json()});
+           e.entry.command ? output::Json(*e.entry.command) : output::Json(),
+           e.entry.detail ? output::Json(*e.entry.detail) : output::Json()});
   }
   ctx.print(t);
   return 0;

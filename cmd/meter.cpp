@@ -1,6 +1,7 @@
 // kwh meter: manage meters and read them.
 
 #include "context.hpp"
+#include "import.hpp"
 #include "queued.hpp"
 
 #include <kwh/billing/account.hpp>
@@ -280,7 +281,8 @@ void add_list(CLI::App* parent, Context& ctx) {
                    {"last_reading", output::Kind::time},
                    {"energy_kwh", output::Kind::real},
                    {"device"},
-                   {"volume_m3", output::Kind::real}};
+                   {"volume_m3", output::Kind::real},
+                   {"overload_w", output::Kind::integer}};
       for (const auto& m : site::list_meters(db, *f)) {
         auto stored = site::stored_values(db, m.id);
         // The meter's total by its kind: energy in kWh, or a water meter's volume in m³.
@@ -294,7 +296,7 @@ void add_list(CLI::App* parent, Context& ctx) {
         }
         t.add({m.name, m.gateway, m.address ? output::Json() : output::Json(m.unit), opt(m.address), m.profile, m.kind, opt(m.building), opt(m.room), m.status, m.relay_state,
                std::string(site::to_string(m.relay_mode)), opt(site::open_account(db, m.id)), time, energy,
-               opt(m.device), volume});
+               opt(m.device), volume, opt(m.overload_w)});
       }
       ctx.print(t);
       return 0;
@@ -456,6 +458,7 @@ void add_meter(CLI::App& app, Context& ctx) {
   auto* sub = app.add_subcommand("meter", "manage meters and read them");
   sub->require_subcommand(1);
   add_add(sub, ctx);
+  add_import(sub, ctx, import::Kind::meters);
   add_list(sub, ctx);
   add_show(sub, ctx);
   add_read(sub, ctx);

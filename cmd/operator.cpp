@@ -68,8 +68,10 @@ audit::Entry audit_entry(const Context& ctx) {
 
 } // namespace
 
-void Context::audit_now() {
-  audit::append(db(), audit_entry(*this));
+void Context::audit_now(std::optional<std::string> detail) {
+  audit::Entry entry = audit_entry(*this);
+  entry.detail = std::move(detail);
+  audit::append(db(), entry);
   audit_written = true;
 }
 

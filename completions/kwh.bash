@@ -15,10 +15,10 @@ _kwh_global_options="--db= --config= --format= --json -q --quiet --yes --help --
 _kwh_words() {
   case $1 in
     "") echo "init gateway meter tariff account sell refund relay reading report operator log check sim serve" ;;
-    gateway) echo "add list show remove retire test" ;;
-    meter) echo "add list show read set replace remove sync-time" ;;
+    gateway) echo "add import list show remove retire test" ;;
+    meter) echo "add import list show read set replace remove sync-time" ;;
     tariff) echo "add list show issue" ;;
-    account) echo "open list show attach detach close link" ;;
+    account) echo "open import list show attach detach close link" ;;
     relay) echo "on off auto protect" ;;
     reading) echo "import list accept reject prune" ;;
     report) echo "sales energy balances alarms offline gateways readings reconcile statement" ;;
@@ -35,6 +35,8 @@ _kwh_options() {
     "meter set")
       echo "--gateway= --unit= --address= --device= --no-device --profile= --kind= --building= --room= --relay-mode= --overload-w= --alarm1= --alarm2= --wait=" ;;
     "meter list") echo "--status= --gateway= --building=" ;;
+    "gateway import" | "meter import") echo "--dry-run --update" ;;
+    "account import") echo "--dry-run --update --receipts=" ;;
     "gateway list") echo "--all" ;;
     "meter read") echo "--direct" ;;
     "meter replace") echo "--time=" ;;
@@ -106,7 +108,7 @@ _kwh_value() {
       if [[ $cur == */* || $cur == .* ]]; then _kwh_files "$cur"; return; fi
       words=$_kwh_builtin_profiles ;;
     --rtu) COMPREPLY=($(compgen -G "${cur:-/dev/tty}*" 2>/dev/null)); return ;;
-    --receipt) _kwh_files "$cur"; COMPREPLY+=($(compgen -W "-" -- "$cur")); return ;;
+    --receipt | --receipts) _kwh_files "$cur"; COMPREPLY+=($(compgen -W "-" -- "$cur")); return ;;
     --db | --config | --file | --output) _kwh_files "$cur"; return ;;
     *) COMPREPLY=(); return ;; # free text: a name, an amount, a time
   esac
@@ -128,7 +130,8 @@ _kwh_argument() {
     "tariff show") words=$(_kwh_ids tariff) ;;
     "tariff issue") if ((n == 0)); then words=$(_kwh_ids tariff); else words="- $(_kwh_ids meter)"; fi ;;
     "operator remove") words=$(_kwh_ids operator) ;;
-    "reading import") _kwh_files "$cur"; COMPREPLY+=($(compgen -W "-" -- "$cur")); return ;;
+    "reading import" | "gateway import" | "meter import" | "account import")
+      _kwh_files "$cur"; COMPREPLY+=($(compgen -W "-" -- "$cur")); return ;;
   esac
   COMPREPLY=($(compgen -W "$words" -- "$cur"))
 }

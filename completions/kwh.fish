@@ -11,13 +11,13 @@ function __kwh_words
         case ''
             echo init gateway meter tariff account sell refund relay reading report operator log check sim serve
         case gateway
-            echo add list show remove retire test
+            echo add import list show remove retire test
         case meter
-            echo add list show read set replace remove sync-time
+            echo add import list show read set replace remove sync-time
         case tariff
             echo add list show issue
         case account
-            echo open list show attach detach close link
+            echo open import list show attach detach close link
         case relay
             echo on off auto protect
         case reading
@@ -34,7 +34,7 @@ set -g __kwh_value_options --db --config --format --tcp --rtu-over-tcp --rtu --d
     --rts-delay-us --password --operator-code --address --device --baud --parity \
     --stop-bits --timeout-ms --gap-ms --gateway --unit --profile --kind --building --room \
     --relay-mode --overload-w --status --flat --file --name --tariff --meter --alarm1 --alarm2 \
-    --credit-limit --phone --opened --time --effective --ref --method --receipt --account --wait --from --to --by \
+    --credit-limit --phone --opened --time --effective --ref --method --receipt --receipts --account --wait --from --to --by \
     --output --role --since --expect-head --meters --gateways --listen --speed --load-w --faults \
     --seed --ttl --base-url --protocol --clock-drift
 
@@ -140,6 +140,7 @@ complete -c kwh -n '__kwh_at gateway' -a show -d 'show one gateway'
 complete -c kwh -n '__kwh_at gateway' -a remove -d 'remove a gateway that has no meters'
 complete -c kwh -n '__kwh_at gateway' -a test -d 'check that a gateway and its meters answer'
 complete -c kwh -n '__kwh_at gateway' -a retire -d 'take a gateway with history out of service'
+complete -c kwh -n '__kwh_at gateway' -a import -d 'add gateways from a CSV sheet'
 complete -c kwh -n '__kwh_at "gateway list"' -l all -d 'retired gateways too'
 complete -c kwh -n '__kwh_at "gateway add"' -l tcp -x -d 'Modbus TCP gateway HOST:PORT'
 complete -c kwh -n '__kwh_at "gateway add"' -l rtu-over-tcp -x -d 'Modbus RTU over a raw TCP socket HOST:PORT'
@@ -166,6 +167,7 @@ complete -c kwh -n '__kwh_at meter' -a set -d 'change a meter'
 complete -c kwh -n '__kwh_at meter' -a replace -d "move a meter's account to a new meter"
 complete -c kwh -n '__kwh_at meter' -a remove -d 'remove a meter'
 complete -c kwh -n '__kwh_at meter' -a sync-time -d "set meters' clocks to kwh's (queued for kwhd)"
+complete -c kwh -n '__kwh_at meter' -a import -d 'add meters from a CSV sheet'
 complete -c kwh -n '__kwh_at "meter add" "meter set" "meter list"' -l gateway -x -a '(__kwh_ids gateway)' -d 'the gateway'
 complete -c kwh -n '__kwh_at "meter add" "meter set"' -l unit -x -d 'unit address 1..247'
 complete -c kwh -n '__kwh_at "meter add" "meter set"' -l address -x -d 'DL/T 645 address, 12 digits'
@@ -211,6 +213,7 @@ complete -c kwh -n '__kwh_at account' -a attach -d 'attach a meter'
 complete -c kwh -n '__kwh_at account' -a detach -d 'detach a meter'
 complete -c kwh -n '__kwh_at account' -a close -d 'close an account'
 complete -c kwh -n '__kwh_at account' -a link -d "print a tenant's login link, or revoke them all"
+complete -c kwh -n '__kwh_at account' -a import -d 'open accounts from a CSV sheet'
 complete -c kwh -n '__kwh_at "account open"' -l name -x -d "the customer's name"
 complete -c kwh -n '__kwh_at "account open"' -l tariff -x -a '(__kwh_ids tariff)' -d 'the tariff'
 complete -c kwh -n '__kwh_at "account open"' -l meter -x -a '(__kwh_ids meter)' -d 'a meter to attach'
@@ -227,6 +230,12 @@ complete -c kwh -n '__kwh_at "account link"' -l revoke -d "end the account's lin
 complete -c kwh -n '__kwh_at "account link"' -l json -d 'the link as JSON'
 complete -c kwh -n '__kwh_arg 0 "account show" "account close" "account link" "account attach" "account detach" sell refund' -a '(__kwh_ids account)'
 complete -c kwh -n '__kwh_arg 1 "account attach" "account detach"' -a '(__kwh_ids meter)'
+
+# kwh gateway import, kwh meter import, kwh account import
+complete -c kwh -n '__kwh_at "gateway import" "meter import" "account import"' -F -a '-'
+complete -c kwh -n '__kwh_at "gateway import" "meter import" "account import"' -l dry-run -d 'check every row; write nothing'
+complete -c kwh -n '__kwh_at "gateway import" "meter import" "account import"' -l update -d 'rows that differ change what is stored'
+complete -c kwh -n '__kwh_at "account import"' -l receipts -r -F -a '-' -d 'receipts of the opening balances to FILE or -'
 
 # kwh sell, kwh refund
 complete -c kwh -n '__kwh_at sell refund' -l ref -x -d 'idempotency key'

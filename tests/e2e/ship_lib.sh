@@ -43,6 +43,9 @@ expected_files() {
   for f in "$KWH_SOURCE"/examples/cron/*; do
     echo "usr/share/doc/kwh/examples/cron/${f##*/}"
   done
+  for f in "$KWH_SOURCE"/examples/commissioning/*.csv; do
+    echo "usr/share/doc/kwh/examples/commissioning/${f##*/}"
+  done
   for f in "$KWH_SOURCE"/examples/profiles/*.toml; do
     [ -e "$f" ] || continue
     echo "usr/share/kwh/profiles/${f##*/}"

@@ -117,3 +117,43 @@ TEST_CASE("Ledger: the canonical form covers every field, so changing any change
   CHECK(ledger::chain_hash("", changed) != h); // empty is not NULL
   CHECK(ledger::chain_hash(std::string(32, 'a'), e) != h);
 }
+
+TEST_CASE("Ledger: schema 8 takes opening balances; a ledger of schema 7 keeps every entry and hash") {
+  test::BillingFixture f(7);
+  fill(f);
+  auto rows = [&] {
+    std::string out;
+    auto st = f.db->prepare("SELECT id, kind, amount, balance, hex(hash), accrued FROM ledger ORDER BY id");
+    while (st.step())
+      out += std::to_string(st.get_int(0)) + st.get_text(1) + std::to_string(st.get_int(2)) +
+             std::to_string(st.get_int(3)) + st.get_text(4) + st.get_opt_text(5).value_or("-") + "\n";
+    return out;
+  };
+  const std::string before = rows();
+  // Version 7 refuses the kind.
+  CHECK_THROWS(f.db->exec("INSERT INTO ledger(account_id, time, kind, amount, balance, hash) "
+                          "VALUES (1, 0, 'opening', 1, 1, x'00')"));
+  CHECK(storage::migrate(*f.db) == 1);
+  CHECK(rows() == before);
+  CHECK(ledger::verify(*f.db).empty());
+  // The view of charges is back, and the append-only rules hold.
+  CHECK(f.count("SELECT count(*) FROM charges") >= 1);
+  CHECK_THROWS(f.db->exec("UPDATE ledger SET amount = 1 WHERE id = 1"));
+  CHECK_THROWS(f.db->exec("DELETE FROM ledger WHERE id = 1"));
+  CHECK_THROWS(f.db->exec("INSERT INTO ledger(account_id, time, kind, amount, balance, hash) "
+                          "VALUES (1, 0, 'gift', 1, 1, x'00')"));
+  // An opening balance chains on like any entry.
+  storage::Transaction tx(*f.db);
+  auto o = billing::post_opening_in(*f.db, f.config, "A2", Money::from_minor(-300), "tester", 7200, true);
+  tx.commit();
+  CHECK(o.kind == billing::PaymentKind::opening);
+  CHECK(o.receipt > 0);
+  CHECK(f.count("SELECT count(*) FROM ledger WHERE kind = 'opening'") == 1);
+  CHECK(ledger::verify(*f.db).empty());
+  // Never through post_payment.
+  billing::PaymentRequest r;
+  r.account = "A1";
+  r.kind = billing::PaymentKind::opening;
+  r.amount = Money::from_minor(100);
+  CHECK_THROWS_AS(billing::post_payment(*f.db, f.config, r), Error);
+}

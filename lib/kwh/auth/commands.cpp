@@ -14,10 +14,13 @@ const std::vector<CommandRule>& command_rules() {
       {"gateway add", Role::admin, k_changes},
       {"gateway remove", Role::admin, k_changes},
       {"gateway retire", Role::admin, k_changes},
+      // A sheet of them at once: the role of the command that adds one.
+      {"gateway import", Role::admin, k_changes},
       {"gateway list", Role::viewer, k_reads},
       {"gateway show", Role::viewer, k_reads},
       {"gateway test", Role::viewer, k_reads},
       {"meter add", Role::admin, k_changes},
+      {"meter import", Role::admin, k_changes},
       {"meter set", Role::admin, k_changes},
       {"meter replace", Role::admin, k_changes},
       {"meter remove", Role::admin, k_changes},
@@ -33,6 +36,7 @@ const std::vector<CommandRule>& command_rules() {
       // Writes prices into meters (through kwhd): setting up the site, like tariff add.
       {"tariff issue", Role::admin, k_changes},
       {"account open", Role::admin, k_changes},
+      {"account import", Role::admin, k_changes},
       {"account attach", Role::admin, k_changes},
       {"account detach", Role::admin, k_changes},
       {"account close", Role::admin, k_changes},

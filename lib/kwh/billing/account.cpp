@@ -33,36 +33,44 @@ Account read_account(storage::Database& db, storage::Statement& st) {
   a.status = st.get_text(11);
   a.opened = st.get_int(12);
   a.closed = st.get_opt_int(13);
-  auto ms = db.prepare("SELECT m.name FROM assignments s JOIN meters m ON m.id = s.meter_id "
+  // Statements kept prepared here and below: `kwh account import` opens thousands of accounts.
+  auto& ms = db.cached("SELECT m.name FROM assignments s JOIN meters m ON m.id = s.meter_id "
                        "WHERE s.account_id = ?1 AND s.valid_to IS NULL ORDER BY m.name");
   ms.bind(1, a.id);
   while (ms.step()) a.meters.push_back(ms.get_text(0));
+  ms.reset();
   return a;
 }
 
 // The unit a tariff is priced in (from its first version).
 std::string tariff_unit(storage::Database& db, std::int64_t tariff_id) {
-  auto st = db.prepare("SELECT unit FROM tariff_versions WHERE tariff_id = ?1 ORDER BY effective LIMIT 1");
+  auto& st = db.cached("SELECT unit FROM tariff_versions WHERE tariff_id = ?1 ORDER BY effective LIMIT 1");
   st.bind(1, tariff_id);
-  return st.step() ? st.get_text(0) : std::string("kWh");
+  std::string unit = st.step() ? st.get_text(0) : std::string("kWh");
+  st.reset();
+  return unit;
 }
 
 void check_meter_fits(storage::Database& db, std::int64_t meter_id, const std::string& meter,
                       const std::string& unit, const std::string& tariff) {
-  auto st = db.prepare("SELECT kind FROM meters WHERE id = ?1");
+  auto& st = db.cached("SELECT kind FROM meters WHERE id = ?1");
   st.bind(1, meter_id);
   st.step();
   std::string kind = st.get_text(0);
+  st.reset();
   std::string want = kind == "water" ? "m3" : "kWh";
   if (unit != want)
     fail(Exit::data, "meter {} measures {} but tariff {} is priced per {}", meter, kind, tariff, unit);
 }
 
 void check_meter_free(storage::Database& db, std::int64_t meter_id, const std::string& meter) {
-  auto st = db.prepare("SELECT a.name FROM assignments s JOIN accounts a ON a.id = s.account_id "
+  auto& st = db.cached("SELECT a.name FROM assignments s JOIN accounts a ON a.id = s.account_id "
                        "WHERE s.meter_id = ?1 AND s.valid_to IS NULL");
   st.bind(1, meter_id);
-  if (st.step()) fail(Exit::data, "meter {} already belongs to open account {}", meter, st.get_text(0));
+  std::optional<std::string> account;
+  if (st.step()) account = st.get_text(0);
+  st.reset();
+  if (account) fail(Exit::data, "meter {} already belongs to open account {}", meter, *account);
 }
 
 std::optional<UnixTime> latest_reading(storage::Database& db, std::int64_t meter_id) {
@@ -71,7 +79,7 @@ std::optional<UnixTime> latest_reading(storage::Database& db, std::int64_t meter
 }
 
 void assign(storage::Database& db, std::int64_t account_id, std::int64_t meter_id, UnixTime from) {
-  db.prepare("INSERT INTO assignments(account_id, meter_id, valid_from) VALUES (?1, ?2, ?3)")
+  db.cached("INSERT INTO assignments(account_id, meter_id, valid_from) VALUES (?1, ?2, ?3)")
       .bind_all(account_id, meter_id, from)
       .run();
 }
@@ -83,17 +91,27 @@ std::int64_t find_meter_id(storage::Database& db, const std::string& meter) {
 }
 
 Account load_account(storage::Database& db, std::int64_t id) {
-  auto st = db.prepare(std::string(k_select) + "WHERE a.id = ?1");
+  auto& st = db.cached(std::string(k_select) + "WHERE a.id = ?1");
   st.bind(1, id);
-  if (!st.step()) fail(Exit::no_input, "no such account id {}", id);
-  return read_account(db, st);
+  if (!st.step()) {
+    st.reset();
+    fail(Exit::no_input, "no such account id {}", id);
+  }
+  Account a = read_account(db, st);
+  st.reset();
+  return a;
 }
 
 Account find_account(storage::Database& db, const std::string& name) {
-  auto st = db.prepare(std::string(k_select) + "WHERE a.name = ?1");
+  auto& st = db.cached(std::string(k_select) + "WHERE a.name = ?1");
   st.bind(1, name);
-  if (!st.step()) fail(Exit::no_input, "no such account: {}", name);
-  return read_account(db, st);
+  if (!st.step()) {
+    st.reset();
+    fail(Exit::no_input, "no such account: {}", name);
+  }
+  Account a = read_account(db, st);
+  st.reset();
+  return a;
 }
 
 std::vector<Account> list_accounts(storage::Database& db, const std::optional<std::string>& status) {
@@ -108,9 +126,11 @@ Account open_account(storage::Database& db, const OpenAccount& r) {
   if (r.id.empty()) fail(Exit::usage, "an account needs an ID");
   if (r.holder.empty()) fail(Exit::usage, "account {} needs --name", r.id);
   {
-    auto st = db.prepare("SELECT 1 FROM accounts WHERE name = ?1");
+    auto& st = db.cached("SELECT 1 FROM accounts WHERE name = ?1");
     st.bind(1, r.id);
-    if (st.step()) fail(Exit::data, "account {} already exists", r.id);
+    const bool taken = st.step();
+    st.reset();
+    if (taken) fail(Exit::data, "account {} already exists", r.id);
   }
   TariffInfo tariff = find_tariff(db, r.tariff);
   if (r.credit_limit.is_negative()) fail(Exit::data, "--credit-limit must not be negative");
@@ -131,8 +151,8 @@ Account open_account(storage::Database& db, const OpenAccount& r) {
   if (r.alarm1) a1 = r.alarm1->minor();
   if (r.alarm2) a2 = r.alarm2->minor();
   std::string status = compute_status(0, a1, a2, r.credit_limit.minor());
-  db.prepare("INSERT INTO accounts(name, holder, phone, tariff_id, alarm1, alarm2, credit_limit, status, opened) "
-             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")
+  db.cached("INSERT INTO accounts(name, holder, phone, tariff_id, alarm1, alarm2, credit_limit, status, opened) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")
       .bind_all(r.id, r.holder, r.phone, tariff.id, a1, a2, r.credit_limit.minor(), status, r.opened)
       .run();
   std::int64_t account_id = db.last_insert_rowid();
@@ -140,6 +160,20 @@ Account open_account(storage::Database& db, const OpenAccount& r) {
   write_event(db, r.opened, "account_opened", std::nullopt, account_id,
               fmt::format("account {} ({}) on tariff {}", r.id, r.holder, tariff.name));
   return load_account(db, account_id);
+}
+
+void update_account(storage::Database& db, const config::Config& config, const std::string& account,
+                    const AccountDetails& d, UnixTime now) {
+  Account a = find_account(db, account);
+  if (a.status == "closed") fail(Exit::data, "account {} is closed", a.name);
+  if (d.holder.empty()) fail(Exit::usage, "account {} needs a name", a.name);
+  if (d.credit_limit < 0) fail(Exit::data, "the credit limit must not be negative");
+  if (d.alarm1 && d.alarm2 && *d.alarm2 > *d.alarm1)
+    fail(Exit::data, "alarm2 ({}) must not be above alarm1 ({}): alarm2 is the later warning", *d.alarm2, *d.alarm1);
+  db.prepare("UPDATE accounts SET holder = ?2, phone = ?3, alarm1 = ?4, alarm2 = ?5, credit_limit = ?6 WHERE id = ?1")
+      .bind_all(a.id, d.holder, d.phone, d.alarm1, d.alarm2, d.credit_limit)
+      .run();
+  update_status(db, config, a.id, now, now, false);
 }
 
 void attach_meter(storage::Database& db, const std::string& account, const std::string& meter, UnixTime time) {

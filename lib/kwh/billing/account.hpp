@@ -51,6 +51,22 @@ struct OpenAccount {
 // order; Exit::no_input for an unknown tariff or meter.
 Account open_account(storage::Database& db, const OpenAccount& request);
 
+// What of an open account `kwh account import --update` changes: the holder, phone, alarm levels
+// and credit limit, each given whole.
+struct AccountDetails {
+  std::string holder;
+  std::optional<std::string> phone;
+  std::optional<std::int64_t> alarm1, alarm2; // minor units
+  std::int64_t credit_limit = 0;
+};
+
+// Writes an open account's details with open_account's checks; its status then follows its
+// balance under the new levels (events, relay commands for arrears, as after a reading).
+// Exit::data for a closed account, an empty holder, alarm2 above alarm1 or a negative credit
+// limit; Exit::no_input for an unknown account.
+void update_account(storage::Database& db, const config::Config& config, const std::string& account,
+                    const AccountDetails& details, UnixTime now);
+
 // Throws Error(no_input) for an unknown account.
 Account find_account(storage::Database& db, const std::string& name);
 Account load_account(storage::Database& db, std::int64_t id);

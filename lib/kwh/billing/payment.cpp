@@ -12,13 +12,21 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <pwd.h>
 #include <unistd.h>
 
 namespace kwh::billing {
 
-const char* kind_name(PaymentKind k) { return k == PaymentKind::sale ? "sale" : "refund"; }
+const char* kind_name(PaymentKind k) {
+  switch (k) {
+  case PaymentKind::sale: return "sale";
+  case PaymentKind::refund: return "refund";
+  case PaymentKind::opening: return "opening";
+  }
+  return "sale";
+}
 
 std::int64_t next_sequence(storage::Database& db, const std::string& name) {
   auto st = db.prepare("INSERT INTO sequences(name, value) VALUES (?1, 1) "
@@ -40,6 +48,7 @@ std::string operator_name() {
 namespace {
 
 void check_request(const PaymentRequest& r) {
+  if (r.kind == PaymentKind::opening) fail(Exit::data, "an opening balance is not a payment (kwh account import)");
   if (r.amount.minor() <= 0) fail(Exit::data, "the amount must be more than zero");
   if (r.method != "cash" && r.method != "card" && r.method != "transfer" && r.method != "online")
     fail(Exit::data, "--method must be cash, card, transfer or online, not '{}'", r.method);
@@ -165,6 +174,37 @@ PaymentResult post_payment(storage::Database& db, const config::Config& config, 
       throw;
     }
   }
+}
+
+PaymentResult post_opening_in(storage::Database& db, const config::Config& config, const std::string& account,
+                              Money amount, const std::string& op, UnixTime time, bool receipt,
+                              const std::optional<std::string>& note) {
+  if (amount.is_zero()) fail(Exit::data, "an opening balance of zero is no entry");
+  Account a = find_account(db, account);
+  if (a.status == "closed") fail(Exit::data, "account {} is closed", a.name);
+  ledger::Entry e;
+  e.account_id = a.id;
+  e.time = time;
+  e.kind = kind_name(PaymentKind::opening);
+  e.amount = amount.minor();
+  if (receipt) e.receipt = next_sequence(db, "receipt");
+  e.operator_name = op;
+  e.note = note;
+  e = ledger::append(db, std::move(e));
+  // Events at the entry's time; commands (arrears) from now, even for an account opened earlier.
+  auto change = update_status(db, config, a.id, time, std::max(time, now()), amount.minor() > 0);
+  PaymentResult res;
+  res.receipt = e.receipt.value_or(0);
+  res.account = a.name;
+  res.holder = a.holder;
+  res.kind = PaymentKind::opening;
+  res.amount = amount;
+  res.balance = Money::from_minor(e.balance);
+  res.time = time;
+  res.operator_name = op;
+  res.status = change.after;
+  res.commands = change.commands;
+  return res;
 }
 
 CloseResult close_account(storage::Database& db, const config::Config& config, const std::string& account,

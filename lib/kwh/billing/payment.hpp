@@ -23,7 +23,8 @@ class Database;
 
 namespace kwh::billing {
 
-enum class PaymentKind { sale, refund };
+// opening: the balance an account brings from before kwh (`kwh account import`), never a sale.
+enum class PaymentKind { sale, refund, opening };
 
 struct PaymentRequest {
   std::string account;
@@ -40,7 +41,7 @@ struct PaymentResult {
   std::string account;
   std::string holder;
   PaymentKind kind = PaymentKind::sale;
-  Money amount;  // positive, as requested
+  Money amount;  // positive, as requested (an opening balance: as imported, may be negative)
   Money balance; // after the entry
   std::optional<std::string> ref;
   bool replayed = false;
@@ -70,6 +71,16 @@ PaymentResult post_payment(storage::Database& db, const config::Config& config, 
 
 // The same inside the caller's transaction (for account close --refund). No --ref handling.
 PaymentResult post_payment_in(storage::Database& db, const config::Config& config, const PaymentRequest& request);
+
+// An opening balance (`kwh account import`): what an account brings from before kwh (credit, or
+// a debt when negative), as one ledger entry of kind 'opening' at `time`, chained like every
+// entry, in the caller's transaction. It is not a sale: no method, no --ref, and the takings of
+// `report sales` and `reconcile` do not count it. A receipt number is drawn only when `receipt`
+// is set. The account's status follows the new balance (alarm events, and relay commands for a
+// debt in arrears, as after a reading). Exit::data for a zero amount or a closed account.
+PaymentResult post_opening_in(storage::Database& db, const config::Config& config, const std::string& account,
+                              Money amount, const std::string& operator_name, UnixTime time, bool receipt,
+                              const std::optional<std::string>& note = {});
 
 // Next value of a named counter (e.g. "receipt"), in the caller's transaction.
 std::int64_t next_sequence(storage::Database& db, const std::string& name);

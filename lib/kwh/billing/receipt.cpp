@@ -27,7 +27,9 @@ std::string format_receipt(const PaymentResult& p, const std::string& currency, 
   std::string out;
   for (int copy = 0; copy < 3; ++copy) {
     out += std::string(k_receipt_width, '=') + "\n";
-    out += centred(p.kind == PaymentKind::sale ? "PREPAID ENERGY - SALE" : "PREPAID ENERGY - REFUND");
+    out += centred(p.kind == PaymentKind::sale      ? "PREPAID ENERGY - SALE"
+                   : p.kind == PaymentKind::refund  ? "PREPAID ENERGY - REFUND"
+                                                    : "PREPAID ENERGY - OPENING BALANCE");
     out += centred(k_copies[copy]);
     out += std::string(k_receipt_width, '-') + "\n";
     out += line("Receipt no.", std::to_string(p.receipt));

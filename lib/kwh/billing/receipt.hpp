@@ -1,6 +1,7 @@
 #pragma once
-// The three-part receipt of a sale or refund (customer, cashier and accounting copies), as
-// plain text no wider than 42 columns, the width of common 80 mm receipt printers.
+// The three-part receipt of a sale, a refund or an opening balance (customer, cashier and
+// accounting copies), as plain text no wider than 42 columns, the width of common 80 mm
+// receipt printers.
 
 #include <kwh/billing/payment.hpp>
 

@@ -302,10 +302,15 @@ std::int64_t add_tariff_version(storage::Database& db, const std::string& name, 
 }
 
 TariffInfo find_tariff(storage::Database& db, const std::string& name) {
-  auto st = db.prepare("SELECT id, name, created FROM tariffs WHERE name = ?1");
+  auto& st = db.cached("SELECT id, name, created FROM tariffs WHERE name = ?1");
   st.bind(1, name);
-  if (!st.step()) fail(Exit::no_input, "no such tariff: {}", name);
-  return {st.get_int(0), st.get_text(1), st.get_int(2)};
+  if (!st.step()) {
+    st.reset();
+    fail(Exit::no_input, "no such tariff: {}", name);
+  }
+  TariffInfo t{st.get_int(0), st.get_text(1), st.get_int(2)};
+  st.reset();
+  return t;
 }
 
 std::vector<TariffInfo> list_tariffs(storage::Database& db) {

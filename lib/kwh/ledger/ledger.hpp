@@ -29,7 +29,7 @@ struct Entry {
   std::int64_t id = 0; // set by append()
   std::int64_t account_id = 0;
   UnixTime time = 0;
-  std::string kind; // sale, refund, charge, standing, adjustment, transfer
+  std::string kind; // sale, refund, charge, standing, adjustment, transfer, opening
   std::int64_t amount = 0;  // signed minor units: + credit, - debit
   std::int64_t balance = 0; // after this entry; set by append()
   std::optional<std::int64_t> receipt;

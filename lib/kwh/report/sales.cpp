@@ -1,5 +1,7 @@
 // report sales and report reconcile: money taken in, from the ledger's sale and refund rows
 // (read through its (kind, time) index, so that consumption charges are never scanned).
+// Opening balances (kind 'opening', kwh account import) are never takings: reconcile shows them
+// on rows of their own.
 
 #include <kwh/report/report.hpp>
 
@@ -144,6 +146,16 @@ Built reconcile(storage::Database& db, const Request& r) {
   t.add(joined({"(all)", "(all)"}, joined(takings_cells(payments, mu), joined({"payments"}, no_balances))));
   t.add(joined({"(all)", "(all)"}, joined(takings_cells(ledger, mu), joined({"ledger"}, no_balances))));
   t.add(joined({"(all)", "(all)"}, joined(takings_cells(movements, mu), joined({"balances"}, no_balances))));
+
+  // Opening balances (kwh account import), by operator: money that came with the accounts, not
+  // taken at a desk, so apart from the payments and their totals. Net is their sum (a debt
+  // carried over is negative); sales and refunds stay empty.
+  auto openings = db.prepare("SELECT operator, SUM(amount), COUNT(*) FROM ledger INDEXED BY ledger_kind_time "
+                             "WHERE kind = 'opening' AND time >= ? AND time < ? GROUP BY operator ORDER BY operator");
+  openings.bind_all(r.period.from, r.period.to);
+  while (openings.step())
+    t.add({openings.is_null(0) ? Json() : Json(openings.get_text(0)), Json(), Json(), Json(),
+           Json(money_text(openings.get_int(1), mu)), openings.get_int(2), "opening", Json(), Json()});
 
   // 4. Meters that keep their own balance (they read meter_balance) against the ledger, now: the
   // account's balance (current to its last reading) beside the meter's at its last reading. They

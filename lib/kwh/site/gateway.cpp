@@ -124,6 +124,13 @@ void validate(Gateway& g) {
 Gateway add_gateway(storage::Database& db, Gateway g) {
   validate(g);
   storage::Transaction tx(db);
+  g = add_gateway_in(db, std::move(g));
+  tx.commit();
+  return g;
+}
+
+Gateway add_gateway_in(storage::Database& db, Gateway g) {
+  validate(g);
   if (find_gateway(db, g.name)) fail(Exit::data, "gateway {} already exists", g.name);
   g.created = now();
   g.status = "unknown";
@@ -135,15 +142,18 @@ Gateway add_gateway(storage::Database& db, Gateway g) {
                 g.created, std::string(protocol_name(g.protocol)), g.password, g.operator_code, g.rts, g.rts_delay_us)
       .run();
   g.id = db.last_insert_rowid();
-  tx.commit();
   return g;
 }
 
 std::optional<Gateway> find_gateway(storage::Database& db, std::string_view name) {
-  auto st = db.prepare(fmt::format("SELECT {} FROM gateways WHERE name = ?1", k_columns));
+  // Kept prepared: an import of a site's meters looks up a gateway per row.
+  static const std::string sql = fmt::format("SELECT {} FROM gateways WHERE name = ?1", k_columns);
+  auto& st = db.cached(sql);
   st.bind(1, name);
-  if (!st.step()) return std::nullopt;
-  return row_to_gateway(st);
+  std::optional<Gateway> g;
+  if (st.step()) g = row_to_gateway(st);
+  st.reset();
+  return g;
 }
 
 std::optional<Gateway> find_gateway(storage::Database& db, std::int64_t id) {
@@ -175,6 +185,12 @@ std::vector<Gateway> list_gateways(storage::Database& db) {
 void update_gateway(storage::Database& db, Gateway g) {
   validate(g);
   storage::Transaction tx(db);
+  update_gateway_in(db, std::move(g));
+  tx.commit();
+}
+
+void update_gateway_in(storage::Database& db, Gateway g) {
+  validate(g);
   auto other = find_gateway(db, g.name);
   if (other && other->id != g.id) fail(Exit::data, "gateway {} already exists", g.name);
   db.prepare("UPDATE gateways SET name = ?2, transport = ?3, address = ?4, baud = ?5, parity = ?6, stop_bits = ?7, "
@@ -184,7 +200,6 @@ void update_gateway(storage::Database& db, Gateway g) {
                 g.gap_ms, std::string(protocol_name(g.protocol)), g.password, g.operator_code, g.rts, g.rts_delay_us)
       .run();
   if (db.changes() == 0) fail(Exit::no_input, "no such gateway: {}", g.name);
-  tx.commit();
 }
 
 std::vector<std::string> meters_on_gateway(storage::Database& db, std::int64_t gateway_id) {

@@ -57,6 +57,8 @@ void validate(Gateway& g);
 
 // Stores a new gateway; returns it with its id. Error(data) when the name is taken.
 Gateway add_gateway(storage::Database& db, Gateway g);
+// The same in the caller's transaction.
+Gateway add_gateway_in(storage::Database& db, Gateway g);
 std::optional<Gateway> find_gateway(storage::Database& db, std::string_view name);
 std::optional<Gateway> find_gateway(storage::Database& db, std::int64_t id);
 // As find_gateway, but Error(no_input) naming the gateway when there is none.
@@ -65,6 +67,8 @@ Gateway get_gateway(storage::Database& db, std::int64_t id);
 std::vector<Gateway> list_gateways(storage::Database& db);
 // Writes every field but id, created and status. Error(no_input) for an unknown id.
 void update_gateway(storage::Database& db, Gateway g);
+// The same in the caller's transaction.
+void update_gateway_in(storage::Database& db, Gateway g);
 // Removes a gateway that carries nothing. Refused with Error(data) naming the meters that are
 // still on it, or naming the history (removed meters, events) that keeps it.
 void remove_gateway(storage::Database& db, std::string_view name);

@@ -84,44 +84,38 @@ int stored_units(storage::Database& db, const std::string& profile, const std::v
 // Checks that units [unit, unit + units) on the bus are free: no other in-service Modbus meter
 // answers on them or occupies them (a three-phase ADF400L circuit holds three).
 void check_units_free(storage::Database& db, std::int64_t gateway_id, const std::string& gateway, int unit, int units,
-                      std::int64_t except_id, const std::vector<std::string>& folders) {
+                      std::int64_t except_id, ProfileCache& profiles) {
   if (unit + units - 1 > 247)
     fail(Exit::data, "{} on gateway {}: a meter of this profile takes {} units, past 247", units_text(unit, units), gateway,
          units);
   // Only a meter starting up to k_max_units - 1 below can reach this range.
-  auto st = db.prepare("SELECT name, unit, profile FROM meters WHERE gateway_id = ?1 AND removed IS NULL AND "
+  auto& st = db.cached("SELECT name, unit, profile FROM meters WHERE gateway_id = ?1 AND removed IS NULL AND "
                        "address IS NULL AND id <> ?2 AND unit BETWEEN ?3 AND ?4 ORDER BY unit");
   st.bind_all(gateway_id, except_id, unit - (modbus::k_max_units - 1), unit + units - 1);
-  std::map<std::string, int> known;
-  while (st.step()) {
-    const int other_unit = static_cast<int>(st.get_int(1));
-    const std::string profile = st.get_text(2);
-    auto it = known.find(profile);
-    if (it == known.end()) it = known.emplace(profile, stored_units(db, profile, folders)).first;
-    if (!units_overlap(unit, units, other_unit, it->second)) continue;
+  struct Other {
+    std::string name, profile;
+    int unit;
+  };
+  std::vector<Other> others;
+  while (st.step()) others.push_back({st.get_text(0), st.get_text(2), static_cast<int>(st.get_int(1))});
+  st.reset();
+  for (const auto& o : others) {
+    const int other_units = profiles.units(db, o.profile);
+    if (!units_overlap(unit, units, o.unit, other_units)) continue;
     fail(Exit::data, "{} on gateway {} {} meter {}{}", units_text(unit, units), gateway,
-         units > 1 ? "overlap" : "is already", st.get_text(0),
-         it->second > 1 ? fmt::format(" ({})", units_text(other_unit, it->second)) : std::string());
+         units > 1 ? "overlap" : "is already", o.name,
+         other_units > 1 ? fmt::format(" ({})", units_text(o.unit, other_units)) : std::string());
   }
-}
-
-// What meters.profile records: the name for built-ins and profiles found in the folders; the
-// absolute path for a file named on the command line, so that later runs find it from anywhere.
-std::string profile_reference(std::string_view name_or_path, const modbus::Profile& p) {
-  if (!is_path(name_or_path)) return p.name;
-  std::error_code ec;
-  auto abs = std::filesystem::absolute(std::filesystem::path(name_or_path), ec);
-  return ec ? std::string(name_or_path) : abs.lexically_normal().string();
 }
 
 // Keeps the profile's text with the meters that use it.
 void store_profile(storage::Database& db, const modbus::Profile& p) {
   std::string source = p.source.rfind("builtin:", 0) == 0 ? "builtin" : p.source;
-  db.prepare("INSERT INTO profiles(name, source, body, updated) VALUES (?1, ?2, ?3, ?4) "
-             "ON CONFLICT(name) DO UPDATE SET source = excluded.source, body = excluded.body, "
-             "updated = excluded.updated WHERE body <> excluded.body OR source <> excluded.source")
-      .bind_all(p.name, source, p.text, now())
-      .run();
+  auto& st = db.cached("INSERT INTO profiles(name, source, body, updated) VALUES (?1, ?2, ?3, ?4) "
+                       "ON CONFLICT(name) DO UPDATE SET source = excluded.source, body = excluded.body, "
+                       "updated = excluded.updated WHERE body <> excluded.body OR source <> excluded.source");
+  st.bind_all(p.name, source, p.text, now());
+  st.run();
 }
 
 std::string kind_for(const modbus::Profile& p, const std::optional<std::string>& kind, std::string_view profile_name) {
@@ -138,6 +132,25 @@ std::optional<std::string> blank_to_null(const std::optional<std::string>& v) {
 }
 
 } // namespace
+
+// What meters.profile records: the name for built-ins and profiles found in the folders; the
+// absolute path for a file named on the command line, so that later runs find it from anywhere.
+std::string profile_reference(std::string_view name_or_path, const modbus::Profile& p) {
+  if (!is_path(name_or_path)) return p.name;
+  std::error_code ec;
+  auto abs = std::filesystem::absolute(std::filesystem::path(name_or_path), ec);
+  return ec ? std::string(name_or_path) : abs.lexically_normal().string();
+}
+
+const modbus::Profile& ProfileCache::load(std::string_view name_or_path) {
+  if (auto it = m_loaded.find(name_or_path); it != m_loaded.end()) return it->second;
+  return m_loaded.emplace(std::string(name_or_path), load_profile(name_or_path, m_folders)).first->second;
+}
+
+int ProfileCache::units(storage::Database& db, const std::string& profile) {
+  if (auto it = m_units.find(profile); it != m_units.end()) return it->second;
+  return m_units.emplace(profile, stored_units(db, profile, m_folders)).first->second;
+}
 
 bool units_overlap(int a, int a_units, int b, int b_units) { return a < b + b_units && b < a + a_units; }
 
@@ -189,15 +202,16 @@ void check_address(std::string_view address) {
 }
 
 std::optional<std::string> address_taken(storage::Database& db, std::int64_t gateway_id, const std::string& address) {
-  auto st = db.prepare("SELECT name FROM meters WHERE gateway_id = ?1 AND address = ?2 AND removed IS NULL");
+  auto& st = db.cached("SELECT name FROM meters WHERE gateway_id = ?1 AND address = ?2 AND removed IS NULL");
   st.bind_all(gateway_id, address);
-  if (!st.step()) return std::nullopt;
-  return st.get_text(0);
+  std::optional<std::string> name;
+  if (st.step()) name = st.get_text(0);
+  st.reset();
+  return name;
 }
 
-} // namespace
-
-Meter add_meter(storage::Database& db, const MeterSpec& spec, const std::vector<std::string>& profile_folders) {
+// The checks of a new meter's own fields, before anything is looked up.
+void check_spec(const MeterSpec& spec) {
   check_name("meter", spec.name);
   if (spec.address) check_address(*spec.address);
   else check_unit(spec.unit);
@@ -206,9 +220,23 @@ Meter add_meter(storage::Database& db, const MeterSpec& spec, const std::vector<
   check_overload(spec.overload_w, false);
   if (spec.kind) check_kind(*spec.kind);
   if (spec.device) check_device(*spec.device);
-  modbus::Profile profile = load_profile(spec.profile, profile_folders);
+}
 
+} // namespace
+
+Meter add_meter(storage::Database& db, const MeterSpec& spec, const std::vector<std::string>& profile_folders) {
+  check_spec(spec);
+  ProfileCache profiles(profile_folders);
+  profiles.load(spec.profile);
   storage::Transaction tx(db);
+  Meter m = add_meter_in(db, spec, profiles);
+  tx.commit();
+  return m;
+}
+
+Meter add_meter_in(storage::Database& db, const MeterSpec& spec, ProfileCache& profiles) {
+  check_spec(spec);
+  const modbus::Profile& profile = profiles.load(spec.profile);
   Gateway g = get_gateway(db, spec.gateway);
   if (g.retired) fail(Exit::data, "gateway {} is retired; choose another", g.name);
   if (auto existing = find_meter(db, spec.name)) {
@@ -234,7 +262,7 @@ Meter add_meter(storage::Database& db, const MeterSpec& spec, const std::vector<
     if (auto other = address_taken(db, g.id, *spec.address))
       fail(Exit::data, "address {} on gateway {} is already meter {}", *spec.address, g.name, *other);
   } else {
-    check_units_free(db, g.id, g.name, spec.unit, profile.units, 0, profile_folders);
+    check_units_free(db, g.id, g.name, spec.unit, profile.units, 0, profiles);
   }
 
   Meter m;
@@ -252,21 +280,24 @@ Meter add_meter(storage::Database& db, const MeterSpec& spec, const std::vector<
   m.overload_w = spec.overload_w;
   m.created = now();
   store_profile(db, profile);
-  db.prepare("INSERT INTO meters(name, gateway_id, unit, profile, kind, building, room, relay_mode, overload_w, created, "
-             "address, device) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")
-      .bind_all(m.name, m.gateway_id, m.unit, m.profile, m.kind, m.building, m.room, to_string(m.relay_mode),
-                m.overload_w, m.created, m.address, m.device)
-      .run();
+  auto& ins = db.cached("INSERT INTO meters(name, gateway_id, unit, profile, kind, building, room, relay_mode, "
+                        "overload_w, created, address, device) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
+  ins.bind_all(m.name, m.gateway_id, m.unit, m.profile, m.kind, m.building, m.room, to_string(m.relay_mode),
+               m.overload_w, m.created, m.address, m.device);
+  ins.run();
   m.id = db.last_insert_rowid();
-  tx.commit();
   return m;
 }
 
 std::optional<Meter> find_meter(storage::Database& db, std::string_view name) {
-  auto st = db.prepare(fmt::format("{} WHERE m.name = ?1", k_select));
+  // Kept prepared: an import looks up a meter per row.
+  static const std::string sql = fmt::format("{} WHERE m.name = ?1", k_select);
+  auto& st = db.cached(sql);
   st.bind(1, name);
-  if (!st.step()) return std::nullopt;
-  return row_to_meter(st);
+  std::optional<Meter> m;
+  if (st.step()) m = row_to_meter(st);
+  st.reset();
+  return m;
 }
 
 std::optional<Meter> find_meter(storage::Database& db, std::int64_t id) {
@@ -305,8 +336,9 @@ std::vector<Meter> list_meters(storage::Database& db, const MeterFilter& f) {
   return out;
 }
 
-Meter update_meter(storage::Database& db, std::string_view name, const MeterChange& c,
-                   const std::vector<std::string>& profile_folders) {
+namespace {
+
+void check_change(const MeterChange& c) {
   if (c.unit) check_unit(*c.unit);
   if (c.address) check_address(*c.address);
   if (c.kind) check_kind(*c.kind);
@@ -314,10 +346,24 @@ Meter update_meter(storage::Database& db, std::string_view name, const MeterChan
   check_text("building", c.building);
   check_text("room", c.room);
   check_overload(c.overload_w, true);
-  std::optional<modbus::Profile> profile;
-  if (c.profile) profile = load_profile(*c.profile, profile_folders);
+}
 
+} // namespace
+
+Meter update_meter(storage::Database& db, std::string_view name, const MeterChange& c,
+                   const std::vector<std::string>& profile_folders) {
+  check_change(c);
+  ProfileCache profiles(profile_folders);
+  if (c.profile) profiles.load(*c.profile);
   storage::Transaction tx(db);
+  Meter m = update_meter_in(db, name, c, profiles);
+  tx.commit();
+  return m;
+}
+
+Meter update_meter_in(storage::Database& db, std::string_view name, const MeterChange& c, ProfileCache& profiles) {
+  check_change(c);
+  const modbus::Profile* profile = c.profile ? &profiles.load(*c.profile) : nullptr;
   Meter m = get_meter_in_service(db, name);
   if (c.gateway) {
     Gateway g = get_gateway(db, *c.gateway);
@@ -345,8 +391,8 @@ Meter update_meter(storage::Database& db, std::string_view name, const MeterChan
   }
   if (c.unit) m.unit = *c.unit;
   if (!m.address) {
-    const int units = profile ? profile->units : stored_units(db, m.profile, profile_folders);
-    check_units_free(db, m.gateway_id, m.gateway, m.unit, units, m.id, profile_folders);
+    const int units = profile ? profile->units : profiles.units(db, m.profile);
+    check_units_free(db, m.gateway_id, m.gateway, m.unit, units, m.id, profiles);
   }
   if (c.no_device) m.device.reset();
   if (c.device) m.device = c.device;
@@ -366,7 +412,6 @@ Meter update_meter(storage::Database& db, std::string_view name, const MeterChan
       .bind_all(m.id, m.gateway_id, m.unit, m.profile, m.kind, m.building, m.room, to_string(m.relay_mode),
                 m.overload_w, m.address, m.device)
       .run();
-  tx.commit();
   return m;
 }
 

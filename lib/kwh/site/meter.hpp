@@ -8,6 +8,7 @@
 #include <kwh/storage/database.hpp>
 #include <kwh/util/time.hpp>
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -90,11 +91,34 @@ modbus::Profile load_profile(std::string_view name_or_path, const std::vector<st
 // meter in the profiles table when the file has since gone.
 modbus::Profile meter_profile(storage::Database& db, const Meter& m, const std::vector<std::string>& folders);
 
+// Profiles loaded once each, for commands that add or check many meters (`kwh meter
+// import`): load() is load_profile, units() how many unit addresses a stored meter's profile
+// occupies (1 when it cannot be loaded any more). A profile that fails to load is not kept: it
+// fails again, with the same error, each time it is asked for.
+class ProfileCache {
+public:
+  explicit ProfileCache(std::vector<std::string> folders) : m_folders(std::move(folders)) {}
+  const modbus::Profile& load(std::string_view name_or_path);
+  int units(storage::Database& db, const std::string& profile);
+  const std::vector<std::string>& folders() const { return m_folders; }
+
+private:
+  std::vector<std::string> m_folders;
+  std::map<std::string, modbus::Profile, std::less<>> m_loaded;
+  std::map<std::string, int, std::less<>> m_units;
+};
+
+// What meters.profile records for a profile given as `name_or_path`: the profile's name for
+// built-ins and profiles found in the folders; the absolute path of a file named directly.
+std::string profile_reference(std::string_view name_or_path, const modbus::Profile& p);
+
 // Adds a meter. Nothing is read from the bus: a meter can be added before it is installed.
 // Errors: usage for a bad field; no_input for an unknown gateway or profile; config for a bad
 // profile; data when the ID is taken or another in-service meter has the gateway and unit (or
 // one of the units the profile occupies: a three-phase circuit of an ADF400L takes three).
 Meter add_meter(storage::Database& db, const MeterSpec& spec, const std::vector<std::string>& profile_folders);
+// The same in the caller's transaction, with the caller's profiles.
+Meter add_meter_in(storage::Database& db, const MeterSpec& spec, ProfileCache& profiles);
 
 std::optional<Meter> find_meter(storage::Database& db, std::string_view name);
 std::optional<Meter> find_meter(storage::Database& db, std::int64_t id);
@@ -116,6 +140,8 @@ std::vector<Meter> list_meters(storage::Database& db, const MeterFilter& filter 
 // Applies a change to an in-service meter, with add_meter's checks; returns the stored meter.
 Meter update_meter(storage::Database& db, std::string_view name, const MeterChange& change,
                    const std::vector<std::string>& profile_folders);
+// The same in the caller's transaction, with the caller's profiles.
+Meter update_meter_in(storage::Database& db, std::string_view name, const MeterChange& change, ProfileCache& profiles);
 
 // Sets the relay mode of in-service meters, all in one transaction (`kwh relay auto|protect`).
 void set_relay_mode(storage::Database& db, const std::vector<std::int64_t>& meter_ids, RelayMode mode);

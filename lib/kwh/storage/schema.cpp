@@ -412,6 +412,53 @@ ALTER TABLE meters ADD COLUMN device TEXT;
 ALTER TABLE meters ADD COLUMN clock_drift INTEGER;
 ALTER TABLE meters ADD COLUMN clock_checked_at INTEGER;
 )sql",
+      // 8: opening balances (`kwh account import`): what an account brings from before kwh is a
+      // ledger entry of its own kind, 'opening', never a sale. The ledger's CHECK on kind is
+      // rebuilt as in version 2; same columns, rows, hashes, indexes and triggers. The view
+      // charges names the ledger, so it goes first and comes back as it was.
+      R"sql(
+DROP VIEW charges;
+CREATE TABLE ledger_new (
+  id         INTEGER PRIMARY KEY,
+  account_id INTEGER NOT NULL REFERENCES accounts(id),
+  time       INTEGER NOT NULL,
+  kind       TEXT NOT NULL
+             CHECK (kind = 'sale' OR kind = 'refund' OR kind = 'charge' OR kind = 'standing' OR
+                    kind = 'adjustment' OR kind = 'transfer' OR kind = 'opening'),
+  amount     INTEGER NOT NULL,                -- signed: + credit, - debit
+  balance    INTEGER NOT NULL,                -- the account's balance after this entry
+  receipt    INTEGER,                         -- sales, refunds and opening balances (unique)
+  method     TEXT CHECK (method = 'cash' OR method = 'card' OR method = 'transfer' OR method = 'online'),
+  ref        TEXT,                            -- the --ref idempotency key (unique)
+  operator   TEXT,
+  meter_id   INTEGER REFERENCES meters(id),   -- charges: the meter, interval and quantity
+  t0         INTEGER,
+  t1         INTEGER,
+  quantity   INTEGER,                         -- Wh or litres
+  band       TEXT,
+  reverses   INTEGER REFERENCES ledger(id),
+  note       TEXT,
+  hash       BLOB NOT NULL,
+  accrued    INTEGER                          -- what open accumulators held right after it
+);
+INSERT INTO ledger_new SELECT id, account_id, time, kind, amount, balance, receipt, method, ref, operator, meter_id,
+  t0, t1, quantity, band, reverses, note, hash, accrued FROM ledger ORDER BY id;
+DROP TABLE ledger;
+ALTER TABLE ledger_new RENAME TO ledger;
+CREATE UNIQUE INDEX ledger_receipt ON ledger(receipt) WHERE receipt IS NOT NULL;
+CREATE UNIQUE INDEX ledger_ref ON ledger(ref) WHERE ref IS NOT NULL;
+CREATE INDEX ledger_account_time ON ledger(account_id, time);
+CREATE INDEX ledger_kind_time ON ledger(kind, time);
+CREATE TRIGGER ledger_no_update BEFORE UPDATE ON ledger
+  BEGIN SELECT RAISE(ABORT, 'the ledger is append-only; correct with a reversing entry'); END;
+CREATE TRIGGER ledger_no_delete BEFORE DELETE ON ledger
+  BEGIN SELECT RAISE(ABORT, 'the ledger is append-only; correct with a reversing entry'); END;
+CREATE VIEW charges AS
+  SELECT account_id, meter_id, time, t0, t1, quantity, band, amount, 'posted' AS state FROM ledger
+    WHERE kind = 'charge'
+  UNION ALL
+  SELECT account_id, meter_id, t1, t0, t1, quantity, band, -amount, 'open' FROM accumulators;
+)sql",
   };
   return k_migrations;
 }
