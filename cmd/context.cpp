@@ -29,6 +29,7 @@ storage::Database& Context::db() {
     if (v > storage::schema_version_latest())
       fail(Exit::failed, "database {} has schema version {}, newer than this kwh knows ({}); upgrade kwh",
            db->path(), v, storage::schema_version_latest());
+    storage::check_minor_units(*db, config().minor_units);
     // A command's few pages wait in the WAL for kwhd (whose writer checkpoints as it commits)
     // or for the last connection to close: a cashier's sale must not stop to copy the pages
     // the daemon wrote into the database file (p99 of a sale under load: 50 ms with, 34 ms

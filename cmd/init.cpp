@@ -39,6 +39,7 @@ void add_init(CLI::App& app, Context& ctx) {
       int before = db->user_version();
       // Version 4 moves the readings of version 3 into blocks, in its own transaction.
       int applied = storage::migrate(*db, std::nullopt, {{4, [](storage::Database& d) { readings::adopt_rows(d); }}});
+      storage::check_minor_units(*db, ctx.minor_units());
       {
         // The decimals of money are fixed when the database is made: amounts already stored
         // would change their meaning otherwise.

@@ -38,4 +38,23 @@ expect_exit 1 kwh --db "$T/junk.db" init
 expect_one_line_error
 contains "$ERR" "junk.db"
 
+# The decimals of money are fixed when the database is made: a configuration that names other
+# decimals is refused (78) by kwh, kwh init and kwhd, naming both, and nothing is written.
+kwh tariff add flat --flat 1 >"$T/null"
+kwh account open A1 --name Shop --tariff flat >"$T/null"
+kwh sell A1 12.34 >"$T/null"
+printf 'minor_units = 3\n' >"$T/three.toml"
+for cmd in "account show A1" "sell A1 1" "init"; do
+  # shellcheck disable=SC2086
+  expect_exit 78 kwh --config "$T/three.toml" $cmd
+  expect_one_line_error
+  contains "$ERR" "minor_units = 3"
+  contains "$ERR" "set minor_units = 2"
+done
+expect_exit 78 "$KWHD" --config "$T/three.toml" --db "$KWH_DB" --once
+contains "$ERR" "minor_units = 3"
+expect_exit 0 kwh --json account show A1
+contains "$OUT" '"balance": "12.34"'
+equals "$(sqlite3 "$KWH_DB" "SELECT count(*) FROM ledger")" "1"
+
 echo ok

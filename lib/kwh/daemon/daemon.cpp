@@ -142,6 +142,7 @@ int Daemon::Impl::run() {
   if (db->user_version() != storage::schema_version_latest())
     fail(Exit::failed, "database {} has schema version {}, expected {}; run 'kwh init'", db->path(), db->user_version(),
          storage::schema_version_latest());
+  storage::check_minor_units(*db, m_cfg.minor_units);
   // Every cycle touches each meter's latest readings page, its values and its usage row: a
   // page cache of SQLite's default 2 MB would read most of them from the file again each
   // cycle at a few thousand meters. Pages are allocated as used, up to this.

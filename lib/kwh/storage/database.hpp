@@ -186,4 +186,10 @@ using MigrationSteps = std::map<int, std::function<void(Database&)>>;
 int migrate(Database& db, std::optional<int> target = std::nullopt, const MigrationSteps& steps = {});
 int schema_version_latest();
 
+// The decimals of money are fixed when `kwh init` makes the database (settings 'minor_units'):
+// every stored amount is in those minor units. Error(config) when the configuration names
+// other decimals, which would change the meaning of every amount; nothing when the database
+// records none (made before it did).
+void check_minor_units(Database& db, int configured);
+
 } // namespace kwh::storage

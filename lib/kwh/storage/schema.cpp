@@ -467,6 +467,17 @@ CREATE VIEW charges AS
 
 int schema_version_latest() { return static_cast<int>(migrations().size()); }
 
+void check_minor_units(Database& db, int configured) {
+  auto st = db.prepare("SELECT value FROM settings WHERE key = 'minor_units'");
+  if (!st.step()) return;
+  const std::string stored = st.get_text(0);
+  if (stored != std::to_string(configured))
+    fail(Exit::config,
+         "minor_units = {} in the configuration, but database {} keeps money in {} decimals; set minor_units = {} "
+         "(amounts already stored would change their meaning)",
+         configured, db.path(), stored, stored);
+}
+
 int migrate(Database& db, std::optional<int> target, const MigrationSteps& steps) {
   const int last = std::min(target.value_or(schema_version_latest()), schema_version_latest());
   int applied = 0;
