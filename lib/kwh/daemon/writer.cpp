@@ -162,11 +162,6 @@ void Writer::shed() {
   std::size_t dropped = 0;
   // The next pass after another quarter of the limit, even when this one cannot reach its
   // target (more meters than the limit, each with one reading), so that passes stay rare.
-  struct NextShed {
-    Writer& w;
-    std::size_t quarter;
-    ~NextShed() { w.m_next_shed = w.m_queued_readings + quarter; }
-  } next_shed{*this, std::max<std::size_t>(limit / 4, 1)};
   for (auto& e : m_queue) {
     if (m_queued_readings <= target) break;
     auto* p = std::get_if<PollRecord>(&e.item);
@@ -179,6 +174,7 @@ void Writer::shed() {
     p->reading.reset();
     ++dropped;
   }
+  m_next_shed = m_queued_readings + std::max<std::size_t>(limit / 4, 1);
   if (dropped == 0) return;
   // Records left with nothing to write go; those with a status change stay, in order.
   std::erase_if(m_queue, [](const Entry& e) {
