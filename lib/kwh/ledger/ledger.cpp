@@ -13,7 +13,7 @@ namespace kwh::ledger {
 namespace {
 
 constexpr const char* k_columns = "id, account_id, time, kind, amount, balance, receipt, method, ref, operator, "
-                                  "meter_id, t0, t1, quantity, band, reverses, note, hash, accrued";
+                                  "meter_id, t0, t1, quantity, band, reverses, note, hash, accrued, debt_id";
 
 Entry read_entry(const storage::Statement& st) {
   Entry e;
@@ -36,6 +36,7 @@ Entry read_entry(const storage::Statement& st) {
   e.note = st.get_opt_text(16);
   e.hash = st.is_null(17) ? std::string() : st.get_blob(17);
   e.accrued = st.get_opt_int(18);
+  e.debt_id = st.get_opt_int(19);
   return e;
 }
 
@@ -78,6 +79,8 @@ std::string canonical(const Entry& e) {
   // Added with accumulators, and only when set, so that every entry written before them keeps
   // its hash.
   if (e.accrued) field(out, "accrued", e.accrued);
+  // Added with debts, likewise.
+  if (e.debt_id) field(out, "debt_id", e.debt_id);
   return out;
 }
 
@@ -126,13 +129,20 @@ Entry insert(storage::Database& db, Entry e, Head* head) {
   e.id = head->id + 1;
   e.hash = chain_hash(head->hash, e);
 
-  auto& ins = db.cached("INSERT INTO ledger(id, account_id, time, kind, amount, balance, receipt, method, ref, "
-                        "operator, meter_id, t0, t1, quantity, band, reverses, note, hash, accrued) "
-                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)");
+  // debt_id is named only when set, so that an entry without it goes into a ledger of any version.
+  auto& ins = e.debt_id ? db.cached("INSERT INTO ledger(id, account_id, time, kind, amount, balance, receipt, method, "
+                                    "ref, operator, meter_id, t0, t1, quantity, band, reverses, note, hash, accrued, "
+                                    "debt_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+                                    "?15, ?16, ?17, ?18, ?19, ?20)")
+                        : db.cached("INSERT INTO ledger(id, account_id, time, kind, amount, balance, receipt, method, "
+                                    "ref, operator, meter_id, t0, t1, quantity, band, reverses, note, hash, accrued) "
+                                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
+                                    "?17, ?18, ?19)");
   ins.bind_all(e.id, e.account_id, e.time, e.kind, e.amount, e.balance, e.receipt, e.method, e.ref,
                e.operator_name, e.meter_id, e.t0, e.t1, e.quantity, e.band, e.reverses, e.note);
   ins.bind_blob(18, e.hash.data(), e.hash.size());
   ins.bind(19, e.accrued);
+  if (e.debt_id) ins.bind(20, e.debt_id);
   ins.run();
   head->id = e.id;
   head->hash = e.hash;

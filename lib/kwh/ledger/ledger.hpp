@@ -29,7 +29,7 @@ struct Entry {
   std::int64_t id = 0; // set by append()
   std::int64_t account_id = 0;
   UnixTime time = 0;
-  std::string kind; // sale, refund, charge, standing, adjustment, transfer, opening
+  std::string kind; // sale, refund, charge, standing, adjustment, transfer, opening, emergency, debt
   std::int64_t amount = 0;  // signed minor units: + credit, - debit
   std::int64_t balance = 0; // after this entry; set by append()
   std::optional<std::int64_t> receipt;
@@ -47,6 +47,8 @@ struct Entry {
   // What the account's open accumulators held right after this entry (minor units, >= 0);
   // NULL when nothing was open, and for every entry written before accumulators existed.
   std::optional<std::int64_t> accrued;
+  // A debt recovery (kind debt): the debt it reduces (debts.id).
+  std::optional<std::int64_t> debt_id;
 };
 
 // The newest entry, which the next one chains onto. A caller appending many entries through

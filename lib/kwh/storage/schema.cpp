@@ -459,6 +459,108 @@ CREATE VIEW charges AS
   UNION ALL
   SELECT account_id, meter_id, t1, t0, t1, quantity, band, -amount, 'open' FROM accumulators;
 )sql",
+      // 9: credit and debt. Emergency credit: a ledger entry of kind 'emergency' grants it
+      // (+) and repays it (-); accounts.emergency_owed is what is granted and not yet repaid,
+      // accounts.emergency_credit the account's own amount (NULL: [billing] emergency_credit),
+      // and the status 'emergency' says that the account lives on it. Debts: recorded apart from
+      // the balance (debts.amount), recovered by ledger entries of kind 'debt' that name the debt
+      // they reduce (ledger.debt_id); debts.remaining is a cache of amount less the recoveries,
+      // which kwh check proves. The accounts table is rebuilt for its status CHECK (migrate()
+      // turns foreign keys off around it and checks them before it commits); the ledger as in
+      // version 8. Rows, hashes, indexes, triggers and views stay as they were.
+      R"sql(
+CREATE TABLE accounts_new (
+  id           INTEGER PRIMARY KEY,
+  name         TEXT NOT NULL UNIQUE,          -- the account ID
+  holder       TEXT NOT NULL,                 -- the customer's name
+  phone        TEXT,
+  building     TEXT,
+  tariff_id    INTEGER NOT NULL REFERENCES tariffs(id),
+  alarm1       INTEGER,                       -- balance alarm levels, minor units
+  alarm2       INTEGER,
+  credit_limit INTEGER NOT NULL DEFAULT 0 CHECK (credit_limit >= 0),
+  balance      INTEGER NOT NULL DEFAULT 0,    -- cache of SUM(ledger.amount); kwh check proves it
+  carry        INTEGER NOT NULL DEFAULT 0,    -- rounding remainder of charges, in 1e-9 minor units
+  status       TEXT NOT NULL DEFAULT 'ok'
+               CHECK (status IN ('ok', 'alarm1', 'alarm2', 'emergency', 'arrears', 'closed')),
+  opened       INTEGER NOT NULL,
+  closed       INTEGER,
+  link_generation INTEGER NOT NULL DEFAULT 0,
+  reminder     INTEGER,
+  emergency_credit INTEGER CHECK (emergency_credit >= 0), -- NULL: [billing] emergency_credit
+  emergency_owed   INTEGER NOT NULL DEFAULT 0 CHECK (emergency_owed >= 0)
+);
+INSERT INTO accounts_new(id, name, holder, phone, building, tariff_id, alarm1, alarm2, credit_limit, balance, carry,
+  status, opened, closed, link_generation, reminder)
+  SELECT id, name, holder, phone, building, tariff_id, alarm1, alarm2, credit_limit, balance, carry, status, opened,
+  closed, link_generation, reminder FROM accounts ORDER BY id;
+DROP TABLE accounts;
+ALTER TABLE accounts_new RENAME TO accounts;
+
+CREATE TABLE debts (
+  id         INTEGER PRIMARY KEY,
+  account_id INTEGER NOT NULL REFERENCES accounts(id),
+  created    INTEGER NOT NULL,
+  amount     INTEGER NOT NULL CHECK (amount > 0),  -- minor units, as recorded (and accrued since)
+  remaining  INTEGER NOT NULL CHECK (remaining >= 0), -- amount less its recoveries; kwh check proves it
+  note       TEXT NOT NULL,
+  share      INTEGER CHECK (share BETWEEN 1 AND 100), -- percent of each top-up recovered
+  fixed      INTEGER CHECK (fixed > 0),              -- recovered every period while the account is open
+  period     TEXT CHECK (period IN ('week', 'month')),
+  next_due   INTEGER,                                -- when the next fixed recovery falls due
+  operator   TEXT,
+  kind       TEXT NOT NULL DEFAULT 'debt' CHECK (kind IN ('debt', 'standing')),
+  CHECK ((fixed IS NULL) = (period IS NULL))
+);
+CREATE INDEX debts_account ON debts(account_id);
+
+DROP VIEW charges;
+CREATE TABLE ledger_new (
+  id         INTEGER PRIMARY KEY,
+  account_id INTEGER NOT NULL REFERENCES accounts(id),
+  time       INTEGER NOT NULL,
+  kind       TEXT NOT NULL
+             CHECK (kind = 'sale' OR kind = 'refund' OR kind = 'charge' OR kind = 'standing' OR
+                    kind = 'adjustment' OR kind = 'transfer' OR kind = 'opening' OR kind = 'emergency' OR
+                    kind = 'debt'),
+  amount     INTEGER NOT NULL,                -- signed: + credit, - debit
+  balance    INTEGER NOT NULL,                -- the account's balance after this entry
+  receipt    INTEGER,                         -- sales, refunds and opening balances (unique)
+  method     TEXT CHECK (method = 'cash' OR method = 'card' OR method = 'transfer' OR method = 'online'),
+  ref        TEXT,                            -- the --ref idempotency key (unique)
+  operator   TEXT,
+  meter_id   INTEGER REFERENCES meters(id),   -- charges: the meter, interval and quantity
+  t0         INTEGER,
+  t1         INTEGER,
+  quantity   INTEGER,                         -- Wh or litres
+  band       TEXT,
+  reverses   INTEGER REFERENCES ledger(id),
+  note       TEXT,
+  hash       BLOB NOT NULL,
+  accrued    INTEGER,                         -- what open accumulators held right after it
+  debt_id    INTEGER REFERENCES debts(id)     -- a debt recovery: the debt it reduces
+);
+INSERT INTO ledger_new(id, account_id, time, kind, amount, balance, receipt, method, ref, operator, meter_id, t0, t1,
+  quantity, band, reverses, note, hash, accrued)
+  SELECT id, account_id, time, kind, amount, balance, receipt, method, ref, operator, meter_id, t0, t1, quantity,
+  band, reverses, note, hash, accrued FROM ledger ORDER BY id;
+DROP TABLE ledger;
+ALTER TABLE ledger_new RENAME TO ledger;
+CREATE UNIQUE INDEX ledger_receipt ON ledger(receipt) WHERE receipt IS NOT NULL;
+CREATE UNIQUE INDEX ledger_ref ON ledger(ref) WHERE ref IS NOT NULL;
+CREATE INDEX ledger_account_time ON ledger(account_id, time);
+CREATE INDEX ledger_kind_time ON ledger(kind, time);
+CREATE INDEX ledger_debt ON ledger(debt_id) WHERE debt_id IS NOT NULL;
+CREATE TRIGGER ledger_no_update BEFORE UPDATE ON ledger
+  BEGIN SELECT RAISE(ABORT, 'the ledger is append-only; correct with a reversing entry'); END;
+CREATE TRIGGER ledger_no_delete BEFORE DELETE ON ledger
+  BEGIN SELECT RAISE(ABORT, 'the ledger is append-only; correct with a reversing entry'); END;
+CREATE VIEW charges AS
+  SELECT account_id, meter_id, time, t0, t1, quantity, band, amount, 'posted' AS state FROM ledger
+    WHERE kind = 'charge'
+  UNION ALL
+  SELECT account_id, meter_id, t1, t0, t1, quantity, band, -amount, 'open' FROM accumulators;
+)sql",
   };
   return k_migrations;
 }
@@ -481,6 +583,18 @@ void check_minor_units(Database& db, int configured) {
 int migrate(Database& db, std::optional<int> target, const MigrationSteps& steps) {
   const int last = std::min(target.value_or(schema_version_latest()), schema_version_latest());
   int applied = 0;
+  // A migration may rebuild a table that others reference (version 9: accounts), which SQLite
+  // allows only with foreign keys off; they are checked before each migration commits instead.
+  db.exec("PRAGMA foreign_keys = OFF");
+  struct KeysOn {
+    Database& db;
+    ~KeysOn() {
+      try {
+        db.exec("PRAGMA foreign_keys = ON");
+      } catch (...) {
+      }
+    }
+  } keys_on{db};
   for (;;) {
     Transaction tx(db);
     int current = db.user_version();
@@ -505,6 +619,12 @@ int migrate(Database& db, std::optional<int> target, const MigrationSteps& steps
         rows = Statement();
         db.exec("DROP TABLE readings_v3");
       }
+    }
+    {
+      auto broken = db.prepare("PRAGMA foreign_key_check");
+      if (broken.step())
+        fail(Exit::failed, "database {}: migration to version {} leaves a broken reference in table {}", db.path(),
+             current + 1, broken.get_text(0));
     }
     db.exec(fmt::format("PRAGMA user_version = {}", current + 1));
     tx.commit();
