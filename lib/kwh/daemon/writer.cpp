@@ -129,7 +129,40 @@ void Writer::start() {
   ::mallopt(M_TRIM_THRESHOLD, 64 << 20);
   ::mallopt(M_TOP_PAD, 4 << 20);
   ::mallopt(M_MMAP_THRESHOLD, 16 << 20); // fixed once the trim threshold is set; as glibc would grow it
-  if (!m_thread.joinable()) m_thread = std::thread([this] { run(); });
+  if (m_thread.joinable()) return;
+  // The WAL is copied back into the database by a thread of its own (PASSIVE checkpoints, which
+  // never take the write lock), not by the commit that crosses SQLite's automatic threshold: that
+  // commit would wait for the copy and its fsyncs, a tenth of the write path's time. Without a
+  // second connection, SQLite's automatic checkpoints stay.
+  try {
+    auto ckpt = storage::Database::open(m_db->path());
+    m_db->exec("PRAGMA wal_autocheckpoint = 0");
+    m_checkpointer = std::thread([this, c = std::move(ckpt)]() mutable { checkpoints(std::move(c)); });
+  } catch (const Error& e) {
+    log("database: no connection for checkpoints ({}); the writer makes them", e.what());
+  }
+  m_thread = std::thread([this] { run(); });
+}
+
+// At most four a second, after a commit. A checkpoint that another connection's reader holds
+// back copies what it can; the rest goes with the next.
+void Writer::checkpoints(std::unique_ptr<storage::Database> db) {
+  std::unique_lock lock(m_ckpt_mutex);
+  for (;;) {
+    m_ckpt_wake.wait(lock, [&] { return m_ckpt_stop || m_ckpt_due; });
+    if (m_ckpt_stop) break;
+    m_ckpt_due = false;
+    lock.unlock();
+    try {
+      db->exec("PRAGMA wal_checkpoint(PASSIVE)");
+    } catch (const Error& e) {
+      if (e.code() != Exit::temporary) log("database: checkpoint: {}", e.what());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    lock.lock();
+  }
+  lock.unlock();
+  // What is left is copied by the last connection to close.
 }
 
 // The writer is woken for the first record of a burst, for a full batch, and for every job;
@@ -240,6 +273,14 @@ void Writer::stop() {
   }
   m_wake.notify_one();
   m_thread.join();
+  if (m_checkpointer.joinable()) {
+    {
+      std::lock_guard lock(m_ckpt_mutex);
+      m_ckpt_stop = true;
+    }
+    m_ckpt_wake.notify_one();
+    m_checkpointer.join();
+  }
 }
 
 double Writer::cpu_seconds() const {
@@ -335,6 +376,11 @@ void Writer::write_records(std::vector<Item>& items, std::size_t& i) {
       m_store->write_values();
       m_store->post_days_over();
       tx.commit();
+      if (m_checkpointer.joinable()) {
+        std::lock_guard lock(m_ckpt_mutex);
+        m_ckpt_due = true;
+        m_ckpt_wake.notify_one();
+      }
       m_metrics.db_write.observe(std::chrono::duration<double>(clock::now() - started).count());
       m_metrics.readings_written.fetch_add(readings, std::memory_order_relaxed);
       // What billing said is logged once it is committed.

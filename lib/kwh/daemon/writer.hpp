@@ -201,6 +201,13 @@ private:
   std::atomic<bool> m_stopping{false}; // also read outside the lock, by the writer thread
   int m_flushing = 0;
   std::thread m_thread;
+  // WAL checkpoints, on a connection and thread of their own so that the writer's commits never
+  // wait for them (see checkpoints()); the writer asks for one after each commit.
+  void checkpoints(std::unique_ptr<storage::Database> db);
+  std::thread m_checkpointer;
+  std::mutex m_ckpt_mutex;
+  std::condition_variable m_ckpt_wake;
+  bool m_ckpt_due = false, m_ckpt_stop = false;
 };
 
 // Writes a status change's event, as the writer does: exposed for the command path and tests.

@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 
 #include <chrono>
+#include <mutex>
 #include <thread>
 
 #include <filesystem>
@@ -111,7 +112,22 @@ Database::~Database() {
   sqlite3_close_v2(m_db);
 }
 
+namespace {
+
+// SQLite keeps memory statistics by default, taking a process-wide mutex for every allocation
+// it makes (a twentieth of kwhd's write path); kwh never reads them. Set before SQLite starts.
+void configure_sqlite() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    sqlite3_initialize();
+  });
+}
+
+} // namespace
+
 std::unique_ptr<Database> Database::open(const std::string& path, OpenMode mode) {
+  configure_sqlite();
   namespace fs = std::filesystem;
   std::error_code ec;
   bool exists = fs::exists(path, ec);
