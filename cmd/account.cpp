@@ -4,6 +4,7 @@
 #include "import.hpp"
 
 #include <kwh/billing/account.hpp>
+#include <kwh/billing/credit.hpp>
 #include <kwh/billing/payment.hpp>
 #include <kwh/util/time.hpp>
 #include <kwh/web/link.hpp>
@@ -37,6 +38,8 @@ output::Json account_json(Context& ctx, const billing::Account& a) {
   o.set("phone", a.phone ? output::Json(*a.phone) : output::Json());
   o.set("opened", format_time(a.opened));
   o.set("closed", a.closed ? output::Json(format_time(*a.closed)) : output::Json());
+  o.set("emergency_credit", ctx.money(billing::emergency_amount(ctx.config(), a.emergency_credit)));
+  o.set("emergency_owed", ctx.money(a.emergency_owed));
   return o;
 }
 
@@ -57,7 +60,7 @@ void add_account(CLI::App& app, Context& ctx) {
   struct OpenOptions {
     std::string id, name, tariff;
     std::vector<std::string> meters;
-    std::optional<std::string> alarm1, alarm2, credit_limit, phone, opened;
+    std::optional<std::string> alarm1, alarm2, credit_limit, phone, opened, emergency_credit;
   };
   auto oo = std::make_shared<OpenOptions>();
   auto* open = group->add_subcommand("open", "open an account");
@@ -70,6 +73,9 @@ void add_account(CLI::App& app, Context& ctx) {
   open->add_option("--credit-limit", oo->credit_limit, "how far below zero before arrears (default 0)")
       ->type_name("MONEY");
   open->add_option("--phone", oo->phone, "the customer's phone")->type_name("P");
+  open->add_option("--emergency-credit", oo->emergency_credit,
+                   "emergency credit it may take (default [billing] emergency_credit; 0: none)")
+      ->type_name("MONEY");
   open->add_option("--opened", oo->opened, "when it starts (default now), e.g. for migrated history")
       ->type_name("TIME");
   open->callback([&ctx, oo] {
@@ -83,6 +89,7 @@ void add_account(CLI::App& app, Context& ctx) {
       if (oo->alarm2) r.alarm2 = ctx.parse_money(*oo->alarm2, true);
       if (oo->credit_limit) r.credit_limit = ctx.parse_money(*oo->credit_limit);
       r.phone = oo->phone;
+      if (oo->emergency_credit) r.emergency_credit = ctx.parse_money(*oo->emergency_credit);
       r.opened = parse_time_option(oo->opened, "--opened");
       auto& db = ctx.db();
       storage::Transaction tx(db);
@@ -103,8 +110,8 @@ void add_account(CLI::App& app, Context& ctx) {
   auto status = std::make_shared<std::optional<std::string>>();
   auto* list = group->add_subcommand("list", "list accounts");
   list->add_option("--status", *status, "only accounts with this status")
-      ->type_name("ok|alarm1|alarm2|arrears|closed")
-      ->check(CLI::IsMember({"ok", "alarm1", "alarm2", "arrears", "closed"}));
+      ->type_name("ok|alarm1|alarm2|emergency|arrears|closed")
+      ->check(CLI::IsMember({"ok", "alarm1", "alarm2", "emergency", "arrears", "closed"}));
   list->callback([&ctx, status] {
     ctx.action = [&ctx, status] {
       auto& db = ctx.db();
@@ -112,12 +119,13 @@ void add_account(CLI::App& app, Context& ctx) {
       t.columns = {{"account"},          {"name"},           {"status", output::Kind::status},
                    {"balance", output::Kind::money}, {"tariff"}, {"meters"},
                    {"alarm1", output::Kind::money},  {"alarm2", output::Kind::money},
-                   {"credit_limit", output::Kind::money}, {"phone"}};
+                   {"credit_limit", output::Kind::money}, {"phone"}, {"emergency_owed", output::Kind::money}};
       for (const auto& a : billing::list_accounts(db, *status)) {
         std::string meters;
         for (const auto& m : a.meters) meters += (meters.empty() ? "" : " ") + m;
         t.add({a.name, a.holder, a.status, ctx.money(a.balance), a.tariff, meters, opt_money(ctx, a.alarm1),
-               opt_money(ctx, a.alarm2), ctx.money(a.credit_limit), a.phone ? output::Json(*a.phone) : output::Json()});
+               opt_money(ctx, a.alarm2), ctx.money(a.credit_limit), a.phone ? output::Json(*a.phone) : output::Json(),
+               ctx.money(a.emergency_owed)});
       }
       ctx.print(t);
       return 0;
@@ -221,6 +229,33 @@ void add_account(CLI::App& app, Context& ctx) {
                       .set("expires", format_time(issued.expires)));
       else
         ctx.out() << issued.url << "\n";
+      return 0;
+    };
+  });
+
+  // credit: emergency credit (billing/credit.hpp).
+  auto credit_id = std::make_shared<std::string>();
+  auto* credit = group->add_subcommand("credit", "grant an account its emergency credit, repaid from its next sale");
+  credit->add_option("id", *credit_id, "the account ID")->required()->type_name("ID");
+  credit->callback([&ctx, credit_id] {
+    ctx.action = [&ctx, credit_id] {
+      auto& db = ctx.db();
+      const int mu = ctx.minor_units();
+      auto g = billing::grant_emergency(db, ctx.config(), *credit_id, operator_of(ctx), now(),
+                                        [&ctx] { ctx.audit_now(); });
+      if (ctx.format() == output::Format::json)
+        ctx.print(output::Json::object()
+                      .set("account", g.account)
+                      .set("granted", g.amount.format(mu))
+                      .set("balance", g.balance.format(mu))
+                      .set("status", g.status)
+                      .set("relay_commands", static_cast<std::int64_t>(g.commands.size()))
+                      .set("time", format_time(g.time)));
+      else if (ctx.quiet) ctx.out() << g.amount.format(mu) << '\n';
+      else
+        ctx.out() << "granted account " << g.account << " emergency credit of " << g.amount.format(mu) << "; balance "
+                  << g.balance.format(mu) << ", status " << g.status
+                  << (g.commands.empty() ? "" : "; its relays close again") << "\n";
       return 0;
     };
   });

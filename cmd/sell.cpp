@@ -31,6 +31,7 @@ void print_result(Context& ctx, const billing::PaymentResult& r) {
     o.set("kind", billing::kind_name(r.kind));
     o.set("amount", r.amount.format(mu));
     o.set("balance", r.balance.format(mu));
+    o.set("emergency_repaid", r.emergency_repaid.format(mu));
     o.set("ref", r.ref ? output::Json(*r.ref) : output::Json());
     o.set("replayed", r.replayed);
     o.set("method", r.method);
@@ -43,7 +44,10 @@ void print_result(Context& ctx, const billing::PaymentResult& r) {
   } else {
     ctx.out() << "receipt " << r.receipt << ": " << (r.kind == billing::PaymentKind::sale ? "sold " : "refunded ")
               << r.amount.format(mu) << (r.kind == billing::PaymentKind::sale ? " to " : " from ") << "account "
-              << r.account << "; balance " << r.balance.format(mu) << (r.replayed ? " (replayed, nothing written)" : "")
+              << r.account
+              << (r.emergency_repaid.is_zero() ? std::string()
+                                               : "; emergency credit repaid " + r.emergency_repaid.format(mu))
+              << "; balance " << r.balance.format(mu) << (r.replayed ? " (replayed, nothing written)" : "")
               << "\n";
   }
 }

@@ -18,7 +18,7 @@ _kwh_words() {
     gateway) echo "add import list show remove retire test" ;;
     meter) echo "add import list show read set replace remove sync-time" ;;
     tariff) echo "add list show issue" ;;
-    account) echo "open import list show attach detach close link" ;;
+    account) echo "open import list show attach detach close credit link" ;;
     relay) echo "on off auto protect" ;;
     reading) echo "import list accept reject prune" ;;
     report) echo "sales energy balances alarms offline gateways readings reconcile statement" ;;
@@ -44,7 +44,7 @@ _kwh_options() {
     "tariff add") echo "--flat= --file= --effective= --unit=" ;;
     "tariff issue") echo "--building= --all --wait=" ;;
     "account open")
-      echo "--name= --tariff= --meter= --alarm1= --alarm2= --credit-limit= --phone= --opened=" ;;
+      echo "--name= --tariff= --meter= --alarm1= --alarm2= --credit-limit= --phone= --opened= --emergency-credit=" ;;
     "account list") echo "--status=" ;;
     "account attach" | "account detach") echo "--time=" ;;
     "account close") echo "--refund" ;;
@@ -93,7 +93,7 @@ _kwh_value() {
     --rts) words="up down" ;;
     --protocol) words="modbus dlt645" ;;
     --status)
-      if [[ $path == meter* ]]; then words="online offline unknown"; else words="ok alarm1 alarm2 arrears closed"; fi ;;
+      if [[ $path == meter* ]]; then words="online offline unknown"; else words="ok alarm1 alarm2 emergency arrears closed"; fi ;;
     --method) words="cash card transfer online" ;;
     --role) words="admin cashier viewer" ;;
     --by) words="day month year operator account meter building" ;;
@@ -123,7 +123,7 @@ _kwh_argument() {
     "meter show" | "meter read" | "meter set" | "meter remove" | "meter replace" | "reading list")
       words=$(_kwh_ids meter) ;;
     "relay "* | "meter sync-time") words="- $(_kwh_ids meter)" ;;
-    "account show" | "account close" | "account link") words=$(_kwh_ids account) ;;
+    "account show" | "account close" | "account link" | "account credit") words=$(_kwh_ids account) ;;
     "account attach" | "account detach")
       if ((n == 0)); then words=$(_kwh_ids account); else words=$(_kwh_ids meter); fi ;;
     sell | refund) ((n == 0)) && words=$(_kwh_ids account) ;;

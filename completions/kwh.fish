@@ -212,6 +212,7 @@ complete -c kwh -n '__kwh_at account' -a show -d 'show one account'
 complete -c kwh -n '__kwh_at account' -a attach -d 'attach a meter'
 complete -c kwh -n '__kwh_at account' -a detach -d 'detach a meter'
 complete -c kwh -n '__kwh_at account' -a close -d 'close an account'
+complete -c kwh -n '__kwh_at account' -a credit -d 'grant emergency credit'
 complete -c kwh -n '__kwh_at account' -a link -d "print a tenant's login link, or revoke them all"
 complete -c kwh -n '__kwh_at account' -a import -d 'open accounts from a CSV sheet'
 complete -c kwh -n '__kwh_at "account open"' -l name -x -d "the customer's name"
@@ -222,13 +223,14 @@ complete -c kwh -n '__kwh_at "account open"' -l alarm2 -x -d 'balance alarm leve
 complete -c kwh -n '__kwh_at "account open"' -l credit-limit -x -d 'how far below zero before arrears'
 complete -c kwh -n '__kwh_at "account open"' -l phone -x -d 'phone number for reminders'
 complete -c kwh -n '__kwh_at "account open"' -l opened -x -d 'start the account in the past'
-complete -c kwh -n '__kwh_at "account list"' -l status -x -a 'ok alarm1 alarm2 arrears closed' -d 'only this status'
+complete -c kwh -n '__kwh_at "account open"' -l emergency-credit -x -d 'emergency credit it may take'
+complete -c kwh -n '__kwh_at "account list"' -l status -x -a 'ok alarm1 alarm2 emergency arrears closed' -d 'only this status'
 complete -c kwh -n '__kwh_at "account attach" "account detach"' -l time -x -d 'when (default now)'
 complete -c kwh -n '__kwh_at "account close"' -l refund -d 'refund the remaining balance'
 complete -c kwh -n '__kwh_at "account link"' -l ttl -x -d 'how long the link is valid (5m .. 30d)'
 complete -c kwh -n '__kwh_at "account link"' -l revoke -d "end the account's links and sessions"
 complete -c kwh -n '__kwh_at "account link"' -l json -d 'the link as JSON'
-complete -c kwh -n '__kwh_arg 0 "account show" "account close" "account link" "account attach" "account detach" sell refund' -a '(__kwh_ids account)'
+complete -c kwh -n '__kwh_arg 0 "account show" "account close" "account link" "account credit" "account attach" "account detach" sell refund' -a '(__kwh_ids account)'
 complete -c kwh -n '__kwh_arg 1 "account attach" "account detach"' -a '(__kwh_ids meter)'
 
 # kwh gateway import, kwh meter import, kwh account import

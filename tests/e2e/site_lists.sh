@@ -39,7 +39,7 @@ kwh account open A2 --name "Shop 2" --tariff flat >/dev/null
 expect_exit 0 kwh --json account list
 equals "$(json '" / ".join(a["account"] + "=" + str(a["phone"]) for a in d)' <<<"$OUT")" "A1=+86 138 0000 0000 / A2=None"
 expect_exit 0 kwh --format csv account list
-equals "$(head -1 <<<"$OUT")" "account,name,status,balance,tariff,meters,alarm1,alarm2,credit_limit,phone"
+equals "$(head -1 <<<"$OUT")" "account,name,status,balance,tariff,meters,alarm1,alarm2,credit_limit,phone,emergency_owed"
 expect_exit 0 kwh account list
 contains "$OUT" "+86 138 0000 0000"
 echo ok

@@ -44,6 +44,8 @@ const std::vector<CommandRule>& command_rules() {
       {"account show", Role::viewer, k_reads},
       // A login link to the tenant's page: the cashier sends it; issuing one is audited.
       {"account link", Role::cashier, k_changes},
+      // Emergency credit is a loan the tenant asks for at the counter: the cashier's.
+      {"account credit", Role::cashier, k_changes},
       // The cashier's work: money and relays.
       {"sell", Role::cashier, k_changes},
       {"refund", Role::cashier, k_changes},

@@ -14,7 +14,8 @@ namespace kwh::billing {
 namespace {
 
 constexpr const char* k_select = "SELECT a.id, a.name, a.holder, a.phone, a.tariff_id, t.name, a.alarm1, a.alarm2, "
-                                 "a.credit_limit, a.balance, a.carry, a.status, a.opened, a.closed "
+                                 "a.credit_limit, a.balance, a.carry, a.status, a.opened, a.closed, "
+                                 "a.emergency_credit, a.emergency_owed "
                                  "FROM accounts a JOIN tariffs t ON t.id = a.tariff_id ";
 
 Account read_account(storage::Database& db, storage::Statement& st) {
@@ -33,6 +34,8 @@ Account read_account(storage::Database& db, storage::Statement& st) {
   a.status = st.get_text(11);
   a.opened = st.get_int(12);
   a.closed = st.get_opt_int(13);
+  a.emergency_credit = st.get_opt_int(14);
+  a.emergency_owed = st.get_int(15);
   // Statements kept prepared here and below: `kwh account import` opens thousands of accounts.
   auto& ms = db.cached("SELECT m.name FROM assignments s JOIN meters m ON m.id = s.meter_id "
                        "WHERE s.account_id = ?1 AND s.valid_to IS NULL ORDER BY m.name");
@@ -151,9 +154,12 @@ Account open_account(storage::Database& db, const OpenAccount& r) {
   if (r.alarm1) a1 = r.alarm1->minor();
   if (r.alarm2) a2 = r.alarm2->minor();
   std::string status = compute_status(0, a1, a2, r.credit_limit.minor());
-  db.cached("INSERT INTO accounts(name, holder, phone, tariff_id, alarm1, alarm2, credit_limit, status, opened) "
-            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")
-      .bind_all(r.id, r.holder, r.phone, tariff.id, a1, a2, r.credit_limit.minor(), status, r.opened)
+  if (r.emergency_credit && r.emergency_credit->minor() < 0) fail(Exit::data, "the emergency credit cannot be negative");
+  std::optional<std::int64_t> emergency;
+  if (r.emergency_credit) emergency = r.emergency_credit->minor();
+  db.cached("INSERT INTO accounts(name, holder, phone, tariff_id, alarm1, alarm2, credit_limit, status, opened, "
+            "emergency_credit) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
+      .bind_all(r.id, r.holder, r.phone, tariff.id, a1, a2, r.credit_limit.minor(), status, r.opened, emergency)
       .run();
   std::int64_t account_id = db.last_insert_rowid();
   for (auto id : meter_ids) assign(db, account_id, id, r.opened);

@@ -33,6 +33,10 @@ struct Account {
   UnixTime opened = 0;
   std::optional<UnixTime> closed;
   std::vector<std::string> meters; // currently assigned meter IDs
+  // Emergency credit: the account's own amount (none: [billing] emergency_credit), and what
+  // was granted and is not yet repaid (part of balance).
+  std::optional<std::int64_t> emergency_credit;
+  std::int64_t emergency_owed = 0;
 };
 
 struct OpenAccount {
@@ -44,6 +48,7 @@ struct OpenAccount {
   Money credit_limit;
   std::optional<std::string> phone;
   UnixTime opened = 0;
+  std::optional<Money> emergency_credit; // none: [billing] emergency_credit
 };
 
 // Opens an account (event account_opened). Exit::data for a duplicate ID, a meter already in an

@@ -1,6 +1,7 @@
 #include <kwh/billing/biller.hpp>
 
 #include <kwh/billing/charge.hpp>
+#include <kwh/billing/credit.hpp>
 #include <kwh/billing/interval.hpp>
 #include <kwh/billing/standing.hpp>
 #include <kwh/billing/status.hpp>
@@ -55,6 +56,7 @@ struct Biller::AccountState {
   std::string status;
   std::optional<std::int64_t> alarm1, alarm2;
   std::int64_t credit_limit = 0;
+  std::int64_t emergency_owed = 0, emergency = 0; // owed, and what it may take (credit.hpp)
   bool checked = false; // update_status has run since it was loaded
   bool standing_known = false;
   UnixTime standing_next = 0; // the next boundary a standing charge may fall on
@@ -301,7 +303,8 @@ Biller::AccountState& Biller::account(std::int64_t account_id) {
   auto it = m_accounts.find(account_id);
   if (it != m_accounts.end()) return it->second;
   auto& st = m_db.cached("SELECT balance, carry, status, alarm1, alarm2, credit_limit, (SELECT coalesce(sum(amount), 0) "
-                         "FROM accumulators WHERE account_id = ?1) FROM accounts WHERE id = ?1");
+                         "FROM accumulators WHERE account_id = ?1), emergency_owed, emergency_credit FROM accounts "
+                         "WHERE id = ?1");
   st.bind(1, account_id);
   if (!st.step()) fail(Exit::no_input, "no such account id {}", account_id);
   AccountState a;
@@ -313,6 +316,8 @@ Biller::AccountState& Biller::account(std::int64_t account_id) {
   a.alarm2 = st.get_opt_int(4);
   a.credit_limit = st.get_int(5);
   a.accrued = st.get_int(6);
+  a.emergency_owed = st.get_int(7);
+  a.emergency = emergency_amount(m_config, st.get_opt_int(8));
   st.reset();
   return m_accounts.emplace(account_id, std::move(a)).first->second;
 }
@@ -320,11 +325,12 @@ Biller::AccountState& Biller::account(std::int64_t account_id) {
 // After SQL that may have changed the account (a standing charge, a status change): its
 // balance and status as the database has them now.
 void Biller::after_sql(AccountState& a) {
-  auto& st = m_db.cached("SELECT balance, status FROM accounts WHERE id = ?1");
+  auto& st = m_db.cached("SELECT balance, status, emergency_owed FROM accounts WHERE id = ?1");
   st.bind(1, a.id);
   st.step();
   a.balance = a.written_balance = st.get_int(0);
   a.status = st.get_text(1);
+  a.emergency_owed = st.get_int(2);
   st.reset();
 }
 
@@ -577,13 +583,28 @@ void Biller::charge_standing_due(AccountState& a, std::int64_t tariff_id, UnixTi
 
 void Biller::check_status(AccountState& a, UnixTime event_time, IngestResult& res) {
   if (a.status == "closed") return;
-  if (a.checked && compute_status(a.balance, a.alarm1, a.alarm2, a.credit_limit) == a.status) return;
+  // [billing] emergency_credit_auto: update_status grants it (emergency_refusal's rules, cheaply).
+  const bool grant = m_config.billing.emergency_credit_auto && a.emergency > 0 && a.emergency_owed == 0 &&
+                     a.balance <= m_config.billing.emergency_offer_below.minor();
+  if (!grant && a.checked &&
+      compute_status(a.balance, a.alarm1, a.alarm2, a.credit_limit, a.emergency_owed) == a.status)
+    return;
   write_account(a);
+  if (grant) {
+    // The grant is a ledger entry: it says what the account's accumulators hold.
+    if (auto it = m_groups.lower_bound({a.id, 0}); it != m_groups.end())
+      for (; it != m_groups.end() && it->first.first == a.id; ++it) write_group(it->second);
+  }
   auto change = update_status(m_db, m_config, a.id, event_time, m_clock(), false);
   for (auto& e : change.events) res.events.push_back(e);
   for (auto c : change.commands) res.commands.push_back(c);
   a.status = change.after;
   a.checked = true;
+  if (change.granted) {
+    res.events.push_back("emergency_credit");
+    m_head = {}; // appended behind the kept head
+    after_sql(a);
+  }
 }
 
 const TariffHistory& Biller::tariff(std::int64_t tariff_id) {

@@ -1,6 +1,7 @@
 #include <kwh/billing/payment.hpp>
 
 #include <kwh/billing/account.hpp>
+#include <kwh/billing/credit.hpp>
 #include <kwh/billing/status.hpp>
 #include <kwh/ledger/accumulator.hpp>
 #include <kwh/ledger/ledger.hpp>
@@ -71,6 +72,21 @@ PaymentResult replay(storage::Database& db, const config::Config& config, const 
   res.kind = r.kind;
   res.amount = Money::from_minor(amount);
   res.balance = Money::from_minor(e.balance);
+  // What the sale repaid: the entries it wrote right after itself (its transaction held the
+  // ledger's write lock, so they follow it in id order).
+  {
+    auto& next = db.cached("SELECT kind, amount, balance, note FROM ledger WHERE id > ?1 AND account_id = ?2 AND "
+                           "kind IN ('emergency', 'debt') AND time = ?3 ORDER BY id LIMIT 4");
+    next.bind_all(e.id, e.account_id, e.time);
+    const std::string mark = fmt::format("receipt {}", e.receipt.value_or(0));
+    while (next.step()) {
+      const auto note = next.get_opt_text(3).value_or("");
+      if (next.get_int(1) >= 0 || note.find(mark) == std::string::npos) break;
+      if (next.get_text(0) == "emergency") res.emergency_repaid = Money::from_minor(-next.get_int(1));
+      res.balance = Money::from_minor(next.get_int(2));
+    }
+    next.reset();
+  }
   res.ref = e.ref;
   res.replayed = true;
   res.time = e.time;
@@ -123,9 +139,13 @@ PaymentResult post_payment_in(storage::Database& db, const config::Config& confi
   check_request(r);
   Account a = find_account(db, r.account);
   if (a.status == "closed") fail(Exit::data, "account {} is closed", a.name);
-  if (r.kind == PaymentKind::refund && r.amount.minor() > a.balance)
-    fail(Exit::data, "a refund of {} is more than account {}'s balance of {}", r.amount.format(config.minor_units),
-         a.name, Money::from_minor(a.balance).format(config.minor_units));
+  // Emergency credit owed is in the balance, but it is not the tenant's to take out.
+  if (r.kind == PaymentKind::refund && r.amount.minor() > a.balance - a.emergency_owed)
+    fail(Exit::data, "a refund of {} is more than account {}'s balance of {}{}", r.amount.format(config.minor_units),
+         a.name, Money::from_minor(a.balance - a.emergency_owed).format(config.minor_units),
+         a.emergency_owed ? fmt::format(" without the {} of emergency credit it owes",
+                                        Money::from_minor(a.emergency_owed).format(config.minor_units))
+                          : std::string());
   ledger::Entry e;
   e.account_id = a.id;
   e.time = r.time;
@@ -136,15 +156,23 @@ PaymentResult post_payment_in(storage::Database& db, const config::Config& confi
   e.ref = r.ref;
   e.operator_name = r.operator_name;
   e = ledger::append(db, std::move(e));
-  auto change = update_status(db, config, a.id, r.time, r.time, r.kind == PaymentKind::sale);
   PaymentResult res;
+  std::int64_t balance = e.balance;
+  if (r.kind == PaymentKind::sale && a.emergency_owed > 0) {
+    // Emergency credit is repaid first.
+    res.emergency_repaid = Money::from_minor(repay_emergency(db, a.id, r.amount.minor(), r.time, r.operator_name,
+                                                             fmt::format("emergency credit repaid from receipt {}",
+                                                                         *e.receipt)));
+    balance -= res.emergency_repaid.minor();
+  }
+  auto change = update_status(db, config, a.id, r.time, r.time, r.kind == PaymentKind::sale);
   if (r.kind == PaymentKind::sale) res.purchase_command = queue_purchase(db, config, a, r, *e.receipt);
   res.receipt = *e.receipt;
   res.account = a.name;
   res.holder = a.holder;
   res.kind = r.kind;
   res.amount = r.amount;
-  res.balance = Money::from_minor(e.balance);
+  res.balance = Money::from_minor(balance);
   res.ref = r.ref;
   res.time = r.time;
   res.method = r.method;
@@ -216,6 +244,14 @@ CloseResult close_account(storage::Database& db, const config::Config& config, c
   ledger::post_open(db, a.id, std::nullopt);
   CloseResult res;
   res.balance_before = a.balance;
+  if (a.emergency_owed > 0) {
+    // Emergency credit owed is repaid from the balance first; what it lacks is owed like any debt.
+    if (a.balance < a.emergency_owed)
+      fail(Exit::data, "account {} owes {} (emergency credit not repaid); sell that much before closing it", a.name,
+           Money::from_minor(a.emergency_owed - a.balance).format(config.minor_units));
+    repay_emergency(db, a.id, a.emergency_owed, time, op, "emergency credit repaid at closing");
+    a = find_account(db, account);
+  }
   if (a.balance < 0)
     fail(Exit::data, "account {} owes {}; sell that much before closing it", a.name,
          Money::from_minor(-a.balance).format(config.minor_units));

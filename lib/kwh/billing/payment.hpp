@@ -50,6 +50,8 @@ struct PaymentResult {
   std::string operator_name;
   std::string status;                 // the account's status after it
   std::vector<std::int64_t> commands; // relay commands queued (topup)
+  // Of a sale: the emergency credit it repaid first (credit.hpp); balance is after it.
+  Money emergency_repaid;
   // A sale to an account whose meter keeps its own balance ([purchase] in its profile): the
   // set command that writes it to the meter as a purchase, queued for kwhd.
   std::optional<std::int64_t> purchase_command;

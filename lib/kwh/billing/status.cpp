@@ -1,5 +1,6 @@
 #include <kwh/billing/status.hpp>
 
+#include <kwh/billing/credit.hpp>
 #include <kwh/storage/database.hpp>
 
 #include <fmt/format.h>
@@ -8,20 +9,24 @@ namespace kwh::billing {
 
 namespace {
 
+// Emergency sits between alarm2 and arrears: an account on emergency credit is past its alarms,
+// and its alarm events stay open until a top-up repays it.
 int rank(const std::string& s) {
   if (s == "alarm1") return 1;
   if (s == "alarm2") return 2;
-  if (s == "arrears") return 3;
+  if (s == "emergency") return 3;
+  if (s == "arrears") return 4;
   return 0;
 }
 
-const char* k_levels[] = {"ok", "alarm1", "alarm2", "arrears"};
+const char* k_levels[] = {"ok", "alarm1", "alarm2", "emergency", "arrears"};
 
 } // namespace
 
 std::string compute_status(std::int64_t balance, std::optional<std::int64_t> alarm1,
-                           std::optional<std::int64_t> alarm2, std::int64_t credit_limit) {
+                           std::optional<std::int64_t> alarm2, std::int64_t credit_limit, std::int64_t emergency_owed) {
   if (balance <= -credit_limit) return "arrears";
+  if (emergency_owed > 0) return "emergency";
   if (alarm2 && balance <= *alarm2) return "alarm2";
   if (alarm1 && balance <= *alarm1) return "alarm1";
   return "ok";
@@ -69,9 +74,10 @@ std::int64_t write_event(storage::Database& db, UnixTime time, const std::string
 }
 
 StatusChange update_status(storage::Database& db, const config::Config& config, std::int64_t account_id,
-                           UnixTime event_time, UnixTime now, bool after_sale) {
+                           UnixTime event_time, UnixTime now, bool after_sale, bool after_grant) {
   StatusChange change;
-  auto& acc = db.cached("SELECT status, balance, alarm1, alarm2, credit_limit, name FROM accounts WHERE id = ?1");
+  auto& acc = db.cached("SELECT status, balance, alarm1, alarm2, credit_limit, name, emergency_owed, emergency_credit "
+                        "FROM accounts WHERE id = ?1");
   acc.bind(1, account_id);
   if (!acc.step()) fail(Exit::no_input, "no such account id {}", account_id);
   change.before = acc.get_text(0);
@@ -80,17 +86,29 @@ StatusChange update_status(storage::Database& db, const config::Config& config, 
   auto alarm2 = acc.get_opt_int(3);
   std::int64_t credit_limit = acc.get_int(4);
   std::string name = acc.get_text(5);
+  std::int64_t owed = acc.get_int(6);
+  const std::int64_t emergency = emergency_amount(config, acc.get_opt_int(7));
   acc.reset();
   if (change.before == "closed") {
     change.after = "closed";
     return change;
   }
-  change.after = compute_status(balance, alarm1, alarm2, credit_limit);
+  // [billing] emergency_credit_auto: kwh grants it as soon as it is offered (never after a sale,
+  // which is the tenant paying, nor twice before it is repaid).
+  if (config.billing.emergency_credit_auto && !after_sale &&
+      !emergency_refusal(config, change.before, balance, owed, emergency)) {
+    change.granted = write_grant(db, config, account_id, emergency, "kwh", event_time, true);
+    balance += emergency;
+    owed += emergency;
+    after_grant = true;
+  }
+  change.after = compute_status(balance, alarm1, alarm2, credit_limit, owed);
   int from = rank(change.before), to = rank(change.after);
   std::string money = Money::from_minor(balance).format(config.minor_units);
   if (to > from) {
     for (int level = from + 1; level <= to; ++level) {
-      if ((level == 1 && !alarm1) || (level == 2 && !alarm2)) continue;
+      // An account on emergency credit says so by its own event (emergency_credit, at the grant).
+      if ((level == 1 && !alarm1) || (level == 2 && !alarm2) || level == 3) continue;
       write_event(db, event_time, k_levels[level], std::nullopt, account_id,
                   fmt::format("account {} balance {}", name, money));
       change.events.push_back(k_levels[level]);
@@ -98,7 +116,7 @@ StatusChange update_status(storage::Database& db, const config::Config& config, 
   } else if (to < from) {
     auto& end = db.cached("UPDATE events SET ended = ?1 WHERE account_id = ?2 AND ended IS NULL AND kind IN "
                           "('alarm1', 'alarm2', 'arrears') AND (CASE kind WHEN 'alarm1' THEN 1 WHEN 'alarm2' "
-                          "THEN 2 ELSE 3 END) > ?3");
+                          "THEN 2 ELSE 4 END) > ?3");
     end.bind_all(event_time, account_id, to);
     end.run();
   }
@@ -149,8 +167,10 @@ StatusChange update_status(storage::Database& db, const config::Config& config, 
       set_reason(m.id, std::nullopt);
       continue;
     }
-    if (after_sale && balance > config.billing.reconnect_above.minor() && m.mode != "off") {
-      change.commands.push_back(queue_command(db, m.id, "relay_on", "topup", now, now));
+    // Emergency credit closes them again whatever [billing] reconnect_above says: that is what
+    // it is for.
+    if (((after_sale && balance > config.billing.reconnect_above.minor()) || after_grant) && m.mode != "off") {
+      change.commands.push_back(queue_command(db, m.id, "relay_on", after_grant ? "emergency" : "topup", now, now));
       set_reason(m.id, std::nullopt);
     }
   }

@@ -199,6 +199,24 @@ const std::vector<Key>& keys() {
        [](Config& c, const toml::node& n, const std::string& f) {
          c.billing.max_power_w = as_int(f, n, "billing.max_power_w", 1, 100'000'000);
        }},
+      {{"billing.emergency_credit", "0", "emergency credit an account may take once (0: none); repaid first from the next sale"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         auto m = Money::parse(as_string(f, n, "billing.emergency_credit"), c.minor_units, false);
+         if (!m) bad_value(f, n, "billing.emergency_credit", m.error().what());
+         c.billing.emergency_credit = *m;
+       }},
+      {{"billing.emergency_offer_below", "0", "emergency credit is offered once the balance is at or below this"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         auto m = Money::parse(as_string(f, n, "billing.emergency_offer_below"), c.minor_units, true);
+         if (!m) bad_value(f, n, "billing.emergency_offer_below", m.error().what());
+         c.billing.emergency_offer_below = *m;
+       }},
+      {{"billing.emergency_credit_auto", "false", "grant emergency credit without asking once it is offered"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         auto v = n.value_exact<bool>();
+         if (!v) bad_value(f, n, "billing.emergency_credit_auto", "expected true or false");
+         c.billing.emergency_credit_auto = *v;
+       }},
       {{"retention.raw", "90d", "raw readings kept this long, then thinned; \"forever\" keeps all (2d .. 100y)"},
        [](Config& c, const toml::node& n, const std::string& f) {
          c.retention.raw = as_period(f, n, "retention.raw", std::chrono::hours(48));

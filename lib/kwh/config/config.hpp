@@ -43,6 +43,11 @@ struct Billing {
   std::vector<int> friendly_days; // 0 = Sunday .. 6 = Saturday
   OverloadAction overload_action = OverloadAction::event;
   std::int64_t max_power_w = 100'000;
+  // Emergency credit (billing/credit.hpp): the amount (0: none), the balance at or below which
+  // it is offered, and whether kwh grants it without being asked.
+  Money emergency_credit;
+  Money emergency_offer_below;
+  bool emergency_credit_auto = false;
 };
 
 struct Metrics {

@@ -188,6 +188,7 @@ const std::vector<ColumnSpec>& account_columns() {
   static const std::vector<ColumnSpec> k = {
       {"id", "account"}, {"name"},  {"tariff"}, {"meters", "meter"}, {"alarm1"},           {"alarm2"},
       {"credit_limit"},  {"phone"}, {"opened"}, {"opening_balance"}, {"status", "", true}, {"balance", "", true},
+      {"emergency_owed", "", true},
   };
   return k;
 }
