@@ -93,6 +93,10 @@ equals "$(code -b "$T/jar" -H "Origin: $BASE" --data-urlencode "csrf=nope" --dat
 equals "$(code -b "$T/jar" --data-urlencode "csrf=$csrf" --data-urlencode "level=1" "$BASE/reminder")" 403
 equals "$(code -b "$T/jar" -H "Origin: $BASE" --data-urlencode "csrf=$csrf" --data-urlencode "level=1.234" "$BASE/reminder")" 400
 equals "$(sql "SELECT reminder FROM accounts WHERE name = 'A1'")" 2500
+# Emergency credit: none is offered on this site (none configured, a balance above 0).
+equals "$(code -b "$T/jar" -H "Origin: $BASE" --data-urlencode "csrf=$csrf" "$BASE/emergency")" 409
+equals "$(code -b "$T/jar" -H "Origin: $BASE" --data-urlencode "csrf=nope" "$BASE/emergency")" 403
+equals "$(sql "SELECT count(*) FROM ledger WHERE kind = 'emergency'")" 0
 # Buy: a redirect to the provider's checkout; the sale comes only from the webhook.
 curl -s -D "$T/h" -o "$T/null" -b "$T/jar" -H "Origin: $BASE" --data-urlencode "csrf=$csrf" \
   --data-urlencode "provider=paybox" --data-urlencode "amount=20" "$BASE/buy"

@@ -214,6 +214,25 @@ TEST_CASE("web page: every form posts and carries the csrf token") {
   CHECK(contains(cont[0], ">Continue</button>"));
 }
 
+TEST_CASE("web page: emergency credit on offer is one button; taken, the status says what is owed") {
+  auto v = sample();
+  v.balance = 0;
+  v.emergency_offer = 500;
+  auto all = forms(render_tenant_page(v));
+  REQUIRE(all.size() == 5);
+  CHECK(contains(all[0], "action=\"/emergency\""));
+  CHECK(contains(all[0], "<input type=\"hidden\" name=\"csrf\" value=\"tok-123_ABC\">"));
+  CHECK(contains(all[0], ">Take 5.00 CNY of emergency credit</button>"));
+  v.emergency_offer.reset();
+  v.balance = 500;
+  v.emergency_owed = 500;
+  v.status = "emergency";
+  const auto page = render_tenant_page(v);
+  CHECK(forms(page).size() == 4);
+  CHECK(contains(page, "class=\"badge status-emergency\""));
+  CHECK(contains(page, "You are using emergency credit; 5.00 CNY of it is repaid first from your next purchase."));
+}
+
 TEST_CASE("web page: a closed account offers no buying or reminder, only signing out") {
   auto v = sample();
   v.status = "closed";

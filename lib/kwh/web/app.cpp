@@ -262,7 +262,7 @@ Response App::route(const Request& r, storage::Database& db, UnixTime now) {
     if (!get) return not_allowed("GET, HEAD");
     return receipt(r, db, std::string_view(path).substr(9), now);
   }
-  if (path == "/reminder" || path == "/buy" || path == "/logout") {
+  if (path == "/reminder" || path == "/buy" || path == "/logout" || path == "/emergency") {
     if (!post) return not_allowed("POST");
     return tenant_post(r, db, std::string_view(path).substr(1), now);
   }
@@ -365,6 +365,15 @@ Response App::tenant_post(const Request& r, storage::Database& db, std::string_v
       minor = m->minor();
     }
     set_reminder(db, m_cfg, s->account_id, minor, now);
+    return redirect("/");
+  }
+  if (action == "emergency") {
+    try {
+      take_emergency_credit(db, m_cfg, s->account_id, now);
+    } catch (const Error& e) {
+      if (e.code() != Exit::data) throw;
+      return message(409, "Not offered", "Emergency credit is not offered to this account now. Go back and reload the page.");
+    }
     return redirect("/");
   }
   // buy

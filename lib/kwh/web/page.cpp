@@ -43,7 +43,7 @@ void close_document(std::string& out) { out += "</main>\n</body>\n</html>\n"; }
 
 // Status words are kwh's own; anything else is drawn as "unknown" but still shown as it is.
 std::string_view status_class(std::string_view status) {
-  for (std::string_view s : {"ok", "alarm1", "alarm2", "arrears", "closed"})
+  for (std::string_view s : {"ok", "alarm1", "alarm2", "emergency", "arrears", "closed"})
     if (status == s) return s;
   return "unknown";
 }
@@ -60,6 +60,9 @@ std::string status_explanation(const TenantView& v) {
     return fmt::format("Your balance is at or below the credit limit ({}). The supply may be switched off until you "
                        "buy credit.",
                        money_text(-v.credit_limit, v));
+  if (v.status == "emergency")
+    return fmt::format("You are using emergency credit; {} of it is repaid first from your next purchase.",
+                       money_text(v.emergency_owed, v));
   if (v.status == "closed") return "This account is closed. Nothing more is charged to it.";
   return "Ask the office what this status means for you.";
 }
@@ -102,6 +105,14 @@ void balance_section(std::string& out, const TenantView& v) {
   fmt::format_to(Out(out), "<p class=\"status-line\">Status <span class=\"badge status-{}\">{}</span></p>\n", cls,
                  html_escape(v.status));
   fmt::format_to(Out(out), "<p>{}</p>\n", html_escape(status_explanation(v)));
+  // Emergency credit on offer: one button takes it.
+  if (v.emergency_offer) {
+    out += "<form method=\"post\" action=\"/emergency\" class=\"emergency\">\n" + csrf_field(v.csrf);
+    fmt::format_to(Out(out),
+                   "<p>You may take {} of emergency credit now, once; it is repaid first from your next "
+                   "purchase.</p>\n<button type=\"submit\">Take {} of emergency credit</button>\n</form>\n",
+                   html_escape(money_text(*v.emergency_offer, v)), html_escape(money_text(*v.emergency_offer, v)));
+  }
   out += "</section>\n";
 }
 
@@ -334,6 +345,7 @@ a { color: var(--accent); }
 .balance.status-ok { border-left-color: var(--ok); }
 .balance.status-alarm1 { border-left-color: var(--alarm1); }
 .balance.status-alarm2 { border-left-color: var(--alarm2); }
+.balance.status-emergency { border-left-color: var(--alarm2); }
 .balance.status-arrears { border-left-color: var(--arrears); }
 .balance.status-closed, .balance.status-unknown { border-left-color: var(--closed); }
 .balance-amount { font-size: 2.25rem; font-weight: 700; line-height: 1.2; font-variant-numeric: tabular-nums; }
@@ -351,6 +363,7 @@ a { color: var(--accent); }
 .badge.status-ok { background: var(--ok); }
 .badge.status-alarm1 { background: var(--alarm1); }
 .badge.status-alarm2 { background: var(--alarm2); }
+.badge.status-emergency { background: var(--alarm2); }
 .badge.status-arrears { background: var(--arrears); }
 .relay { font-weight: 700; }
 .relay-on { color: var(--ok); }

@@ -1,6 +1,7 @@
 #include <kwh/web/tenant.hpp>
 
 #include <kwh/audit/log.hpp>
+#include <kwh/billing/credit.hpp>
 #include <kwh/billing/account.hpp>
 #include <kwh/billing/payment.hpp>
 #include <kwh/billing/receipt.hpp>
@@ -105,6 +106,10 @@ TenantView load_tenant_view(storage::Database& db, const config::Config& cfg, st
   v.now_text = local_text(now);
   v.unit = "kWh";
   v.tariff_lines = tariff_in_words(db, cfg, a.tariff_id, now, &v.unit);
+  v.emergency_owed = a.emergency_owed;
+  if (const auto amount = billing::emergency_amount(cfg, a.emergency_credit);
+      !billing::emergency_refusal(cfg, a.status, a.balance, a.emergency_owed, amount))
+    v.emergency_offer = amount;
   {
     auto st = db.prepare("SELECT reminder FROM accounts WHERE id = ?1");
     st.bind_all(account_id);
@@ -202,6 +207,8 @@ output::Json tenant_json(const TenantView& v) {
       .set("purchases", purchases)
       .set("tariff", output::Json::object().set("name", v.tariff).set("lines", tariff))
       .set("reminder", opt(v.reminder))
+      .set("emergency_offer", opt(v.emergency_offer))
+      .set("emergency_owed", money(v.emergency_owed).format(v.minor_units))
       .set("time", format_time(v.now));
 }
 
@@ -224,6 +231,19 @@ std::optional<std::string> receipt_text(storage::Database& db, const config::Con
   p.account = a.name;
   p.holder = a.holder;
   return billing::format_receipt(p, cfg.currency, cfg.minor_units);
+}
+
+void take_emergency_credit(storage::Database& db, const config::Config& cfg, std::int64_t account_id, UnixTime now) {
+  const billing::Account a = billing::load_account(db, account_id);
+  billing::grant_emergency(db, cfg, a.name, "kwh-serve", now, [&] {
+    audit::Entry e;
+    e.time = now;
+    e.operator_name = "kwh-serve";
+    e.action = "account credit";
+    e.subject = a.name;
+    e.detail = "the tenant took the emergency credit offered on the account page";
+    audit::append(db, e);
+  });
 }
 
 void set_reminder(storage::Database& db, const config::Config& cfg, std::int64_t account_id,

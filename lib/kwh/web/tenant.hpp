@@ -34,6 +34,10 @@ std::vector<std::string> tariff_in_words(storage::Database& db, const config::Co
 
 // Sets (or with nullopt clears) the tenant's reminder level, with its audit entry, in one
 // transaction. Exit::data for a negative level.
+// The tenant takes the emergency credit offered (billing::grant_emergency, with its audit
+// entry). Exit::data when it is not offered.
+void take_emergency_credit(storage::Database& db, const config::Config& cfg, std::int64_t account_id, UnixTime now);
+
 void set_reminder(storage::Database& db, const config::Config& cfg, std::int64_t account_id,
                   std::optional<std::int64_t> level, UnixTime now);
 

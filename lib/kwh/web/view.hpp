@@ -61,6 +61,10 @@ struct TenantView {
   std::string tariff;                    // its name
   std::vector<std::string> tariff_lines; // the version in force, in words, one line each
   std::optional<std::int64_t> reminder;  // the tenant's own low-balance level, minor units
+  // Emergency credit (billing/credit.hpp): what the tenant may take now (none: not offered), and
+  // what is owed.
+  std::optional<std::int64_t> emergency_offer;
+  std::int64_t emergency_owed = 0;
 
   std::vector<ProviderView> providers; // where the tenant can buy credit online
   std::string csrf;                    // the session's token, for every form
