@@ -5,9 +5,12 @@
 
 #include <kwh/billing/account.hpp>
 #include <kwh/billing/credit.hpp>
+#include <kwh/billing/debt.hpp>
 #include <kwh/billing/payment.hpp>
 #include <kwh/util/time.hpp>
 #include <kwh/web/link.hpp>
+
+#include <charconv>
 
 namespace kwh::cli {
 
@@ -258,6 +261,78 @@ void add_account(CLI::App& app, Context& ctx) {
                   << (g.commands.empty() ? "" : "; its relays close again") << "\n";
       return 0;
     };
+  });
+
+  // debt: debts recorded apart from the balance (billing/debt.hpp). `debt ID` lists them;
+  // `debt ID add MONEY` records one.
+  struct DebtOptions {
+    std::string id, amount, note;
+    std::optional<std::string> recover, fixed, every;
+    bool all = false;
+  };
+  auto dop = std::make_shared<DebtOptions>();
+  auto* debt = group->add_subcommand("debt", "list an account's debts, or record one (add)");
+  debt->add_option("id", dop->id, "the account ID")->required()->type_name("ID");
+  debt->add_flag("--all", dop->all, "also debts already recovered");
+  auto* debt_add = debt->add_subcommand("add", "record a debt, recovered from sales and/or by a fixed amount");
+  debt_add->add_option("amount", dop->amount, "what is owed")->required()->type_name("MONEY");
+  debt_add->add_option("--note", dop->note, "what it is for")->required()->type_name("TEXT");
+  debt_add->add_option("--recover", dop->recover, "the share of every sale it takes, e.g. 25%")->type_name("PERCENT");
+  debt_add->add_option("--fixed", dop->fixed, "an amount recovered every --every while the account is open")
+      ->type_name("MONEY");
+  debt_add->add_option("--every", dop->every, "week or month (with --fixed)")
+      ->type_name("week|month")
+      ->check(CLI::IsMember({"week", "month"}));
+  auto print_debts = [](Context& ctx, const std::vector<billing::Debt>& debts) {
+    output::Table t;
+    t.columns = {{"debt"},      {"account"}, {"created"},        {"amount", output::Kind::money},
+                 {"recovered", output::Kind::money}, {"remaining", output::Kind::money},
+                 {"recover_share"}, {"fixed", output::Kind::money}, {"every"}, {"next_due"}, {"note"}};
+    for (const auto& d : debts)
+      t.add({d.id, d.account, format_time(d.created), ctx.money(d.amount), ctx.money(d.amount - d.remaining),
+             ctx.money(d.remaining), d.share ? output::Json(fmt::format("{}%", *d.share)) : output::Json(),
+             d.fixed ? output::Json(ctx.money(*d.fixed)) : output::Json(),
+             d.period == billing::DebtPeriod::none ? output::Json() : output::Json(billing::period_name(d.period)),
+             d.next_due ? output::Json(format_time(*d.next_due)) : output::Json(), d.note});
+    ctx.print(t);
+  };
+  debt_add->callback([&ctx, dop, print_debts] {
+    ctx.action = [&ctx, dop, print_debts] {
+      billing::NewDebt r;
+      r.account = dop->id;
+      r.amount = ctx.parse_money(dop->amount);
+      r.note = dop->note;
+      if (dop->recover) {
+        std::string p = *dop->recover;
+        if (!p.empty() && p.back() == '%') p.pop_back();
+        int v = 0;
+        auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), v);
+        if (p.empty() || ec != std::errc() || end != p.data() + p.size())
+          fail(Exit::usage, "--recover: '{}' is not a percentage like 25%", *dop->recover);
+        r.share = v;
+      }
+      if (dop->fixed) r.fixed = ctx.parse_money(*dop->fixed);
+      if (dop->every) r.period = *dop->every == "week" ? billing::DebtPeriod::week : billing::DebtPeriod::month;
+      r.operator_name = operator_of(ctx);
+      r.time = now();
+      auto& db = ctx.db();
+      storage::Transaction tx(db);
+      auto d = billing::add_debt(db, ctx.config(), r);
+      ctx.audit_now();
+      tx.commit();
+      if (ctx.format() == output::Format::table && !ctx.quiet)
+        ctx.out() << "recorded debt " << d.id << " of " << ctx.money(d.amount) << " on account " << d.account << "\n";
+      else if (ctx.quiet) ctx.out() << d.id << "\n";
+      else print_debts(ctx, {d});
+      return 0;
+    };
+  });
+  debt->callback([&ctx, dop, debt, print_debts] {
+    if (debt->get_subcommands().empty())
+      ctx.action = [&ctx, dop, print_debts] {
+        print_debts(ctx, billing::list_debts(ctx.db(), dop->id, !dop->all));
+        return 0;
+      };
   });
 
   // close

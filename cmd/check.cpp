@@ -5,6 +5,7 @@
 
 #include <kwh/audit/log.hpp>
 #include <kwh/billing/accumulator_check.hpp>
+#include <kwh/billing/debt.hpp>
 #include <kwh/ledger/accumulator.hpp>
 #include <kwh/ledger/ledger.hpp>
 #include <kwh/storage/integrity.hpp>
@@ -28,6 +29,7 @@ void add_check(CLI::App& app, Context& ctx) {
       progress.show(fmt::format("kwh: checking {}: the open accumulators against their readings", db.path()), true);
       for (auto& f : ledger::verify_hashes(db)) findings.push_back(std::move(f));
       for (auto& f : billing::verify_accumulators(db, ctx.config())) findings.push_back(std::move(f));
+      for (auto& f : billing::verify_debts(db)) findings.push_back(std::move(f));
       progress.show(fmt::format("kwh: checking {}: the audit chain", db.path()), true);
       for (auto& f : audit::verify(db)) findings.push_back(std::move(f));
       progress.clear();

@@ -61,9 +61,9 @@ int run_report(Context& ctx, const ReportArgs& a) {
 
 void add_report(CLI::App& app, Context& ctx) {
   auto* sub = app.add_subcommand("report", "reports: sales, energy, balances, alarms, offline, gateways, readings, "
-                                           "reconcile, statement");
+                                           "reconcile, statement, debts, emergency");
   auto a = std::make_shared<ReportArgs>();
-  sub->add_option("report", a->name, "sales|energy|balances|alarms|offline|gateways|readings|reconcile|statement")
+  sub->add_option("report", a->name, "sales|energy|balances|alarms|offline|gateways|readings|reconcile|statement|debts|emergency")
       ->required()
       ->type_name("REPORT")
       ->check(CLI::IsMember(report::name_words()));

@@ -32,6 +32,7 @@ void print_result(Context& ctx, const billing::PaymentResult& r) {
     o.set("amount", r.amount.format(mu));
     o.set("balance", r.balance.format(mu));
     o.set("emergency_repaid", r.emergency_repaid.format(mu));
+    o.set("debt_recovered", r.debt_recovered.format(mu));
     o.set("ref", r.ref ? output::Json(*r.ref) : output::Json());
     o.set("replayed", r.replayed);
     o.set("method", r.method);
@@ -47,6 +48,7 @@ void print_result(Context& ctx, const billing::PaymentResult& r) {
               << r.account
               << (r.emergency_repaid.is_zero() ? std::string()
                                                : "; emergency credit repaid " + r.emergency_repaid.format(mu))
+              << (r.debt_recovered.is_zero() ? std::string() : "; debt recovered " + r.debt_recovered.format(mu))
               << "; balance " << r.balance.format(mu) << (r.replayed ? " (replayed, nothing written)" : "")
               << "\n";
   }

@@ -46,6 +46,9 @@ const std::vector<CommandRule>& command_rules() {
       {"account link", Role::cashier, k_changes},
       // Emergency credit is a loan the tenant asks for at the counter: the cashier's.
       {"account credit", Role::cashier, k_changes},
+      // Debts: recording one is the office's; reading them is anyone's.
+      {"account debt add", Role::admin, k_changes},
+      {"account debt", Role::viewer, k_reads},
       // The cashier's work: money and relays.
       {"sell", Role::cashier, k_changes},
       {"refund", Role::cashier, k_changes},

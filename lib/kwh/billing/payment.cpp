@@ -2,6 +2,7 @@
 
 #include <kwh/billing/account.hpp>
 #include <kwh/billing/credit.hpp>
+#include <kwh/billing/debt.hpp>
 #include <kwh/billing/status.hpp>
 #include <kwh/ledger/accumulator.hpp>
 #include <kwh/ledger/ledger.hpp>
@@ -76,13 +77,14 @@ PaymentResult replay(storage::Database& db, const config::Config& config, const 
   // ledger's write lock, so they follow it in id order).
   {
     auto& next = db.cached("SELECT kind, amount, balance, note FROM ledger WHERE id > ?1 AND account_id = ?2 AND "
-                           "kind IN ('emergency', 'debt') AND time = ?3 ORDER BY id LIMIT 4");
+                           "kind IN ('emergency', 'debt') AND time = ?3 ORDER BY id LIMIT 64");
     next.bind_all(e.id, e.account_id, e.time);
     const std::string mark = fmt::format("receipt {}", e.receipt.value_or(0));
     while (next.step()) {
       const auto note = next.get_opt_text(3).value_or("");
       if (next.get_int(1) >= 0 || note.find(mark) == std::string::npos) break;
       if (next.get_text(0) == "emergency") res.emergency_repaid = Money::from_minor(-next.get_int(1));
+      else res.debt_recovered = Money::from_minor(res.debt_recovered.minor() - next.get_int(1));
       res.balance = Money::from_minor(next.get_int(2));
     }
     next.reset();
@@ -164,6 +166,13 @@ PaymentResult post_payment_in(storage::Database& db, const config::Config& confi
                                                              fmt::format("emergency credit repaid from receipt {}",
                                                                          *e.receipt)));
     balance -= res.emergency_repaid.minor();
+  }
+  if (r.kind == PaymentKind::sale) {
+    // Then the debts that take a share of each sale.
+    res.debt_recovered = Money::from_minor(recover_from_sale(db, config, a.id, r.amount.minor(),
+                                                             res.emergency_repaid.minor(), r.time, r.operator_name,
+                                                             *e.receipt));
+    balance -= res.debt_recovered.minor();
   }
   auto change = update_status(db, config, a.id, r.time, r.time, r.kind == PaymentKind::sale);
   if (r.kind == PaymentKind::sale) res.purchase_command = queue_purchase(db, config, a, r, *e.receipt);

@@ -52,6 +52,8 @@ struct PaymentResult {
   std::vector<std::int64_t> commands; // relay commands queued (topup)
   // Of a sale: the emergency credit it repaid first (credit.hpp); balance is after it.
   Money emergency_repaid;
+  // Of a sale: what it recovered of the account's debts (debt.hpp), after emergency credit.
+  Money debt_recovered;
   // A sale to an account whose meter keeps its own balance ([purchase] in its profile): the
   // set command that writes it to the meter as a purchase, queued for kwhd.
   std::optional<std::int64_t> purchase_command;

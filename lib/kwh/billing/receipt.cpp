@@ -39,11 +39,15 @@ std::string format_receipt(const PaymentResult& p, const std::string& currency, 
     out += line("Amount", fmt::format("{} {}", currency, p.amount.format(minor_units)));
     if (p.kind == PaymentKind::sale) out += line("Method", p.method);
     // The split of a sale: what repaid emergency credit first, and what is left for energy.
-    if (!p.emergency_repaid.is_zero()) {
-      out += line("Emergency repaid", fmt::format("{} {}", currency, p.emergency_repaid.format(minor_units)));
-      out += line("Credit bought", fmt::format("{} {}", currency,
-                                               Money::from_minor(p.amount.minor() - p.emergency_repaid.minor())
-                                                   .format(minor_units)));
+    if (!p.emergency_repaid.is_zero() || !p.debt_recovered.is_zero()) {
+      if (!p.emergency_repaid.is_zero())
+        out += line("Emergency repaid", fmt::format("{} {}", currency, p.emergency_repaid.format(minor_units)));
+      if (!p.debt_recovered.is_zero())
+        out += line("Debt recovered", fmt::format("{} {}", currency, p.debt_recovered.format(minor_units)));
+      out += line("Credit bought",
+                  fmt::format("{} {}", currency,
+                              Money::from_minor(p.amount.minor() - p.emergency_repaid.minor() - p.debt_recovered.minor())
+                                  .format(minor_units)));
     }
     out += line("New balance", fmt::format("{} {}", currency, p.balance.format(minor_units)));
     out += line("Operator", p.operator_name);

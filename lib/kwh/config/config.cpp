@@ -217,6 +217,10 @@ const std::vector<Key>& keys() {
          if (!v) bad_value(f, n, "billing.emergency_credit_auto", "expected true or false");
          c.billing.emergency_credit_auto = *v;
        }},
+      {{"billing.debt_min_energy_share", "50", "percent of every sale that buys energy, whatever debts recover (0 .. 100)"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         c.billing.debt_min_energy_share = static_cast<int>(as_int(f, n, "billing.debt_min_energy_share", 0, 100));
+       }},
       {{"retention.raw", "90d", "raw readings kept this long, then thinned; \"forever\" keeps all (2d .. 100y)"},
        [](Config& c, const toml::node& n, const std::string& f) {
          c.retention.raw = as_period(f, n, "retention.raw", std::chrono::hours(48));

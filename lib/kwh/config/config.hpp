@@ -48,6 +48,8 @@ struct Billing {
   Money emergency_credit;
   Money emergency_offer_below;
   bool emergency_credit_auto = false;
+  // Debts (billing/debt.hpp): the share of a sale, in percent, that always buys energy.
+  int debt_min_energy_share = 50;
 };
 
 struct Metrics {

@@ -1,5 +1,6 @@
 #include <kwh/daemon/upkeep.hpp>
 
+#include <kwh/billing/debt.hpp>
 #include <kwh/billing/standing.hpp>
 #include <kwh/daemon/log.hpp>
 #include <kwh/readings/maintenance.hpp>
@@ -109,10 +110,14 @@ void Upkeep::charge_standing(const std::string& today) {
     try {
       storage::Transaction tx(db);
       const std::int64_t charged = billing::charge_standing_all(db, cfg, now());
+      // The fixed recoveries of debts fall due with them.
+      const std::int64_t recovered = billing::charge_debts_due(db, cfg, now());
       tx.commit();
       if (charged > 0)
         log("standing charges: {} charged to accounts that no reading had charged yet",
             Money::from_minor(charged).format(cfg.minor_units));
+      if (recovered > 0)
+        log("debts: {} recovered by their weekly or monthly amounts", Money::from_minor(recovered).format(cfg.minor_units));
     } catch (const Error& e) {
       log("standing charges not charged: {}; trying again tomorrow or at the next reading", e.what());
     }

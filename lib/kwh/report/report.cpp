@@ -9,8 +9,9 @@ namespace kwh::report {
 
 namespace {
 
-constexpr std::array<std::string_view, 9> k_names = {"sales",    "energy",   "balances",  "alarms",   "offline",
-                                                     "gateways", "readings", "reconcile", "statement"};
+constexpr std::array<std::string_view, 11> k_names = {"sales",    "energy",   "balances",  "alarms",
+                                                      "offline",  "gateways", "readings",  "reconcile",
+                                                      "statement", "debts",   "emergency"};
 constexpr std::array<std::string_view, 7> k_bys = {"day", "month", "year", "operator", "account", "meter", "building"};
 
 // Which --by each report takes; the first is its default.
@@ -35,7 +36,8 @@ bool takes_dates(const Options& o) {
 }
 
 bool takes_account(Name n) {
-  return n == Name::sales || n == Name::energy || n == Name::alarms || n == Name::balances || n == Name::statement;
+  return n == Name::sales || n == Name::energy || n == Name::alarms || n == Name::balances || n == Name::statement ||
+         n == Name::debts || n == Name::emergency;
 }
 
 } // namespace
@@ -105,6 +107,8 @@ Built build_checked(storage::Database& db, const Request& r) {
   }
   case Name::reconcile: return reconcile(db, r);
   case Name::statement: return statement(db, r);
+  case Name::debts: return {debts(db, r), {}};
+  case Name::emergency: return {emergency(db, r), {}};
   }
   return {};
 }

@@ -16,7 +16,7 @@
 
 namespace kwh::report {
 
-enum class Name { sales, energy, balances, alarms, offline, gateways, readings, reconcile, statement };
+enum class Name { sales, energy, balances, alarms, offline, gateways, readings, reconcile, statement, debts, emergency };
 enum class By { day, month, year, operator_, account, meter, building };
 
 std::optional<Name> parse_name(std::string_view s);
@@ -69,6 +69,8 @@ output::Table sales(storage::Database& db, const Request& r);
 Built reconcile(storage::Database& db, const Request& r);
 output::Table energy(storage::Database& db, const Request& r);
 output::Table balances(storage::Database& db, const Request& r);
+output::Table debts(storage::Database& db, const Request& r);
+output::Table emergency(storage::Database& db, const Request& r);
 output::Table alarms(storage::Database& db, const Request& r);
 output::Table offline(storage::Database& db, const Request& r);
 output::Table gateways(storage::Database& db, const Request& r);
