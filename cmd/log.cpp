@@ -11,10 +11,14 @@
 #include "context.hpp"
 
 #include <kwh/audit/log.hpp>
+#include <kwh/hooks/delivery.hpp>
 #include <kwh/util/time.hpp>
+
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cctype>
+#include <set>
 
 namespace kwh::cli {
 
@@ -25,6 +29,8 @@ struct LogOptions {
   bool verify = false;
   bool head = false;
   std::optional<std::string> expect_head;
+  bool hooks = false;
+  std::optional<std::string> kind, state, account;
 };
 
 int print_head(Context& ctx) {
@@ -64,13 +70,35 @@ int verify(Context& ctx, std::optional<std::string> expect_head) {
   return findings.empty() ? 0 : 1;
 }
 
+std::optional<UnixTime> since_time(const std::optional<std::string>& since_text) {
+  if (!since_text) return std::nullopt;
+  auto t = parse_time(*since_text);
+  if (!t) throw t.error();
+  return *t;
+}
+
+// --hooks: what kwhd's event hooks sent, what failed and why (kwhd(8) "HOOKS").
+int list_hooks(Context& ctx, const LogOptions& o) {
+  static const std::set<std::string> k_states = {"pending", "sent", "failed"};
+  if (o.state && !k_states.count(*o.state)) fail(Exit::usage, "--state is pending, sent or failed, not '{}'", *o.state);
+  if (o.kind && std::find(config::hook_kinds().begin(), config::hook_kinds().end(), *o.kind) == config::hook_kinds().end())
+    fail(Exit::usage, "--kind '{}' is not a hook's kind ({})", *o.kind, fmt::join(config::hook_kinds(), ", "));
+  hooks::ListFilter f{since_time(o.since), o.kind, o.state, o.account};
+  output::Table t;
+  t.columns = {{"id", output::Kind::integer}, {"time", output::Kind::time}, {"kind"},
+               {"account"},                   {"program"},                  {"state", output::Kind::status},
+               {"attempts", output::Kind::integer}, {"error"},             {"next_try", output::Kind::time}};
+  auto opt_time = [](const std::optional<UnixTime>& v) { return v ? output::Json(format_time(*v)) : output::Json(); };
+  auto opt_text = [](const std::optional<std::string>& v) { return v ? output::Json(*v) : output::Json(); };
+  for (const auto& d : hooks::list(ctx.db(), f))
+    t.add({d.id, format_time(d.created), d.kind, opt_text(d.account), opt_text(d.program), d.state, d.attempts,
+           opt_text(d.last_error), opt_time(d.next_try)});
+  ctx.print(t);
+  return 0;
+}
+
 int list(Context& ctx, const std::optional<std::string>& since_text) {
-  std::optional<UnixTime> since;
-  if (since_text) {
-    auto t = parse_time(*since_text);
-    if (!t) throw t.error();
-    since = *t;
-  }
+  const auto since = since_time(since_text);
   output::Table t;
   t.columns = {{"id", output::Kind::integer}, {"time", output::Kind::time}, {"operator"},
                {"action"},                    {"subject"},                  {"command"},
@@ -96,9 +124,19 @@ void add_log(CLI::App& app, Context& ctx) {
   sub->add_option("--expect-head", opts->expect_head, "with --verify: a hash printed by --head earlier")
       ->type_name("HASH")
       ->needs("--verify");
+  sub->add_flag("--hooks", opts->hooks, "list kwhd's hook deliveries: sent, pending and failed, with the reason");
+  sub->add_option("--kind", opts->kind, "only deliveries of this kind")->type_name("KIND")->needs("--hooks");
+  sub->add_option("--state", opts->state, "only deliveries in this state: pending, sent or failed")
+      ->type_name("STATE")
+      ->needs("--hooks");
+  sub->add_option("--account", opts->account, "only deliveries about this account")
+      ->type_name("ACCOUNT")
+      ->needs("--hooks");
   sub->callback([&ctx, opts] {
     ctx.action = [&ctx, opts] {
       if (opts->verify && opts->head) fail(Exit::usage, "--verify and --head do not go together");
+      if (opts->hooks && (opts->verify || opts->head)) fail(Exit::usage, "--hooks goes with neither --verify nor --head");
+      if (opts->hooks) return list_hooks(ctx, *opts);
       if (opts->verify) return verify(ctx, opts->expect_head);
       if (opts->head) return print_head(ctx);
       return list(ctx, opts->since);

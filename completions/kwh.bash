@@ -56,7 +56,7 @@ _kwh_options() {
     "reading prune") echo "--dry-run" ;;
     report | "report "*) echo "--from= --to= --by= --account= --meter= --active --raw --output=" ;;
     "operator add") echo "--role=" ;;
-    log) echo "--since= --verify --head --expect-head=" ;;
+    log) echo "--since= --verify --head --expect-head= --hooks --kind= --state= --account=" ;;
     sim) echo "--meters= --gateways= --listen= --profile= --protocol= --password= --speed= --load-w= --faults= --rtu-over-tcp --seed= --clock-drift=" ;;
     serve) echo "--listen= --base-url= --insecure-cookies" ;;
   esac
@@ -88,7 +88,11 @@ _kwh_value() {
   local path=$1 opt=$2 cur=$3 words=""
   case $opt in
     --format) words="table json csv xlsx" ;;
-    --kind) words="electricity water" ;;
+    --kind)
+      if [[ $path == log ]]; then
+        words="low_balance emergency_credit arrears relay_off relay_on payment cutoff_warning meter_offline reading_held"
+      else words="electricity water"; fi ;;
+    --state) words="pending sent failed" ;;
     --relay-mode) words="auto protect off" ;;
     --rts) words="up down" ;;
     --protocol) words="modbus dlt645" ;;

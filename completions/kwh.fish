@@ -300,6 +300,10 @@ complete -c kwh -n '__kwh_at log' -l since -x -d 'entries from this time on'
 complete -c kwh -n '__kwh_at log' -l verify -d 'check the hash chain'
 complete -c kwh -n '__kwh_at log' -l head -d 'print the newest entry and its hash'
 complete -c kwh -n '__kwh_at log' -l expect-head -x -d 'with --verify: a hash from --head'
+complete -c kwh -n '__kwh_at log' -l hooks -d "list kwhd's hook deliveries"
+complete -c kwh -n '__kwh_at log' -l kind -x -a 'low_balance emergency_credit arrears relay_off relay_on payment cutoff_warning meter_offline reading_held' -d 'with --hooks: this kind'
+complete -c kwh -n '__kwh_at log' -l state -x -a 'pending sent failed' -d 'with --hooks: this state'
+complete -c kwh -n '__kwh_at log' -l account -x -d 'with --hooks: this account'
 
 # kwh sim
 complete -c kwh -n '__kwh_at sim' -l meters -x -d 'meters per gateway'

@@ -82,6 +82,61 @@ contains "$(cat "$T/sent")" "+8613800000002: Dear Noodle Bar, the balance of acc
 echo "not json" >"$T/bad.json"
 expect_exit 65 "$ex/cron/notify-sms" <"$T/bad.json"
 
+# The hooks: sms.sh renders the event's kind in the tenant's language (SMS_DRY_RUN prints it),
+# and posts it with curl to the gateway of its settings; mail.sh hands sendmail the mail.
+ev='{"kind": "low_balance", "account": "A1", "name": "Tea House", "phone": "+8613800000001", "balance": "9.80", "status": "alarm1", "meter": "M1", "time": "2026-11-02T08:00:00Z", "level": "alarm1", "threshold": "10.00"}'
+export KWH_SMS_CONF=$T/sms.conf
+printf 'SMS_DRY_RUN=1
+CURRENCY=USD
+' >"$T/sms.conf"
+expect_exit 0 sh -c "printf '%s' '$ev' | $ex/hooks/sms.sh"
+equals "$OUT" "+8613800000001	Dear Tea House, the balance of account A1 is 9.80 USD. Please top up soon."
+printf 'A1 zh\n' >"$T/langs"
+printf 'SMS_DRY_RUN=1\nSMS_LANGS=%s\n' "$T/langs" >"$T/sms.conf"
+expect_exit 0 sh -c "printf '%s' '$ev' | $ex/hooks/sms.sh"
+contains "$OUT" "您的账户A1余额为9.80CNY"
+for f in "$ex"/hooks/messages/*.txt; do # every language has every kind of the English one
+  for kind in $(cut -d: -f1 "$ex/hooks/messages/en.txt"); do
+    grep -q "^$kind: " "$f" || fail "${f##*/} has no message for $kind"
+  done
+done
+expect_exit 0 sh -c "printf '%s' '{\"kind\": \"payment\", \"account\": \"A9\", \"phone\": null}' | $ex/hooks/sms.sh"
+contains "$OUT" "nothing to send"
+# Against an HTTP server of the test's: the form it gets, and a refusal is a failure to retry.
+if command -v curl >/dev/null; then
+  port=$(free_port)
+  /usr/bin/python3 - "$port" "$T/posted" <<'PY' &
+import http.server, sys, urllib.parse
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+        with open(sys.argv[2], "a") as f:
+            f.write(repr(sorted(urllib.parse.parse_qs(body).items())) + " " + str(self.headers["Authorization"]) + "\n")
+        self.send_response(503 if "fail" in self.path else 200)
+        self.end_headers()
+    def log_message(self, *a): pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+PY
+  track $!
+  wait_for 10 /usr/bin/python3 -c "import socket; socket.create_connection(('127.0.0.1', $port))"
+  printf 'SMS_URL=http://127.0.0.1:%s/send\nSMS_TOKEN=t0k\n' "$port" >"$T/sms.conf"
+  expect_exit 0 sh -c "printf '%s' '$ev' | $ex/hooks/sms.sh"
+  equals "$(cat "$T/posted")" "[('text', ['Dear Tea House, the balance of account A1 is 9.80 CNY. Please top up soon.']), ('to', ['+8613800000001'])] Bearer t0k"
+  printf 'SMS_URL=http://127.0.0.1:%s/fail\n' "$port" >"$T/sms.conf"
+  expect_exit 22 sh -c "printf '%s' '$ev' | $ex/hooks/sms.sh"
+  contains "$OUT$ERR" "503"
+fi
+cat >"$T/sendmail" <<'SH'
+#!/bin/sh
+{ echo "args: $*"; cat; } >"$MAILED"
+SH
+chmod +x "$T/sendmail"
+MAILED=$T/mailed SENDMAIL=$T/sendmail MAIL_FROM=kwh@site expect_exit 0 sh -c "printf '%s' '$ev' | $ex/hooks/mail.sh office@example.com"
+contains "$(cat "$T/mailed")" "args: -i -f kwh@site -- office@example.com"
+contains "$(cat "$T/mailed")" "Subject: [kwh] low_balance: account A1, meter M1"
+contains "$(cat "$T/mailed")" "balance        9.80"
+unset KWH_SMS_CONF
+
 # The cron job's pipe, against the real CLI (once accounts and sales are built): an account
 # below alarm1 gets a message at the phone given when it was opened.
 if kwh account open --help 2>/dev/null | grep -q -- '--phone' && kwh sell --help 2>/dev/null | grep -q -- '--ref'; then

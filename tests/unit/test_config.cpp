@@ -57,7 +57,7 @@ TEST_CASE("Config: every key has a default") {
   CHECK(c.serve.link_ttl == std::chrono::hours(48));
   CHECK(c.serve.session_ttl == std::chrono::hours(24 * 7));
   CHECK(c.serve.providers.empty());
-  CHECK(config::known_keys().size() == 38);
+  CHECK(config::known_keys().size() == 51);
 }
 
 TEST_CASE("Config: [serve] and its payment providers") {
@@ -214,4 +214,44 @@ TEST_CASE("Config: an error that quotes what the file has is still one line") {
     CHECK(m.find("\\n") != std::string::npos);
   }
   CHECK(one_line("a\tb\x01\r\n") == "a\\tb\\x01\\r\\n");
+}
+
+TEST_CASE("Config: [hooks] maps event kinds to programs") {
+  config::Config d;
+  CHECK(!d.hooks.any());
+  CHECK(d.hooks.timeout == std::chrono::seconds(10));
+  CHECK(d.hooks.max_running == 4);
+  CHECK(d.hooks.retry.size() == 4);
+  CHECK(d.hooks.retry.back() == std::chrono::hours(2));
+  CHECK(d.hooks.warn_before == std::chrono::hours(2));
+  auto c = config::parse("[hooks]\nlow_balance = \"/usr/lib/kwh/sms.sh\"\n"
+                         "payment = [\"/usr/lib/kwh/mail.sh\", \"--to\", \"office@example.com\"]\n"
+                         "timeout = \"3s\"\nmax_running = 2\nretry = [\"10s\", \"1m\"]\nwarn_before = \"30m\"\n",
+                         "k.toml");
+  CHECK(c.hooks.any());
+  CHECK(c.hooks.programs.size() == 2);
+  CHECK(c.hooks.programs["low_balance"] == std::vector<std::string>{"/usr/lib/kwh/sms.sh"});
+  CHECK(c.hooks.programs["payment"] == std::vector<std::string>{"/usr/lib/kwh/mail.sh", "--to", "office@example.com"});
+  CHECK(c.hooks.timeout == std::chrono::seconds(3));
+  CHECK(c.hooks.max_running == 2);
+  CHECK(c.hooks.retry == std::vector<std::chrono::seconds>{std::chrono::seconds(10), std::chrono::seconds(60)});
+  CHECK(c.hooks.warn_before == std::chrono::minutes(30));
+  // An empty retry list: one attempt, then failed.
+  CHECK(config::parse("[hooks]\nretry = []\n", "k.toml").hooks.retry.empty());
+  // Every kind is a key.
+  for (const auto& k : config::hook_kinds())
+    CHECK(config::parse("[hooks]\n" + k + " = \"/bin/true\"\n", "k.toml").hooks.programs.count(k) == 1);
+
+  auto e = config_error("[hooks]\nlow_balance = \"/bin/true\"\nlowbalance = \"/bin/true\"\n");
+  CHECK(e.find("k.toml:3") != std::string::npos);
+  CHECK(e.find("'hooks.lowbalance'") != std::string::npos);
+  CHECK(e.find("low_balance, emergency_credit") != std::string::npos);
+  CHECK(config_error("[hooks]\narrears = \"sms.sh\"\n").find("absolute path") != std::string::npos);
+  CHECK(config_error("[hooks]\narrears = []\n").find("hooks.arrears") != std::string::npos);
+  CHECK(config_error("[hooks]\narrears = 3\n").find("hooks.arrears") != std::string::npos);
+  CHECK(config_error("[hooks]\ntimeout = \"0s\"\n").find("hooks.timeout") != std::string::npos);
+  CHECK(config_error("[hooks]\nmax_running = 0\n").find("hooks.max_running") != std::string::npos);
+  CHECK(config_error("[hooks]\nretry = [\"1m\", \"soon\"]\n").find("hooks.retry") != std::string::npos);
+  CHECK(config_error("[hooks]\nwarn_before = \"10s\"\n").find("hooks.warn_before") != std::string::npos);
+  CHECK(config_error("hooks = 1\n").find("hooks") != std::string::npos);
 }

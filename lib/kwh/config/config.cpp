@@ -3,6 +3,7 @@
 #include <kwh/util/time.hpp>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <toml++/toml.h>
 
 #include <cstdlib>
@@ -85,6 +86,18 @@ std::optional<std::chrono::seconds> as_period(const std::string& file, const tom
   if (d < lo || d > std::chrono::hours(24 * 365 * 100))
     bad_value(file, n, key, fmt::format("must be between {} and 100y, or \"forever\"", format_duration(lo)));
   return d;
+}
+
+// A hook's program: "/path/to/program", or ["/path/to/program", "arg", ...]. Run without a shell,
+// so the path must be absolute.
+std::vector<std::string> as_program(const std::string& file, const toml::node& n, const std::string& key) {
+  std::vector<std::string> argv;
+  if (n.is_string()) argv.push_back(as_string(file, n, key));
+  else if (n.is_array()) argv = as_string_array(file, n, key);
+  else bad_value(file, n, key, "expected a program's path, or an array of the program and its arguments");
+  if (argv.empty() || argv[0].empty() || argv[0][0] != '/')
+    bad_value(file, n, key, "the program must be an absolute path (it is run without a shell)");
+  return argv;
 }
 
 using Setter = std::function<void(Config&, const toml::node&, const std::string& file)>;
@@ -303,6 +316,46 @@ const std::vector<Key>& keys() {
        [](Config& c, const toml::node& n, const std::string& f) {
          c.serve.webhook_rate = static_cast<int>(as_int(f, n, "serve.webhook_rate", 1, 100'000));
        }},
+      {{"hooks.low_balance", "(none)", "program run when a balance fell to alarm1 or alarm2: a path, or [path, args...]"},
+       [](Config& c, const toml::node& n, const std::string& f) { c.hooks.programs["low_balance"] = as_program(f, n, "hooks.low_balance"); }},
+      {{"hooks.emergency_credit", "(none)", "program run when an account took emergency credit: a path, or [path, args...]"},
+       [](Config& c, const toml::node& n, const std::string& f) { c.hooks.programs["emergency_credit"] = as_program(f, n, "hooks.emergency_credit"); }},
+      {{"hooks.arrears", "(none)", "program run when an account fell into arrears: a path, or [path, args...]"},
+       [](Config& c, const toml::node& n, const std::string& f) { c.hooks.programs["arrears"] = as_program(f, n, "hooks.arrears"); }},
+      {{"hooks.relay_off", "(none)", "program run when a relay was opened (command done): a path, or [path, args...]"},
+       [](Config& c, const toml::node& n, const std::string& f) { c.hooks.programs["relay_off"] = as_program(f, n, "hooks.relay_off"); }},
+      {{"hooks.relay_on", "(none)", "program run when a relay was closed (command done): a path, or [path, args...]"},
+       [](Config& c, const toml::node& n, const std::string& f) { c.hooks.programs["relay_on"] = as_program(f, n, "hooks.relay_on"); }},
+      {{"hooks.payment", "(none)", "program run when a sale was credited: a path, or [path, args...]"},
+       [](Config& c, const toml::node& n, const std::string& f) { c.hooks.programs["payment"] = as_program(f, n, "hooks.payment"); }},
+      {{"hooks.cutoff_warning", "(none)", "program run when warn_before ahead of a disconnection held back by friendly hours or days: a path, or [path, args...]"},
+       [](Config& c, const toml::node& n, const std::string& f) { c.hooks.programs["cutoff_warning"] = as_program(f, n, "hooks.cutoff_warning"); }},
+      {{"hooks.meter_offline", "(none)", "program run when a meter stopped answering: a path, or [path, args...]"},
+       [](Config& c, const toml::node& n, const std::string& f) { c.hooks.programs["meter_offline"] = as_program(f, n, "hooks.meter_offline"); }},
+      {{"hooks.reading_held", "(none)", "program run when a reading was held as implausible: a path, or [path, args...]"},
+       [](Config& c, const toml::node& n, const std::string& f) { c.hooks.programs["reading_held"] = as_program(f, n, "hooks.reading_held"); }},
+      {{"hooks.timeout", "10s", "a hook still running after this is killed and tried again (1s .. 10m)"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         c.hooks.timeout = as_duration(f, n, "hooks.timeout", std::chrono::seconds(1), std::chrono::minutes(10));
+       }},
+      {{"hooks.max_running", "4", "hooks running at once (1 .. 64)"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         c.hooks.max_running = static_cast<int>(as_int(f, n, "hooks.max_running", 1, 64));
+       }},
+      {{"hooks.retry", "[\"1m\", \"5m\", \"30m\", \"2h\"]", "delays before each retry of a failed hook; then it is failed"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         c.hooks.retry.clear();
+         const auto* arr = n.as_array();
+         if (!arr || arr->size() > 20) bad_value(f, n, "hooks.retry", "expected an array of at most 20 durations");
+         for (const auto& e : *arr)
+           c.hooks.retry.push_back(std::chrono::duration_cast<std::chrono::seconds>(
+               as_duration(f, e, "hooks.retry", std::chrono::seconds(1), std::chrono::hours(24 * 7))));
+       }},
+      {{"hooks.warn_before", "2h", "cutoff_warning is sent this long before a held-back disconnection (1m .. 7d)"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         c.hooks.warn_before = std::chrono::duration_cast<std::chrono::seconds>(
+             as_duration(f, n, "hooks.warn_before", std::chrono::minutes(1), std::chrono::hours(24 * 7)));
+       }},
   };
   return k_keys;
 }
@@ -346,7 +399,7 @@ void read_providers(Config& c, const toml::node& node, const std::string& file) 
 }
 
 const std::set<std::string>& table_names() {
-  static const std::set<std::string> k_tables = {"poll", "billing", "metrics", "retention", "serve"};
+  static const std::set<std::string> k_tables = {"poll", "billing", "metrics", "retention", "serve", "hooks"};
   return k_tables;
 }
 
@@ -361,6 +414,9 @@ void reject_unknown(const toml::table& root, const std::string& file) {
       for (const auto& [sub, subnode] : *t) {
         std::string full = key + "." + std::string(sub.str());
         if (full == "serve.providers") continue; // read_providers checks its tables
+        if (!known.count(full) && key == "hooks")
+          fail(Exit::config, "{}:{}: unknown key '{}': a hook's kind is one of {}", file, subnode.source().begin.line, full,
+               fmt::join(hook_kinds(), ", "));
         if (!known.count(full)) fail(Exit::config, "{}:{}: unknown key '{}'", file, subnode.source().begin.line, full);
       }
     } else if (!known.count(key)) {
@@ -370,6 +426,13 @@ void reject_unknown(const toml::table& root, const std::string& file) {
 }
 
 } // namespace
+
+const std::vector<std::string>& hook_kinds() {
+  static const std::vector<std::string> k_kinds = {"low_balance", "emergency_credit", "arrears",
+                                                   "relay_off",   "relay_on",         "payment",
+                                                   "cutoff_warning", "meter_offline", "reading_held"};
+  return k_kinds;
+}
 
 bool DailyWindow::contains(int m) const {
   return from_minute < to_minute ? (m >= from_minute && m < to_minute) : (m >= from_minute || m < to_minute);

@@ -6,6 +6,7 @@
 #include <kwh/util/money.hpp>
 
 #include <chrono>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -90,6 +91,22 @@ struct Serve {
   std::vector<Provider> providers;
 };
 
+// [hooks]: programs kwhd runs on events (lib/kwh/hooks/, kwhd(8)). Each kind with a program
+// gets one delivery per event, retried after each delay of `retry` in turn, then failed.
+struct Hooks {
+  // kind -> argv (argv[0] an absolute path); only configured kinds are collected.
+  std::map<std::string, std::vector<std::string>> programs;
+  std::chrono::milliseconds timeout{10'000};
+  int max_running = 4;
+  std::vector<std::chrono::seconds> retry{std::chrono::minutes(1), std::chrono::minutes(5), std::chrono::minutes(30),
+                                          std::chrono::hours(2)};
+  std::chrono::seconds warn_before = std::chrono::hours(2);
+  bool any() const { return !programs.empty(); }
+};
+
+// The kinds of [hooks], in the order the man page lists them.
+const std::vector<std::string>& hook_kinds();
+
 struct Config {
   std::string database = "/var/lib/kwh/kwh.db";
   bool database_set = false; // whether the file named a database
@@ -102,6 +119,7 @@ struct Config {
   Metrics metrics;
   Retention retention;
   Serve serve;
+  Hooks hooks;
   std::string source; // the file it came from; empty for built-in defaults
 };
 

@@ -2,6 +2,7 @@
 
 #include <kwh/daemon/commands.hpp>
 #include <kwh/daemon/health.hpp>
+#include <kwh/daemon/hooks.hpp>
 #include <kwh/daemon/log.hpp>
 #include <kwh/daemon/metrics.hpp>
 #include <kwh/daemon/notify.hpp>
@@ -94,6 +95,7 @@ private:
   Metrics m_metrics;
   std::unique_ptr<Writer> m_writer;
   std::unique_ptr<Upkeep> m_upkeep;
+  std::unique_ptr<HookRunner> m_hooks;
   Notifier m_notifier = Notifier::from_environment();
   std::unique_ptr<MetricsServer> m_metrics_server;
   asio::signal_set m_signals;
@@ -178,10 +180,14 @@ int Daemon::Impl::run() {
       return ids;
     });
     m_upkeep->start();
+    m_hooks = std::make_unique<HookRunner>(m_io, *m_writer, m_metrics, m_cfg);
+    m_hooks->start();
     update_status();
     m_notifier.ready();
   }
   m_io.run();
+  // The hooks running finish (within [hooks] timeout) and their outcomes are written.
+  if (m_hooks) m_hooks->stop();
   m_writer->stop();
   if (!m_options.once) log("stopped");
   return 0;
@@ -508,6 +514,7 @@ void Daemon::Impl::reload() {
   m_cfg = cfg;
   m_writer->set_config(cfg);
   if (m_upkeep) m_upkeep->set_config(cfg);
+  if (m_hooks) m_hooks->set_config(cfg);
   if (metrics_changed) start_metrics();
   m_writer->post([this, cfg](storage::Database& db) {
     auto roster = std::make_shared<Roster>(load_roster(db, cfg));
@@ -530,6 +537,7 @@ void Daemon::Impl::begin_stop(const char* why) {
   m_phase = Phase::stopping;
   m_notifier.stopping();
   if (m_upkeep) m_upkeep->stop();
+  if (m_hooks) m_hooks->halt();
   m_cycle_timer.cancel();
   m_command_timer.cancel();
   for (auto& [id, p] : m_pollers) p->drain();

@@ -103,6 +103,16 @@ std::string Metrics::render() const {
   out += "# HELP kwh_stale_replies_total Replies that came after their request had failed (late), dropped "
          "unread.\n# TYPE kwh_stale_replies_total counter\n";
   out += fmt::format("kwh_stale_replies_total {}\n", stale_replies.load());
+  out += "# HELP kwh_hooks_sent_total Hook deliveries whose program exited 0.\n# TYPE kwh_hooks_sent_total counter\n";
+  out += fmt::format("kwh_hooks_sent_total {}\n", hooks_sent.load());
+  out += "# HELP kwh_hooks_failed_total Hook deliveries given up after their last retry.\n"
+         "# TYPE kwh_hooks_failed_total counter\n";
+  out += fmt::format("kwh_hooks_failed_total {}\n", hooks_failed.load());
+  out += "# HELP kwh_hooks_retried_total Hook attempts that failed and are tried again.\n"
+         "# TYPE kwh_hooks_retried_total counter\n";
+  out += fmt::format("kwh_hooks_retried_total {}\n", hooks_retried.load());
+  out += "# HELP kwh_hooks_pending Hook deliveries waiting to be sent or retried.\n# TYPE kwh_hooks_pending gauge\n";
+  out += fmt::format("kwh_hooks_pending {}\n", hooks_pending.load());
   return out;
 }
 

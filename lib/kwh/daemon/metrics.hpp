@@ -53,6 +53,8 @@ struct Metrics {
   Histogram db_write;
   Histogram upkeep_write; // transactions of the readings' upkeep (compaction, retention)
   std::atomic<std::uint64_t> readings_pruned{0}, events_pruned{0};
+  // Event hooks: deliveries sent, given up, attempts failed that are tried again; pending now.
+  std::atomic<std::uint64_t> hooks_sent{0}, hooks_failed{0}, hooks_retried{0}, hooks_pending{0};
 
   void count_poll(PollResult r) { polls[static_cast<std::size_t>(r)].fetch_add(1, std::memory_order_relaxed); }
   void count_command(CommandResult r) {

@@ -3,6 +3,7 @@
 #include <kwh/billing/biller.hpp>
 #include <kwh/daemon/commands.hpp>
 #include <kwh/daemon/log.hpp>
+#include <kwh/hooks/collector.hpp>
 #include <kwh/modbus/profile.hpp>
 
 #include <cmath>
@@ -375,6 +376,7 @@ void Writer::write_records(std::vector<Item>& items, std::size_t& i) {
       }
       m_store->write_values();
       m_store->post_days_over();
+      if (m_cfg.hooks.any()) collect_hooks();
       tx.commit();
       if (m_checkpointer.joinable()) {
         std::lock_guard lock(m_ckpt_mutex);
@@ -407,6 +409,22 @@ void Writer::write_records(std::vector<Item>& items, std::size_t& i) {
       return;
     }
   }
+}
+
+// The hooks' deliveries of what this transaction wrote, made in it: their payloads have the
+// balances right after the readings that crossed an alarm. A savepoint (which has billing write
+// what it holds first) keeps a failure here from costing the readings.
+void Writer::collect_hooks() {
+  m_store->outside_billing([&] {
+    try {
+      storage::Savepoint sp(*m_db, "hooks");
+      hooks::collect(*m_db, m_cfg, now());
+      sp.release();
+    } catch (const Error& e) {
+      if (e.code() == Exit::temporary) throw;
+      log("hooks: {}", e.what());
+    }
+  });
 }
 
 bool Writer::write_one(storage::Database& db, const PollRecord& r, bool careful) {

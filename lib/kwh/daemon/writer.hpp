@@ -173,6 +173,7 @@ private:
   void write_records(std::vector<Item>& items, std::size_t& i);
   // Returns whether a reading was stored. careful: a savepoint per reading.
   void write_status(storage::Database& db, const PollRecord& r);
+  void collect_hooks();
   bool write_one(storage::Database& db, const PollRecord& r, bool careful);
   void write_one(storage::Database& db, const GatewayRecord& r);
   void write_one(storage::Database& db, const DeviceRecord& r);

@@ -561,6 +561,32 @@ CREATE VIEW charges AS
   UNION ALL
   SELECT account_id, meter_id, t1, t0, t1, quantity, band, -amount, 'open' FROM accumulators;
 )sql",
+      // 10: event hooks (lib/kwh/hooks/). One delivery per (kind, source row), made in the
+      // transaction that finds the row, so that neither a crash nor a restart loses or repeats
+      // one. source_id names an events, ledger or commands row (which table follows from the
+      // kind) without a foreign key: retention prunes events, and a delivery outlives them. The
+      // collector's cursors are in settings ('hooks_events', 'hooks_ledger', 'hooks_commands',
+      // 'hooks_since'), made when hooks are first configured.
+      R"sql(
+CREATE TABLE hook_deliveries (
+  id         INTEGER PRIMARY KEY,
+  kind       TEXT NOT NULL,                   -- low_balance, arrears, payment, ... (kwhd(8))
+  source_id  INTEGER NOT NULL,                -- the events, ledger or commands row
+  account_id INTEGER REFERENCES accounts(id),
+  created    INTEGER NOT NULL,
+  payload    TEXT NOT NULL,                   -- the JSON object the program reads on stdin
+  program    TEXT,                            -- the command line of the last attempt
+  state      TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'failed')),
+  attempts   INTEGER NOT NULL DEFAULT 0,
+  next_try   INTEGER NOT NULL,                -- pending: not before this (backing off)
+  last_try   INTEGER,
+  last_error TEXT,                            -- why the last failed attempt failed
+  finished   INTEGER,
+  UNIQUE (kind, source_id)
+);
+CREATE INDEX hook_deliveries_due ON hook_deliveries(next_try) WHERE state = 'pending';
+CREATE INDEX hook_deliveries_created ON hook_deliveries(created);
+)sql",
   };
   return k_migrations;
 }
