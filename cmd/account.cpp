@@ -263,18 +263,18 @@ void add_account(CLI::App& app, Context& ctx) {
     };
   });
 
-  // debt: debts recorded apart from the balance (billing/debt.hpp). `debt ID` lists them;
-  // `debt ID add MONEY` records one.
+  // debt: debts recorded apart from the balance (billing/debt.hpp): `debt add ID MONEY` records
+  // one, `debt list [ID]` lists them.
   struct DebtOptions {
     std::string id, amount, note;
     std::optional<std::string> recover, fixed, every;
     bool all = false;
   };
   auto dop = std::make_shared<DebtOptions>();
-  auto* debt = group->add_subcommand("debt", "list an account's debts, or record one (add)");
-  debt->add_option("id", dop->id, "the account ID")->required()->type_name("ID");
-  debt->add_flag("--all", dop->all, "also debts already recovered");
+  auto* debt = group->add_subcommand("debt", "record and list debts owed apart from the balance");
+  debt->require_subcommand(1);
   auto* debt_add = debt->add_subcommand("add", "record a debt, recovered from sales and/or by a fixed amount");
+  debt_add->add_option("id", dop->id, "the account ID")->required()->type_name("ID");
   debt_add->add_option("amount", dop->amount, "what is owed")->required()->type_name("MONEY");
   debt_add->add_option("--note", dop->note, "what it is for")->required()->type_name("TEXT");
   debt_add->add_option("--recover", dop->recover, "the share of every sale it takes, e.g. 25%")->type_name("PERCENT");
@@ -327,12 +327,14 @@ void add_account(CLI::App& app, Context& ctx) {
       return 0;
     };
   });
-  debt->callback([&ctx, dop, debt, print_debts] {
-    if (debt->get_subcommands().empty())
-      ctx.action = [&ctx, dop, print_debts] {
-        print_debts(ctx, billing::list_debts(ctx.db(), dop->id, !dop->all));
-        return 0;
-      };
+  auto* debt_list = debt->add_subcommand("list", "list the debts not yet recovered (of one account, or all)");
+  debt_list->add_option("id", dop->id, "the account ID (default: every account)")->type_name("ID");
+  debt_list->add_flag("--all", dop->all, "also debts already recovered");
+  debt_list->callback([&ctx, dop, print_debts] {
+    ctx.action = [&ctx, dop, print_debts] {
+      print_debts(ctx, billing::list_debts(ctx.db(), dop->id, !dop->all));
+      return 0;
+    };
   });
 
   // close

@@ -18,10 +18,11 @@ _kwh_words() {
     gateway) echo "add import list show remove retire test" ;;
     meter) echo "add import list show read set replace remove sync-time" ;;
     tariff) echo "add list show issue" ;;
-    account) echo "open import list show attach detach close credit link" ;;
+    account) echo "open import list show attach detach close credit debt link" ;;
+    "account debt") echo "add list" ;;
     relay) echo "on off auto protect" ;;
     reading) echo "import list accept reject prune" ;;
-    report) echo "sales energy balances alarms offline gateways readings reconcile statement" ;;
+    report) echo "sales energy balances alarms offline gateways readings reconcile statement debts emergency" ;;
     operator) echo "add list remove" ;;
   esac
 }
@@ -48,6 +49,8 @@ _kwh_options() {
     "account list") echo "--status=" ;;
     "account attach" | "account detach") echo "--time=" ;;
     "account close") echo "--refund" ;;
+    "account debt list") echo "--all" ;;
+    "account debt add") echo "--note= --recover= --fixed= --every=" ;;
     "account link") echo "--ttl= --revoke" ;; # --json is global
     sell) echo "--ref= --method= --receipt=" ;;
     refund) echo "--ref= --receipt=" ;;
@@ -99,6 +102,7 @@ _kwh_value() {
     --status)
       if [[ $path == meter* ]]; then words="online offline unknown"; else words="ok alarm1 alarm2 emergency arrears closed"; fi ;;
     --method) words="cash card transfer online" ;;
+    --every) words="week month" ;;
     --role) words="admin cashier viewer" ;;
     --by) words="day month year operator account meter building" ;;
     --parity) words="N E O" ;;
@@ -128,6 +132,7 @@ _kwh_argument() {
       words=$(_kwh_ids meter) ;;
     "relay "* | "meter sync-time") words="- $(_kwh_ids meter)" ;;
     "account show" | "account close" | "account link" | "account credit") words=$(_kwh_ids account) ;;
+    "account debt add" | "account debt list") ((n == 0)) && words=$(_kwh_ids account) ;;
     "account attach" | "account detach")
       if ((n == 0)); then words=$(_kwh_ids account); else words=$(_kwh_ids meter); fi ;;
     sell | refund) ((n == 0)) && words=$(_kwh_ids account) ;;

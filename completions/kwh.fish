@@ -17,20 +17,22 @@ function __kwh_words
         case tariff
             echo add list show issue
         case account
-            echo open import list show attach detach close link
+            echo open import list show attach detach close credit debt link
+        case 'account debt'
+            echo add list
         case relay
             echo on off auto protect
         case reading
             echo import list accept reject prune
         case report
-            echo sales energy balances alarms offline gateways readings reconcile statement
+            echo sales energy balances alarms offline gateways readings reconcile statement debts emergency
         case operator
             echo add list remove
     end
 end
 
 # Options that take a value, whatever the command (their values are never subcommands).
-set -g __kwh_value_options --db --config --format --tcp --rtu-over-tcp --rtu --dlt645-tcp --dlt645 --rts \
+set -g __kwh_value_options --note --recover --fixed --every --db --config --format --tcp --rtu-over-tcp --rtu --dlt645-tcp --dlt645 --rts \
     --rts-delay-us --password --operator-code --address --device --baud --parity \
     --stop-bits --timeout-ms --gap-ms --gateway --unit --profile --kind --building --room \
     --relay-mode --overload-w --status --flat --file --name --tariff --meter --alarm1 --alarm2 \
@@ -279,6 +281,17 @@ complete -c kwh -n '__kwh_at report' -a gateways -d 'gateways and their health'
 complete -c kwh -n '__kwh_at report' -a readings -d 'latest readings (--raw: every reading)'
 complete -c kwh -n '__kwh_at report' -a reconcile -d 'the cash-up, checked against the ledger'
 complete -c kwh -n '__kwh_at report' -a statement -d "an account's statement"
+complete -c kwh -n '__kwh_at report' -a debts -d 'debts and how they are recovered'
+complete -c kwh -n '__kwh_at report' -a emergency -d 'accounts on emergency credit'
+complete -c kwh -n '__kwh_at account' -a debt -d "list an account's debts, or record one"
+complete -c kwh -n '__kwh_at "account debt"' -a add -d 'record a debt'
+complete -c kwh -n '__kwh_at "account debt"' -a list -d 'list debts'
+complete -c kwh -n '__kwh_at "account debt list"' -l all -d 'also debts already recovered'
+complete -c kwh -n '__kwh_at "account debt add"' -l note -x -d 'what it is for'
+complete -c kwh -n '__kwh_at "account debt add"' -l recover -x -d 'the share of every sale, e.g. 25%'
+complete -c kwh -n '__kwh_at "account debt add"' -l fixed -x -d 'an amount every week or month'
+complete -c kwh -n '__kwh_at "account debt add"' -l every -x -a 'week month' -d 'with --fixed'
+complete -c kwh -n '__kwh_arg 0 "account debt add" "account debt list"' -a '(__kwh_ids account)'
 complete -c kwh -n '__kwh_at report; or __kwh_under report' -l from -x -d 'first site-local date'
 complete -c kwh -n '__kwh_at report; or __kwh_under report' -l to -x -d 'last site-local date'
 complete -c kwh -n '__kwh_at report; or __kwh_under report' -l by -x -a 'day month year operator account meter building' -d 'group by'

@@ -2,7 +2,8 @@
 # written), `kwh account credit` by a cashier once the balance is at 0, relays closed again, the
 # status emergency, never twice, consumption into arrears, the next sale repaying it first (the
 # receipt and --json show the split, balances to the cent), a refund held to what is the
-# tenant's, kwh check clean; then [billing] emergency_credit_auto granting it by itself.
+# tenant's, kwh check clean; then [billing] emergency_credit_auto granting it by itself; then
+# debts recovered from sales within the cap, report debts and emergency, kwh check on debts.
 . "$KWH_SOURCE/tests/e2e/lib.sh"
 
 command -v sqlite3 >/dev/null || skip "sqlite3 is not installed"
@@ -112,4 +113,41 @@ equals "$(kwh account show A3 --json | json 'd["status"]')" "emergency"
 equals "$(q "SELECT count(*) FROM ledger l JOIN accounts a ON a.id = l.account_id WHERE a.name = 'A3' AND l.kind = 'emergency' AND l.operator = 'kwh'")" "1"
 equals "$(q "SELECT count(*) FROM events e JOIN accounts a ON a.id = e.account_id WHERE a.name = 'A3' AND e.kind = 'arrears'")" "0"
 expect_exit 0 kwh check
+# Debts: recorded apart from the balance, a share of each sale after emergency credit, capped
+# so that half of what is left buys energy; report debts; kwh check finds a tampered debt.
+expect_exit 0 kwh sell A2 50
+expect_exit 0 kwh account debt add A2 100 --note "arrears from 2025" --recover 30% -q
+equals "$OUT" "1"
+expect_exit 0 kwh account debt add A2 40 --note "a broken meter" --recover 100%
+expect_exit 0 kwh account debt add A2 5 --note "meter seal" --fixed 1 --every week
+expect_exit 64 kwh account debt add A2 5 --note x --fixed 1 --every day
+expect_exit 65 kwh account debt add A2 5 --note x --fixed 1
+expect_exit 65 kwh account debt add A2 0 --note x --recover 10%
+expect_exit 66 kwh account debt add NOSUCH 5 --note x --recover 10%
+equals "$(kwh account show A2 --json | json 'd["balance"]')" "50.00"
+# A sale of 100.00: debt 1 asks 30.00, debt 2 asks 40.00 (all of it); the cap of 50.00 leaves
+# debt 2 20.00 of it.
+expect_exit 0 kwh sell A2 100 --json
+equals "$(echo "$OUT" | json 'd["debt_recovered"]')" "50.00"
+equals "$(echo "$OUT" | json 'd["balance"]')" "100.00"
+# The next: debt 1 asks 30.00 again, debt 2 its last 20.00.
+expect_exit 0 kwh sell A2 100 --receipt -
+contains "$OUT" "Debt recovered"
+equals "$(kwh account show A2 --json | json 'd["balance"]')" "150.00"
+expect_exit 0 kwh report debts --format csv
+equals "$(echo "$OUT" | head -1)" "account,name,debt,created,amount,recovered,remaining,recover_share,fixed,every,next_due,note"
+equals "$(echo "$OUT" | grep -c '^A2,')" "2"
+contains "$OUT" "A2,Shop Two,1,"
+contains "$OUT" ",100.00,60.00,40.00,30%,"
+expect_exit 0 kwh account debt list A2 --all --json
+equals "$(echo "$OUT" | json 'len(d)')" "3"
+expect_exit 0 kwh account debt list --json
+equals "$(echo "$OUT" | json 'len(d)')" "2"
+equals "$(q "SELECT count(*) FROM ledger WHERE kind = 'debt' AND debt_id IS NOT NULL")" "4"
+expect_exit 0 kwh report emergency --format csv
+contains "$OUT" "A1,Shop One,"
+expect_exit 0 kwh check
+q "UPDATE debts SET remaining = 1 WHERE id = 1"
+expect_exit 1 kwh check
+contains "$OUT$ERR" "debt 1"
 echo "billing_emergency: ok"

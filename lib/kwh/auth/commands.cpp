@@ -48,7 +48,7 @@ const std::vector<CommandRule>& command_rules() {
       {"account credit", Role::cashier, k_changes},
       // Debts: recording one is the office's; reading them is anyone's.
       {"account debt add", Role::admin, k_changes},
-      {"account debt", Role::viewer, k_reads},
+      {"account debt list", Role::viewer, k_reads},
       // The cashier's work: money and relays.
       {"sell", Role::cashier, k_changes},
       {"refund", Role::cashier, k_changes},
