@@ -43,6 +43,9 @@ output::Json account_json(Context& ctx, const billing::Account& a) {
   o.set("closed", a.closed ? output::Json(format_time(*a.closed)) : output::Json());
   o.set("emergency_credit", ctx.money(billing::emergency_amount(ctx.config(), a.emergency_credit)));
   o.set("emergency_owed", ctx.money(a.emergency_owed));
+  std::int64_t debt = 0;
+  for (const auto& d : billing::list_debts(ctx.db(), a.name, true)) debt += d.remaining;
+  o.set("debt", ctx.money(debt));
   return o;
 }
 

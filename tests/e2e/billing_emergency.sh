@@ -139,6 +139,7 @@ equals "$(echo "$OUT" | head -1)" "account,name,debt,created,amount,recovered,re
 equals "$(echo "$OUT" | grep -c '^A2,')" "2"
 contains "$OUT" "A2,Shop Two,1,"
 contains "$OUT" ",100.00,60.00,40.00,30%,"
+equals "$(kwh account show A2 --json | json 'd["debt"]')" "45.00"
 expect_exit 0 kwh account debt list A2 --all --json
 equals "$(echo "$OUT" | json 'len(d)')" "3"
 expect_exit 0 kwh account debt list --json
