@@ -76,14 +76,19 @@ PaymentResult replay(storage::Database& db, const config::Config& config, const 
   // What the sale repaid: the entries it wrote right after itself (its transaction held the
   // ledger's write lock, so they follow it in id order).
   {
-    auto& next = db.cached("SELECT kind, amount, balance, note FROM ledger WHERE id > ?1 AND account_id = ?2 AND "
-                           "kind IN ('emergency', 'debt') AND time = ?3 ORDER BY id LIMIT 64");
-    next.bind_all(e.id, e.account_id, e.time);
-    const std::string mark = fmt::format("receipt {}", e.receipt.value_or(0));
+    // Only the entries right after it, each ending with its receipt: a later sale in the same
+    // second, or a receipt number that merely begins with this one, is not this sale's.
+    auto& next = db.cached("SELECT kind, amount, balance, note, account_id FROM ledger WHERE id > ?1 ORDER BY id "
+                           "LIMIT 64");
+    next.bind(1, e.id);
+    const std::string mark = fmt::format("from receipt {}", e.receipt.value_or(0));
     while (next.step()) {
       const auto note = next.get_opt_text(3).value_or("");
-      if (next.get_int(1) >= 0 || note.find(mark) == std::string::npos) break;
-      if (next.get_text(0) == "emergency") res.emergency_repaid = Money::from_minor(-next.get_int(1));
+      const auto kind = next.get_text(0);
+      if (next.get_int(4) != e.account_id || (kind != "emergency" && kind != "debt") || next.get_int(1) >= 0 ||
+          !std::string_view(note).ends_with(mark))
+        break;
+      if (kind == "emergency") res.emergency_repaid = Money::from_minor(-next.get_int(1));
       else res.debt_recovered = Money::from_minor(res.debt_recovered.minor() - next.get_int(1));
       res.balance = Money::from_minor(next.get_int(2));
     }
