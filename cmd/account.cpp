@@ -286,18 +286,18 @@ void add_account(CLI::App& app, Context& ctx) {
   debt_add->add_option("--every", dop->every, "week or month (with --fixed)")
       ->type_name("week|month")
       ->check(CLI::IsMember({"week", "month"}));
-  auto print_debts = [](Context& ctx, const std::vector<billing::Debt>& debts) {
+  auto print_debts = [](Context& c, const std::vector<billing::Debt>& debts) {
     output::Table t;
     t.columns = {{"debt"},      {"account"}, {"created"},        {"amount", output::Kind::money},
                  {"recovered", output::Kind::money}, {"remaining", output::Kind::money},
                  {"recover_share"}, {"fixed", output::Kind::money}, {"every"}, {"next_due"}, {"note"}};
     for (const auto& d : debts)
-      t.add({d.id, d.account, format_time(d.created), ctx.money(d.amount), ctx.money(d.amount - d.remaining),
-             ctx.money(d.remaining), d.share ? output::Json(fmt::format("{}%", *d.share)) : output::Json(),
-             d.fixed ? output::Json(ctx.money(*d.fixed)) : output::Json(),
+      t.add({d.id, d.account, format_time(d.created), c.money(d.amount), c.money(d.amount - d.remaining),
+             c.money(d.remaining), d.share ? output::Json(fmt::format("{}%", *d.share)) : output::Json(),
+             d.fixed ? output::Json(c.money(*d.fixed)) : output::Json(),
              d.period == billing::DebtPeriod::none ? output::Json() : output::Json(billing::period_name(d.period)),
              d.next_due ? output::Json(format_time(*d.next_due)) : output::Json(), d.note});
-    ctx.print(t);
+    c.print(t);
   };
   debt_add->callback([&ctx, dop, print_debts] {
     ctx.action = [&ctx, dop, print_debts] {

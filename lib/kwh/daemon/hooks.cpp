@@ -92,13 +92,13 @@ void HookRunner::claim() {
         run.thread = std::thread([this, &run, cfg, d, argv = program->second, running = m_running] {
           auto result = hooks::run_program(argv, d.payload, cfg.hooks.timeout,
                                            {fmt::format("KWH_HOOK_ID={}", d.id), "KWH_HOOK_KIND=" + d.kind});
-          m_writer.post_outside_billing([this, cfg, d, argv, result, running](storage::Database& db) {
+          m_writer.post_outside_billing([this, cfg, d, argv, result, running](storage::Database& wdb) {
             std::string state;
             for (int attempt = 1; state.empty(); ++attempt) {
               try {
-                storage::Transaction tx(db);
-                state = hooks::record(db, cfg, d.id, hooks::program_text(argv), result.ok, result.error, now());
-                m_metrics.hooks_pending = static_cast<std::uint64_t>(hooks::pending_count(db));
+                storage::Transaction tx(wdb);
+                state = hooks::record(wdb, cfg, d.id, hooks::program_text(argv), result.ok, result.error, now());
+                m_metrics.hooks_pending = static_cast<std::uint64_t>(hooks::pending_count(wdb));
                 tx.commit();
               } catch (const Error& e) {
                 if (e.code() == Exit::temporary && attempt < k_record_tries) continue;

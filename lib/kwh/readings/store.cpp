@@ -17,12 +17,6 @@ constexpr const char* k_row_columns = "t, value, sharp, peak, flat, valley, powe
        format_time(t0));
 }
 
-// Decodes a block into out (cleared first).
-void decode(std::int64_t meter_id, UnixTime t0, std::string_view data, std::vector<Reading>& out) {
-  out.clear();
-  if (!decode_block(data, out)) damaged(meter_id, t0);
-}
-
 std::string_view blob(const storage::Statement& st, int col, std::string& buffer) {
   buffer = st.get_blob(col);
   return buffer;
