@@ -147,6 +147,14 @@ equals "$(echo "$OUT" | json 'len(d)')" "2"
 equals "$(q "SELECT count(*) FROM ledger WHERE kind = 'debt' AND debt_id IS NOT NULL")" "4"
 expect_exit 0 kwh report emergency --format csv
 contains "$OUT" "A1,Shop One,"
+# The statement lists the recoveries and, after its closing row, what the debts still owe with
+# their schedules.
+expect_exit 0 kwh report statement --account A2 --from 2026-01-01 --to "$(date -u -d tomorrow +%F)" --format csv
+equals "$(echo "$OUT" | grep -c '^[^,]*,debt,-')" "4"
+contains "$OUT" ",debt,40.00,"
+contains "$OUT" "debt 1: arrears from 2025; recovered 30% of each sale"
+contains "$OUT" ",debt,5.00,"
+contains "$OUT" "debt 3: meter seal; recovered 1.00 a week"
 expect_exit 0 kwh check
 q "UPDATE debts SET remaining = 1 WHERE id = 1"
 expect_exit 1 kwh check

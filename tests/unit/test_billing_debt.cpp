@@ -5,6 +5,7 @@
 
 #include <kwh/billing/credit.hpp>
 #include <kwh/billing/debt.hpp>
+#include <kwh/billing/standing.hpp>
 #include <kwh/ledger/ledger.hpp>
 
 #include <doctest/doctest.h>
@@ -118,4 +119,44 @@ TEST_CASE("Debts: bad requests write nothing") {
   CHECK_THROWS_AS(s.debt(100, std::nullopt), Error);
   CHECK_THROWS_AS(s.debt(100, std::nullopt, 10), Error); // fixed without a period
   CHECK(s.count("SELECT count(*) FROM debts") == 0);
+}
+
+TEST_CASE("Debts: standing charges due while the relay is open for arrears accrue as a debt, never twice") {
+  test::BillingFixture f;
+  auto m = f.add_meter("M1");
+  f.add_tariff("daily", "effective = \"2026-01-01\"\nprice = \"1.0000\"\nstanding_charge = \"1.50\"\n"
+                        "standing_period = \"day\"\n");
+  const UnixTime opened = *parse_time("2026-03-01T10:00:00Z");
+  const UnixTime day = 86400;
+  f.open("A1", "daily", {"M1"}, opened);
+  // In arrears, its relay opened by kwh.
+  f.db->exec("UPDATE accounts SET status = 'arrears'");
+  f.db->prepare("UPDATE meters SET relay_state = 'off', relay_reason = 'arrears' WHERE id = ?1").bind(1, m).run();
+  auto charge = [&](UnixTime until) {
+    storage::Transaction tx(*f.db);
+    auto n = billing::charge_standing_all(*f.db, f.config, until);
+    tx.commit();
+    return n;
+  };
+  CHECK(charge(opened + 3 * day) == 0); // nothing to the balance
+  CHECK(f.balance("A1") == 0);
+  CHECK(f.count("SELECT count(*) FROM ledger WHERE kind = 'standing'") == 0);
+  CHECK(f.count("SELECT amount FROM debts WHERE kind = 'standing'") == 450);
+  CHECK(charge(opened + 3 * day) == 0); // never twice
+  CHECK(f.count("SELECT amount FROM debts WHERE kind = 'standing'") == 450);
+  CHECK(f.count("SELECT count(*) FROM debts") == 1);
+  // A top-up recovers it within the cap; the relay closed again, the next day is charged as ever.
+  auto p = f.pay("A1", 10'000, billing::PaymentKind::sale, std::nullopt, opened + 3 * day + 60);
+  CHECK(p.debt_recovered.minor() == 450);
+  CHECK(p.balance.minor() == 10'000 - 450);
+  f.db->exec("UPDATE meters SET relay_state = 'on', relay_reason = NULL");
+  CHECK(charge(opened + 4 * day) == 150);
+  CHECK(f.count("SELECT count(*) FROM ledger WHERE kind = 'standing'") == 1);
+  CHECK(billing::verify_debts(*f.db).empty());
+  CHECK(ledger::verify(*f.db).empty());
+  // "balance" keeps them on the balance.
+  f.config.billing.standing_while_disconnected_debt = false;
+  f.db->exec("UPDATE accounts SET status = 'arrears'");
+  f.db->exec("UPDATE meters SET relay_state = 'off', relay_reason = 'arrears'");
+  CHECK(charge(opened + 5 * day) == 150);
 }

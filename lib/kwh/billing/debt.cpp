@@ -15,7 +15,8 @@ namespace kwh::billing {
 namespace {
 
 constexpr const char* k_select = "SELECT d.id, a.name, d.created, d.amount, d.remaining, d.note, d.share, d.fixed, "
-                                 "d.period, d.next_due, d.operator FROM debts d JOIN accounts a ON a.id = d.account_id ";
+                                 "d.period, CASE WHEN d.fixed IS NULL THEN NULL ELSE d.next_due END, d.operator FROM debts d "
+                                 "JOIN accounts a ON a.id = d.account_id ";
 
 DebtPeriod parse_period(const std::optional<std::string>& s) {
   if (s == std::optional<std::string>("week")) return DebtPeriod::week;

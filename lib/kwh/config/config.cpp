@@ -234,6 +234,13 @@ const std::vector<Key>& keys() {
        [](Config& c, const toml::node& n, const std::string& f) {
          c.billing.debt_min_energy_share = static_cast<int>(as_int(f, n, "billing.debt_min_energy_share", 0, 100));
        }},
+      {{"billing.standing_while_disconnected", "debt", "debt | balance: standing charges due while a relay is open for arrears"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         auto s = as_string(f, n, "billing.standing_while_disconnected");
+         if (s == "debt") c.billing.standing_while_disconnected_debt = true;
+         else if (s == "balance") c.billing.standing_while_disconnected_debt = false;
+         else bad_value(f, n, "billing.standing_while_disconnected", "must be \"debt\" or \"balance\"");
+       }},
       {{"retention.raw", "90d", "raw readings kept this long, then thinned; \"forever\" keeps all (2d .. 100y)"},
        [](Config& c, const toml::node& n, const std::string& f) {
          c.retention.raw = as_period(f, n, "retention.raw", std::chrono::hours(48));

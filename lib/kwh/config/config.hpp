@@ -51,6 +51,9 @@ struct Billing {
   bool emergency_credit_auto = false;
   // Debts (billing/debt.hpp): the share of a sale, in percent, that always buys energy.
   int debt_min_energy_share = 50;
+  // Standing charges due while kwh has opened an account's relay for arrears: a debt (true), or
+  // charged to the balance like any other (false).
+  bool standing_while_disconnected_debt = true;
 };
 
 struct Metrics {

@@ -19,7 +19,7 @@ Table debts(storage::Database& db, const Request& r) {
                Column{"every"},     Column{"next_due"}, Column{"note"}};
   // Debts not yet recovered, oldest first per account.
   auto st = db.prepare("SELECT a.name, a.holder, d.id, d.created, d.amount, d.remaining, d.share, d.fixed, d.period, "
-                       "d.next_due, d.note FROM debts d JOIN accounts a ON a.id = d.account_id "
+                       "CASE WHEN d.fixed IS NULL THEN NULL ELSE d.next_due END, d.note FROM debts d JOIN accounts a ON a.id = d.account_id "
                        "WHERE d.remaining > 0 AND (?1 IS NULL OR a.name = ?1) ORDER BY a.name, d.id");
   if (r.options.account) {
     account_id(db, *r.options.account);

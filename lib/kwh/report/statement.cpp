@@ -120,6 +120,35 @@ Built statement(storage::Database& db, const Request& r) {
   row[12] = fmt::format("opening {} + movements {} = closing {}: {}", money_text(opening, mu), money_text(movements, mu),
                         money_text(balance, mu), discrepancy.empty() ? "agrees with the ledger" : "DOES NOT AGREE");
   t.add(std::move(row));
+
+  // What the account owes besides its balance: emergency credit not yet repaid at the end of the
+  // period (its grants less its repayments, from the ledger), and its debts' remainders with
+  // their schedules (as they stand now: a debt's amount grows while standing charges accrue).
+  auto owed = db.prepare("SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE account_id = ?1 AND kind = 'emergency' "
+                         "AND time < ?2");
+  owed.bind_all(account, r.period.to);
+  owed.step();
+  if (const std::int64_t e = owed.get_int(0); e != 0) {
+    auto o = blank();
+    o[0] = format_time(r.period.to), o[1] = "emergency_owed", o[2] = money_text(e, mu);
+    o[12] = "emergency credit still to repay, first from the next sale";
+    t.add(std::move(o));
+  }
+  auto debts = db.prepare("SELECT id, remaining, note, share, fixed, period FROM debts WHERE account_id = ?1 AND "
+                          "remaining > 0 AND created < ?2 ORDER BY id");
+  debts.bind_all(account, r.period.to);
+  while (debts.step()) {
+    auto d = blank();
+    std::string schedule;
+    if (auto share = debts.get_opt_int(3); share && *share > 0) schedule = fmt::format("{}% of each sale", *share);
+    if (auto fixed = debts.get_opt_int(4))
+      schedule += fmt::format("{}{} a {}", schedule.empty() ? "" : " and ", money_text(*fixed, mu),
+                              debts.get_opt_text(5).value_or("month"));
+    d[0] = format_time(r.period.to), d[1] = "debt", d[2] = money_text(debts.get_int(1), mu);
+    d[12] = fmt::format("debt {}: {}{}", debts.get_int(0), debts.get_opt_text(2).value_or(""),
+                        schedule.empty() ? std::string() : "; recovered " + schedule);
+    t.add(std::move(d));
+  }
   return {std::move(t), discrepancy};
 }
 
