@@ -6,6 +6,8 @@
 #   - retrying every attempted ref (acknowledged or not) writes nothing twice: each attempted
 #     ref is in the ledger once, and each account's balance is the sum of its ledger and its
 #     sales are exactly 1.00 per attempted ref;
+#   - A1 and A2 owe a debt recovered from each sale: every sale recovered its share once, and
+#     the debts' remainders agree;
 #   - kwh check is clean;
 #   - readings have no holes but those of the killed cycles: per meter, the gaps between
 #     consecutive readings longer than 2 s are at most the number of kwhd kills (+1 for start);
@@ -35,6 +37,9 @@ for ((a = 1; a <= ACCOUNTS; a++)); do
   kwh account open "A$a" --name "Shop $a" --tariff flat --meter "M1_$a" >/dev/null
   kwh sell "A$a" 1000 --ref "open-A$a" >/dev/null
 done
+# A1 and A2 owe a debt recovered as 10 % of each sale, in the sale's own transaction: a kill
+# between a top-up and its recovery must leave both or neither.
+for a in 1 2; do kwh account debt add "A$a" 1000 --note "arrears" --recover 10% >/dev/null; done
 : >"$T/attempted"; : >"$T/acked"; : >"$T/rcs"
 
 # seller K ROUND: sells 1.00 with fresh refs until the stop file appears; records every ref
@@ -133,6 +138,17 @@ for ((a = 1; a <= ACCOUNTS; a++)); do
   # The balance is the ledger's sum less what the open accumulators hold.
   equals "$(sql "SELECT a.balance - ((SELECT sum(amount) FROM ledger l WHERE l.account_id = a.id) - (SELECT \
     coalesce(sum(amount), 0) FROM accumulators c WHERE c.account_id = a.id)) FROM accounts a WHERE a.name = 'A$a'")" 0
+done
+# Every sale to an account with a debt recovered 0.10 of it, once, named by its receipt; the
+# debt's remainder is what is left of 1000.00 after them.
+for a in 1 2; do
+  n=$(grep -c " A$a\$" "$T/attempted" || true)
+  [ "$n" -ge 1 ] || fail "no sale was attempted for A$a"
+  equals "$(sql "SELECT count(*) FROM ledger l JOIN accounts a ON a.id = l.account_id WHERE a.name = 'A$a' AND
+    l.kind = 'sale' AND l.ref LIKE 'r%' AND (SELECT count(*) FROM ledger d WHERE d.kind = 'debt' AND d.amount = -10
+    AND d.account_id = l.account_id AND d.note = 'debt ' || d.debt_id || ' recovered from receipt ' || l.receipt) = 1")" "$n"
+  equals "$(sql "SELECT count(*) FROM ledger l JOIN accounts a ON a.id = l.account_id WHERE a.name = 'A$a' AND l.kind = 'debt'")" "$n"
+  equals "$(sql "SELECT d.remaining FROM debts d JOIN accounts a ON a.id = d.account_id WHERE a.name = 'A$a'")" "$((100000 - n * 10))"
 done
 expect_exit 0 kwh check
 
