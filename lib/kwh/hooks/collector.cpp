@@ -118,7 +118,10 @@ public:
 
   void events(std::int64_t after) {
     auto& st = m_db.cached(
-        "SELECT e.id, e.time, e.kind, e.meter_id, e.account_id, e.detail, g.name, a.alarm1, a.alarm2, a.credit_limit "
+        "SELECT e.id, e.time, e.kind, e.meter_id, e.account_id, e.detail, g.name, a.alarm1, a.alarm2, a.credit_limit, "
+        // A meter's held readings are one episode until its implausible events end: one message.
+        "e.kind = 'implausible' AND EXISTS (SELECT 1 FROM events p WHERE p.meter_id = e.meter_id AND p.kind = "
+        "'implausible' AND p.id < e.id AND (p.ended IS NULL OR p.ended >= e.time)) "
         "FROM events e LEFT JOIN gateways g ON g.id = e.gateway_id LEFT JOIN accounts a ON a.id = e.account_id "
         "WHERE e.id > ?1 AND e.kind IN ('alarm1', 'alarm2', 'arrears', 'meter_offline', 'implausible') ORDER BY e.id");
     st.bind(1, after);
@@ -129,17 +132,18 @@ public:
       std::optional<std::int64_t> meter, account;
       std::optional<std::string> detail, gateway;
       std::optional<std::int64_t> alarm1, alarm2, credit_limit;
+      bool same_episode;
     };
     std::vector<Row> rows;
     while (st.step())
       rows.push_back({st.get_int(0), st.get_int(1), st.get_text(2), st.get_opt_int(3), st.get_opt_int(4),
-                      st.get_opt_text(5), st.get_opt_text(6), st.get_opt_int(7), st.get_opt_int(8), st.get_opt_int(9)});
+                      st.get_opt_text(5), st.get_opt_text(6), st.get_opt_int(7), st.get_opt_int(8), st.get_opt_int(9), st.get_int(10) != 0});
     st.reset();
     for (auto& r : rows) {
       std::string kind = r.kind == "alarm1" || r.kind == "alarm2" ? "low_balance"
                          : r.kind == "implausible"               ? "reading_held"
                                                                  : r.kind;
-      if (!wants(kind)) continue;
+      if (!wants(kind) || r.same_episode) continue;
       Json p = base(kind, r.time, r.account, r.meter);
       if (kind == "low_balance") {
         auto level = r.kind == "alarm1" ? r.alarm1 : r.alarm2;
