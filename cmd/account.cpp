@@ -39,6 +39,7 @@ output::Json account_json(Context& ctx, const billing::Account& a) {
   o.set("alarm2", opt_money(ctx, a.alarm2));
   o.set("credit_limit", ctx.money(a.credit_limit));
   o.set("phone", a.phone ? output::Json(*a.phone) : output::Json());
+  o.set("language", a.language ? output::Json(*a.language) : output::Json());
   o.set("opened", format_time(a.opened));
   o.set("closed", a.closed ? output::Json(format_time(*a.closed)) : output::Json());
   o.set("emergency_credit", ctx.money(billing::emergency_amount(ctx.config(), a.emergency_credit)));
@@ -66,7 +67,7 @@ void add_account(CLI::App& app, Context& ctx) {
   struct OpenOptions {
     std::string id, name, tariff;
     std::vector<std::string> meters;
-    std::optional<std::string> alarm1, alarm2, credit_limit, phone, opened, emergency_credit;
+    std::optional<std::string> alarm1, alarm2, credit_limit, phone, language, opened, emergency_credit;
   };
   auto oo = std::make_shared<OpenOptions>();
   auto* open = group->add_subcommand("open", "open an account");
@@ -79,6 +80,9 @@ void add_account(CLI::App& app, Context& ctx) {
   open->add_option("--credit-limit", oo->credit_limit, "how far below zero before arrears (default 0)")
       ->type_name("MONEY");
   open->add_option("--phone", oo->phone, "the customer's phone")->type_name("P");
+  open->add_option("--language", oo->language, "the customer's language for messages, e.g. en or zh (default: the "
+                                               "site's)")
+      ->type_name("TAG");
   open->add_option("--emergency-credit", oo->emergency_credit,
                    "emergency credit it may take (default [billing] emergency_credit; 0: none)")
       ->type_name("MONEY");
@@ -95,6 +99,7 @@ void add_account(CLI::App& app, Context& ctx) {
       if (oo->alarm2) r.alarm2 = ctx.parse_money(*oo->alarm2, true);
       if (oo->credit_limit) r.credit_limit = ctx.parse_money(*oo->credit_limit);
       r.phone = oo->phone;
+      r.language = oo->language;
       if (oo->emergency_credit) r.emergency_credit = ctx.parse_money(*oo->emergency_credit);
       r.opened = parse_time_option(oo->opened, "--opened");
       auto& db = ctx.db();
@@ -125,13 +130,14 @@ void add_account(CLI::App& app, Context& ctx) {
       t.columns = {{"account"},          {"name"},           {"status", output::Kind::status},
                    {"balance", output::Kind::money}, {"tariff"}, {"meters"},
                    {"alarm1", output::Kind::money},  {"alarm2", output::Kind::money},
-                   {"credit_limit", output::Kind::money}, {"phone"}, {"emergency_owed", output::Kind::money}};
+                   {"credit_limit", output::Kind::money}, {"phone"}, {"emergency_owed", output::Kind::money},
+                   {"language"}};
       for (const auto& a : billing::list_accounts(db, *status)) {
         std::string meters;
         for (const auto& m : a.meters) meters += (meters.empty() ? "" : " ") + m;
         t.add({a.name, a.holder, a.status, ctx.money(a.balance), a.tariff, meters, opt_money(ctx, a.alarm1),
                opt_money(ctx, a.alarm2), ctx.money(a.credit_limit), a.phone ? output::Json(*a.phone) : output::Json(),
-               ctx.money(a.emergency_owed)});
+               ctx.money(a.emergency_owed), a.language ? output::Json(*a.language) : output::Json()});
       }
       ctx.print(t);
       return 0;

@@ -45,7 +45,7 @@ _kwh_options() {
     "tariff add") echo "--flat= --file= --effective= --unit=" ;;
     "tariff issue") echo "--building= --all --wait=" ;;
     "account open")
-      echo "--name= --tariff= --meter= --alarm1= --alarm2= --credit-limit= --phone= --opened= --emergency-credit=" ;;
+      echo "--name= --tariff= --meter= --alarm1= --alarm2= --credit-limit= --phone= --language= --opened= --emergency-credit=" ;;
     "account list") echo "--status=" ;;
     "account attach" | "account detach") echo "--time=" ;;
     "account close") echo "--refund" ;;

@@ -36,7 +36,7 @@ set -g __kwh_value_options --note --recover --fixed --every --db --config --form
     --rts-delay-us --password --operator-code --address --device --baud --parity \
     --stop-bits --timeout-ms --gap-ms --gateway --unit --profile --kind --building --room \
     --relay-mode --overload-w --status --flat --file --name --tariff --meter --alarm1 --alarm2 \
-    --credit-limit --phone --opened --time --effective --ref --method --receipt --receipts --account --wait --from --to --by \
+    --credit-limit --phone --language --opened --time --effective --ref --method --receipt --receipts --account --wait --from --to --by \
     --output --role --since --expect-head --meters --gateways --listen --speed --load-w --faults \
     --seed --ttl --base-url --protocol --clock-drift
 
@@ -224,6 +224,7 @@ complete -c kwh -n '__kwh_at "account open"' -l alarm1 -x -d 'balance alarm leve
 complete -c kwh -n '__kwh_at "account open"' -l alarm2 -x -d 'balance alarm level 2'
 complete -c kwh -n '__kwh_at "account open"' -l credit-limit -x -d 'how far below zero before arrears'
 complete -c kwh -n '__kwh_at "account open"' -l phone -x -d 'phone number for reminders'
+complete -c kwh -n '__kwh_at "account open"' -l language -x -a 'en zh' -d 'language for messages'
 complete -c kwh -n '__kwh_at "account open"' -l opened -x -d 'start the account in the past'
 complete -c kwh -n '__kwh_at "account open"' -l emergency-credit -x -d 'emergency credit it may take'
 complete -c kwh -n '__kwh_at "account list"' -l status -x -a 'ok alarm1 alarm2 emergency arrears closed' -d 'only this status'

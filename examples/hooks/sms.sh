@@ -4,15 +4,17 @@
 # kwhd runs it with one event as JSON on standard input (kwhd(8), HOOKS). It picks the message
 # for the event's kind from messages/LANG.txt (lines "kind: text", with {account}, {name},
 # {balance}, {amount}, {currency}, {cutoff}, {meter} and {site} filled in), in the tenant's
-# language, and POSTs it with curl. Exit 0: sent (or nothing to send: no phone, or no message
+# language (the account's, `kwh account open --language`; else SMS_LANGS; else SMS_LANG; a tag
+# such as zh-Hans falls back to zh), and POSTs it with curl. Exit 0: sent (or nothing to send: no phone, or no message
 # for the kind); otherwise kwhd retries it later, and the first line printed is the reason.
 #
 # Needs: python3 (to read the JSON; Debian's python3-minimal is enough) and curl.
 # Settings: /etc/kwh/sms.conf (or $KWH_SMS_CONF), a shell file of variables:
 #   SMS_URL="https://sms.example.com/api/send"   # the gateway; gets to= and text= as a form
 #   SMS_TOKEN="..."                              # sent as "Authorization: Bearer ..."
-#   SMS_LANG=en                                  # the default language
-#   SMS_LANGS=/etc/kwh/sms-languages             # optional: lines "ACCOUNT LANG" (S-101 zh)
+#   SMS_LANG=en                                  # the language of accounts without one
+#   SMS_LANGS=/etc/kwh/sms-languages             # optional: lines "ACCOUNT LANG" (S-101 zh) for
+#                                                # accounts without a language of their own
 #   CURRENCY=CNY SITE_NAME="Riverside Mall"
 # SMS_DRY_RUN=1 prints "PHONE<TAB>TEXT" instead of sending (to try a template).
 set -eu
@@ -29,13 +31,14 @@ out=$(python3 -c '
 import json, os, sys
 e = json.load(sys.stdin)
 phone = e.get("phone") or ""
-lang = os.environ["SMS_LANG"]
+lang = e.get("language") or ""
 langs = os.environ["SMS_LANGS"]
-if langs and os.path.exists(langs):
+if not lang and langs and os.path.exists(langs):
     for line in open(langs, encoding="utf-8"):
         f = line.split()
         if len(f) == 2 and f[0] == e.get("account"):
             lang = f[1]
+lang = lang or os.environ["SMS_LANG"]
 def template(lang):
     path = os.path.join(os.environ["SMS_MESSAGES"], lang + ".txt")
     if not os.path.exists(path):
@@ -45,7 +48,8 @@ def template(lang):
         if sep and kind.strip() == e.get("kind"):
             return text.strip()
     return None
-text = template(lang) or template("en") or ""
+text = (template(lang) or template(lang.split("-")[0]) or template(os.environ["SMS_LANG"]) or template("en")
+        or "")
 values = {k: ("" if v is None else str(v)) for k, v in e.items()}
 values.setdefault("amount", "")
 values.setdefault("cutoff", "")

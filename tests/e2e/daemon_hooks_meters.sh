@@ -34,7 +34,9 @@ kwh gateway add gx --tcp 127.0.0.1:1 --timeout-ms 300 >/dev/null
 kwh meter add MX --gateway gx --unit 1 --profile acrel-ddsy1352 >/dev/null
 
 kwh tariff add flat --flat 1.0000 >/dev/null
-kwh account open A1 --name "Noodle Bar" --phone "+8613800000011" --tariff flat --meter M1 >/dev/null
+expect_exit 65 kwh account open A1 --name "Noodle Bar" --tariff flat --meter M1 --language chinese
+kwh account open A1 --name "Noodle Bar" --phone "+8613800000011" --language zh-Hans --tariff flat --meter M1 >/dev/null
+equals "$(kwh account show A1 --json | json 'd["language"]')" zh-Hans
 kwh account open A2 --name "Key Cutter" --tariff flat --meter M2 --emergency-credit 0 >/dev/null
 kwh sell A1 6 >/dev/null
 kwh sell A2 6 >/dev/null
@@ -58,8 +60,8 @@ sleep 3
 for kind in emergency_credit cutoff_warning meter_offline reading_held; do equals "$(lines $kind)" 1; done
 at_least 3 "SELECT count(*) FROM held_readings" || fail "too few held readings to tell one message from many"
 
-equals "$(field emergency_credit 1 "d['kind'], d['account'], d['name'], d['phone'], d['amount'], d['meter']")" \
-  "('emergency_credit', 'A1', 'Noodle Bar', '+8613800000011', '200.00', 'M1')"
+equals "$(field emergency_credit 1 "d['kind'], d['account'], d['name'], d['phone'], d['language'], d['amount'], d['meter']")" \
+  "('emergency_credit', 'A1', 'Noodle Bar', '+8613800000011', 'zh-Hans', '200.00', 'M1')"
 equals "$(field emergency_credit 1 "d['entry']")" \
   "$(sql "SELECT l.id FROM ledger l JOIN accounts a ON a.id = l.account_id WHERE a.name = 'A1' AND l.kind = 'emergency'")"
 equals "$(field emergency_credit 1 "d['balance']")" \
@@ -68,8 +70,8 @@ equals "$(field emergency_credit 1 "d['balance']")" \
 # The cut-off is still pending, held until the friendly hours end; the warning names it.
 cmd=$(sql "SELECT id FROM commands WHERE action = 'relay_off' AND state = 'pending'")
 [ -n "$cmd" ] || fail "A2's cut-off is not pending"
-equals "$(field cutoff_warning 1 "d['kind'], d['account'], d['meter'], d['status'], d['command']")" \
-  "('cutoff_warning', 'A2', 'M2', 'arrears', $cmd)"
+equals "$(field cutoff_warning 1 "d['kind'], d['account'], d['meter'], d['status'], d['command'], d['language']")" \
+  "('cutoff_warning', 'A2', 'M2', 'arrears', $cmd, None)"
 equals "$(field cutoff_warning 1 "d['cutoff']")" \
   "$(sql "SELECT strftime('%Y-%m-%dT%H:%M:%S+00:00', not_before, 'unixepoch') FROM commands WHERE id = $cmd")"
 

@@ -95,6 +95,13 @@ printf 'A1 zh\n' >"$T/langs"
 printf 'SMS_DRY_RUN=1\nSMS_LANGS=%s\n' "$T/langs" >"$T/sms.conf"
 expect_exit 0 sh -c "printf '%s' '$ev' | $ex/hooks/sms.sh"
 contains "$OUT" "您的账户A1余额为9.80CNY"
+# The account's own language (the event's "language") comes first; zh-Hans falls back to zh.
+ev_en=${ev%\}}', "language": "en"}'
+expect_exit 0 sh -c "printf '%s' '$ev_en' | $ex/hooks/sms.sh"
+contains "$OUT" "Dear Tea House"
+printf 'SMS_DRY_RUN=1\n' >"$T/sms.conf"
+expect_exit 0 sh -c "printf '%s' '${ev%\}}, \"language\": \"zh-Hans\"}' | $ex/hooks/sms.sh"
+contains "$OUT" "您的账户A1余额为9.80CNY"
 for f in "$ex"/hooks/messages/*.txt; do # every language has every kind of the English one
   for kind in $(cut -d: -f1 "$ex/hooks/messages/en.txt"); do
     grep -q "^$kind: " "$f" || fail "${f##*/} has no message for $kind"

@@ -34,12 +34,20 @@ expect_exit 0 kwh meter list
 contains "$OUT" "$(python3 -c "print($w_l / 1000)")"
 
 kwh tariff add flat --flat 1.00 >/dev/null
-kwh account open A1 --name "Shop 1" --tariff flat --meter E1 --phone "+86 138 0000 0000" >/dev/null
+kwh account open A1 --name "Shop 1" --tariff flat --meter E1 --phone "+86 138 0000 0000" --language en >/dev/null
 kwh account open A2 --name "Shop 2" --tariff flat >/dev/null
 expect_exit 0 kwh --json account list
 equals "$(json '" / ".join(a["account"] + "=" + str(a["phone"]) for a in d)' <<<"$OUT")" "A1=+86 138 0000 0000 / A2=None"
 expect_exit 0 kwh --format csv account list
-equals "$(head -1 <<<"$OUT")" "account,name,status,balance,tariff,meters,alarm1,alarm2,credit_limit,phone,emergency_owed"
+equals "$(head -1 <<<"$OUT")" "account,name,status,balance,tariff,meters,alarm1,alarm2,credit_limit,phone,emergency_owed,language"
+contains "$OUT" ",0.00,en"
+# The language is imported like the phone: a new one with --update, a bad one refused.
+printf 'id,language\nA2,zh\n' >"$T/lang.csv"
+expect_exit 0 kwh account import --update "$T/lang.csv"
+equals "$(kwh account show A2 --json | json 'd["language"]')" zh
+printf 'id,language\nA2,z\n' >"$T/lang.csv"
+expect_exit 65 kwh account import --update "$T/lang.csv"
+equals "$(kwh account show A2 --json | json 'd["language"]')" zh
 expect_exit 0 kwh account list
 contains "$OUT" "+86 138 0000 0000"
 echo ok

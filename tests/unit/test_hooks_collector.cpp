@@ -65,7 +65,7 @@ TEST_CASE("Hooks: the cursor starts where the database is when hooks are first c
   CHECK(h.deliveries("low_balance") == 1);
   // The balance right after the sale; the status as it is when collected (kwhd: within a second).
   CHECK(h.payload("payment") ==
-        R"({"kind": "payment", "account": "A1", "name": "Holder of A1", "phone": "+8613800000000", "balance": "45.00", )"
+        R"({"kind": "payment", "account": "A1", "name": "Holder of A1", "phone": "+8613800000000", "language": null, "balance": "45.00", )"
         R"("status": "alarm2", "meter": "M1", "time": "1970-01-01T00:00:00+00:00", "amount": "5.00", "receipt": 2, )"
         R"("method": "cash", "ref": null, "entry": 2})");
   // The forgotten cursors start again from now.

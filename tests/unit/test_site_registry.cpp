@@ -2,6 +2,7 @@
 
 #include "test_site_fixture.hpp"
 
+#include <kwh/billing/account.hpp>
 #include <kwh/site/gateway.hpp>
 #include <kwh/site/meter.hpp>
 
@@ -383,4 +384,13 @@ TEST_CASE("Site: a three-phase circuit of a multi-user meter takes three units; 
   // Once T4 is removed, its units are free again.
   remove_meter(*s.db, "T4");
   add_meter(*s.db, meter("S6", "G1", 5, s.profile_path), s.folders);
+}
+
+TEST_CASE("Accounts: a language is a tag like en or zh-Hans; anything else is refused as data") {
+  for (const char* good : {"en", "zh", "zh-Hans", "pt-BR", "yue", "sr-Latn-RS", "de-CH-1996"})
+    CHECK_NOTHROW(kwh::billing::check_language(good));
+  for (const char* bad : {"", "e", "english", "zh_Hans", "zh-", "-en", "en--US", "en-abcdefghi", "e1", "zh-Hans!"}) {
+    CAPTURE(bad);
+    CHECK_THROWS_AS(kwh::billing::check_language(bad), kwh::Error);
+  }
 }

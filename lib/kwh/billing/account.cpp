@@ -15,7 +15,7 @@ namespace {
 
 constexpr const char* k_select = "SELECT a.id, a.name, a.holder, a.phone, a.tariff_id, t.name, a.alarm1, a.alarm2, "
                                  "a.credit_limit, a.balance, a.carry, a.status, a.opened, a.closed, "
-                                 "a.emergency_credit, a.emergency_owed "
+                                 "a.emergency_credit, a.emergency_owed, a.language "
                                  "FROM accounts a JOIN tariffs t ON t.id = a.tariff_id ";
 
 Account read_account(storage::Database& db, storage::Statement& st) {
@@ -36,6 +36,7 @@ Account read_account(storage::Database& db, storage::Statement& st) {
   a.closed = st.get_opt_int(13);
   a.emergency_credit = st.get_opt_int(14);
   a.emergency_owed = st.get_int(15);
+  a.language = st.get_opt_text(16);
   // Statements kept prepared here and below: `kwh account import` opens thousands of accounts.
   auto& ms = db.cached("SELECT m.name FROM assignments s JOIN meters m ON m.id = s.meter_id "
                        "WHERE s.account_id = ?1 AND s.valid_to IS NULL ORDER BY m.name");
@@ -157,15 +158,32 @@ Account open_account(storage::Database& db, const OpenAccount& r) {
   if (r.emergency_credit && r.emergency_credit->minor() < 0) fail(Exit::data, "the emergency credit cannot be negative");
   std::optional<std::int64_t> emergency;
   if (r.emergency_credit) emergency = r.emergency_credit->minor();
+  if (r.language) check_language(*r.language);
   db.cached("INSERT INTO accounts(name, holder, phone, tariff_id, alarm1, alarm2, credit_limit, status, opened, "
-            "emergency_credit) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
-      .bind_all(r.id, r.holder, r.phone, tariff.id, a1, a2, r.credit_limit.minor(), status, r.opened, emergency)
+            "emergency_credit, language) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")
+      .bind_all(r.id, r.holder, r.phone, tariff.id, a1, a2, r.credit_limit.minor(), status, r.opened, emergency,
+                r.language)
       .run();
   std::int64_t account_id = db.last_insert_rowid();
   for (auto id : meter_ids) assign(db, account_id, id, r.opened);
   write_event(db, r.opened, "account_opened", std::nullopt, account_id,
               fmt::format("account {} ({}) on tariff {}", r.id, r.holder, tariff.name));
   return load_account(db, account_id);
+}
+
+void check_language(const std::string& tag) {
+  auto alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+  auto alnum = [&](char c) { return alpha(c) || (c >= '0' && c <= '9'); };
+  std::size_t i = 0;
+  while (i < tag.size() && alpha(tag[i])) ++i;
+  bool ok = i >= 2 && i <= 3 && tag.size() <= 35;
+  while (ok && i < tag.size()) {
+    if (tag[i++] != '-') ok = false;
+    std::size_t n = 0;
+    while (i < tag.size() && alnum(tag[i])) ++i, ++n;
+    if (n < 1 || n > 8) ok = false;
+  }
+  if (!ok) fail(Exit::data, "'{}' is not a language tag like en, zh or zh-Hans", tag);
 }
 
 void update_account(storage::Database& db, const config::Config& config, const std::string& account,
@@ -176,8 +194,10 @@ void update_account(storage::Database& db, const config::Config& config, const s
   if (d.credit_limit < 0) fail(Exit::data, "the credit limit must not be negative");
   if (d.alarm1 && d.alarm2 && *d.alarm2 > *d.alarm1)
     fail(Exit::data, "alarm2 ({}) must not be above alarm1 ({}): alarm2 is the later warning", *d.alarm2, *d.alarm1);
-  db.prepare("UPDATE accounts SET holder = ?2, phone = ?3, alarm1 = ?4, alarm2 = ?5, credit_limit = ?6 WHERE id = ?1")
-      .bind_all(a.id, d.holder, d.phone, d.alarm1, d.alarm2, d.credit_limit)
+  if (d.language) check_language(*d.language);
+  db.prepare("UPDATE accounts SET holder = ?2, phone = ?3, alarm1 = ?4, alarm2 = ?5, credit_limit = ?6, language = ?7 "
+             "WHERE id = ?1")
+      .bind_all(a.id, d.holder, d.phone, d.alarm1, d.alarm2, d.credit_limit, d.language)
       .run();
   update_status(db, config, a.id, now, now, false);
 }

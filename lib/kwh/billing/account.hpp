@@ -23,6 +23,7 @@ struct Account {
   std::string name;   // the account ID
   std::string holder; // the customer's name
   std::optional<std::string> phone;
+  std::optional<std::string> language; // for messages: a tag such as "en" or "zh-Hans"
   std::int64_t tariff_id = 0;
   std::string tariff;
   std::optional<std::int64_t> alarm1, alarm2;
@@ -47,20 +48,26 @@ struct OpenAccount {
   std::optional<Money> alarm1, alarm2;
   Money credit_limit;
   std::optional<std::string> phone;
+  std::optional<std::string> language;
   UnixTime opened = 0;
   std::optional<Money> emergency_credit; // none: [billing] emergency_credit
 };
+
+// Throws Error(data) unless `tag` looks like a language tag: a 2 or 3 letter language, then
+// parts of letters and digits after '-' ("en", "zh-Hans", "pt-BR").
+void check_language(const std::string& tag);
 
 // Opens an account (event account_opened). Exit::data for a duplicate ID, a meter already in an
 // open account, a meter whose kind does not fit the tariff's unit, or alarm levels in the wrong
 // order; Exit::no_input for an unknown tariff or meter.
 Account open_account(storage::Database& db, const OpenAccount& request);
 
-// What of an open account `kwh account import --update` changes: the holder, phone, alarm levels
-// and credit limit, each given whole.
+// What of an open account `kwh account import --update` changes: the holder, phone, language,
+// alarm levels and credit limit, each given whole.
 struct AccountDetails {
   std::string holder;
   std::optional<std::string> phone;
+  std::optional<std::string> language;
   std::optional<std::int64_t> alarm1, alarm2; // minor units
   std::int64_t credit_limit = 0;
 };

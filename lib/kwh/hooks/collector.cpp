@@ -72,9 +72,9 @@ public:
     }
     Json o = Json::object();
     o.set("kind", kind);
-    Json account, name, phone, balance, status, meter;
+    Json account, name, phone, language, balance, status, meter;
     if (account_id) {
-      auto& st = m_db.cached("SELECT name, holder, phone, balance, status FROM accounts WHERE id = ?1");
+      auto& st = m_db.cached("SELECT name, holder, phone, balance, status, language FROM accounts WHERE id = ?1");
       st.bind(1, *account_id);
       if (st.step()) {
         account = st.get_text(0);
@@ -82,6 +82,7 @@ public:
         if (auto p = st.get_opt_text(2)) phone = *p;
         balance = money(st.get_int(3));
         status = st.get_text(4);
+        if (auto l = st.get_opt_text(5)) language = *l;
       }
       st.reset();
     }
@@ -101,6 +102,7 @@ public:
     o.set("account", std::move(account))
         .set("name", std::move(name))
         .set("phone", std::move(phone))
+        .set("language", std::move(language))
         .set("balance", std::move(balance))
         .set("status", std::move(status))
         .set("meter", std::move(meter))

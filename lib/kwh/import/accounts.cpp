@@ -28,6 +28,8 @@ enum Col {
   c_opening_balance,
   c_status,
   c_balance,
+  c_emergency_owed,
+  c_language,
 };
 
 // Meter IDs separated by ';' (the sheet's way), or by blanks (as account list prints them).
@@ -104,6 +106,7 @@ void add(Job& job, const Row& row, const std::string& id, std::optional<UnixTime
   if (auto a = opt_money(row, c_alarm2, "alarm2", mu)) r.alarm2 = Money::from_minor(*a);
   if (auto c = row.text(c_credit_limit)) r.credit_limit = money(*c, "credit_limit", mu, false);
   r.phone = row.text(c_phone);
+  r.language = row.text(c_language);
   r.opened = opened.value_or(job.now);
   const billing::Account a = billing::open_account(job.db, r);
   std::string detail = fmt::format("tariff {}, {} meter{}", a.tariff, a.meters.size(), a.meters.size() == 1 ? "" : "s");
@@ -135,7 +138,7 @@ void update(Job& job, const Row& row, const billing::Account& a, std::optional<U
   }
 
   std::vector<std::string> changes;
-  billing::AccountDetails d{a.holder, a.phone, a.alarm1, a.alarm2, a.credit_limit};
+  billing::AccountDetails d{a.holder, a.phone, a.language, a.alarm1, a.alarm2, a.credit_limit};
   if (auto n = row.text(c_name); n && *n != a.holder) {
     changes.push_back(fmt::format("name {} -> {}", a.holder, *n));
     d.holder = *n;
@@ -143,6 +146,10 @@ void update(Job& job, const Row& row, const billing::Account& a, std::optional<U
   if (row.has(c_phone) && row.text(c_phone) != a.phone) {
     changes.push_back(fmt::format("phone {} -> {}", shown(a.phone), shown(row.text(c_phone))));
     d.phone = row.text(c_phone);
+  }
+  if (row.has(c_language) && row.text(c_language) != a.language) {
+    changes.push_back(fmt::format("language {} -> {}", shown(a.language), shown(row.text(c_language))));
+    d.language = row.text(c_language);
   }
   for (const auto& [col, what, stored, to] :
        {std::tuple{c_alarm1, "alarm1", a.alarm1, &d.alarm1}, std::tuple{c_alarm2, "alarm2", a.alarm2, &d.alarm2}}) {
@@ -188,7 +195,7 @@ const std::vector<ColumnSpec>& account_columns() {
   static const std::vector<ColumnSpec> k = {
       {"id", "account"}, {"name"},  {"tariff"}, {"meters", "meter"}, {"alarm1"},           {"alarm2"},
       {"credit_limit"},  {"phone"}, {"opened"}, {"opening_balance"}, {"status", "", true}, {"balance", "", true},
-      {"emergency_owed", "", true},
+      {"emergency_owed", "", true}, {"language"},
   };
   return k;
 }

@@ -587,6 +587,11 @@ CREATE TABLE hook_deliveries (
 CREATE INDEX hook_deliveries_due ON hook_deliveries(next_try) WHERE state = 'pending';
 CREATE INDEX hook_deliveries_created ON hook_deliveries(created);
 )sql",
+      // 11: the tenant's language (a tag such as "en" or "zh-Hans"; NULL: the site's), for the
+      // messages event hooks send.
+      R"sql(
+ALTER TABLE accounts ADD COLUMN language TEXT;
+)sql",
   };
   return k_migrations;
 }
