@@ -32,6 +32,15 @@ kwh_require(TOMLPP_FOUND "toml++ >= 3.3" libtomlplusplus-dev)
 pkg_check_modules(LIBCRYPTO QUIET IMPORTED_TARGET libcrypto>=3.0)
 kwh_require(LIBCRYPTO_FOUND "OpenSSL's libcrypto >= 3.0" libssl-dev)
 
+pkg_check_modules(LIBPQ QUIET IMPORTED_TARGET libpq>=13)
+kwh_require(LIBPQ_FOUND "libpq >= 13 (PostgreSQL's client library, for the hub)" libpq-dev)
+# Loaded when kwh first talks to a hub (dlopen by its soname), as libxlsxwriter below.
+find_library(KWH_LIBPQ_LIBRARY NAMES pq HINTS ${LIBPQ_LIBRARY_DIRS})
+execute_process(COMMAND ${CMAKE_OBJDUMP} -p ${KWH_LIBPQ_LIBRARY} OUTPUT_VARIABLE _kwh_pq_dump ERROR_QUIET)
+string(REGEX MATCH "SONAME +([^ \n]+)" _kwh_pq_soname "${_kwh_pq_dump}")
+set(KWH_LIBPQ_SONAME "${CMAKE_MATCH_1}")
+kwh_require(KWH_LIBPQ_SONAME "the soname of libpq (objdump -p ${KWH_LIBPQ_LIBRARY})" binutils)
+
 pkg_check_modules(XLSXWRITER QUIET IMPORTED_TARGET xlsxwriter>=1.1)
 kwh_require(XLSXWRITER_FOUND "libxlsxwriter >= 1.1" libxlsxwriter-dev)
 # kwh loads libxlsxwriter only when it writes a workbook (dlopen by its soname): linked, it

@@ -136,8 +136,9 @@ endif()
 set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-# kwh loads libxlsxwriter when it writes a workbook (dlopen), which dpkg-shlibdeps cannot see.
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "libxlsxwriter4")
+# kwh loads libxlsxwriter when it writes a workbook, and libpq when it talks to a hub (dlopen),
+# which dpkg-shlibdeps cannot see.
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "libxlsxwriter4, libpq5")
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 # postinst creates the kwh user and folders (sysusers.d, tmpfiles.d); nothing is enabled or
 # started. prerm stops kwh-serve and kwhd on removal. Units are handled as debhelper does:

@@ -107,5 +107,6 @@ void add_log(CLI::App& app, Context& ctx);
 void add_check(CLI::App& app, Context& ctx);
 void add_sim(CLI::App& app, Context& ctx);
 void add_serve(CLI::App& app, Context& ctx);
+void add_hub(CLI::App& app, Context& ctx);
 
 } // namespace kwh::cli

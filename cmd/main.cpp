@@ -23,6 +23,7 @@ constexpr Group k_groups[] = {
     {"refund", kwh::cli::add_refund},     {"relay", kwh::cli::add_relay},     {"reading", kwh::cli::add_reading},
     {"report", kwh::cli::add_report},     {"operator", kwh::cli::add_operator}, {"log", kwh::cli::add_log},
     {"check", kwh::cli::add_check},       {"sim", kwh::cli::add_sim},         {"serve", kwh::cli::add_serve},
+    {"hub", kwh::cli::add_hub},
 };
 
 // The command group the command line names: its first word that is not a global option or the

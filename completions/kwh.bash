@@ -14,7 +14,7 @@ _kwh_global_options="--db= --config= --format= --json -q --quiet --yes --help --
 # (relay actions, report names).
 _kwh_words() {
   case $1 in
-    "") echo "init gateway meter tariff account sell refund relay reading report operator log check sim serve" ;;
+    "") echo "init gateway meter tariff account sell refund relay reading report operator log check sim serve hub" ;;
     gateway) echo "add import list show remove retire test" ;;
     meter) echo "add import list show read set replace remove sync-time" ;;
     tariff) echo "add list show issue" ;;
@@ -24,6 +24,7 @@ _kwh_words() {
     reading) echo "import list accept reject prune" ;;
     report) echo "sales energy balances alarms offline gateways readings reconcile statement debts emergency" ;;
     operator) echo "add list remove" ;;
+    hub) echo "init status reset-epoch" ;;
   esac
 }
 
@@ -62,6 +63,7 @@ _kwh_options() {
     log) echo "--since= --verify --head --expect-head= --hooks --kind= --state= --account=" ;;
     sim) echo "--meters= --gateways= --listen= --profile= --protocol= --password= --speed= --load-w= --faults= --rtu-over-tcp --seed= --clock-drift=" ;;
     serve) echo "--listen= --base-url= --insecure-cookies" ;;
+    "hub init") echo "--url=" ;;
   esac
 }
 

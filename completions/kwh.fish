@@ -9,7 +9,7 @@
 function __kwh_words
     switch "$argv[1]"
         case ''
-            echo init gateway meter tariff account sell refund relay reading report operator log check sim serve
+            echo init gateway meter tariff account sell refund relay reading report operator log check sim serve hub
         case gateway
             echo add import list show remove retire test
         case meter
@@ -28,11 +28,13 @@ function __kwh_words
             echo sales energy balances alarms offline gateways readings reconcile statement debts emergency
         case operator
             echo add list remove
+        case hub
+            echo init status reset-epoch
     end
 end
 
 # Options that take a value, whatever the command (their values are never subcommands).
-set -g __kwh_value_options --note --recover --fixed --every --db --config --format --tcp --rtu-over-tcp --rtu --dlt645-tcp --dlt645 --rts \
+set -g __kwh_value_options --url --note --recover --fixed --every --db --config --format --tcp --rtu-over-tcp --rtu --dlt645-tcp --dlt645 --rts \
     --rts-delay-us --password --operator-code --address --device --baud --parity \
     --stop-bits --timeout-ms --gap-ms --gateway --unit --profile --kind --building --room \
     --relay-mode --overload-w --status --flat --file --name --tariff --meter --alarm1 --alarm2 \
@@ -338,3 +340,10 @@ complete -c kwh -n '__kwh_at sim' -l clock-drift -x -d "seconds the meters' cloc
 complete -c kwh -n '__kwh_at serve' -l listen -x -d 'HOST:PORT to listen on (default 127.0.0.1:8080)'
 complete -c kwh -n '__kwh_at serve' -l base-url -x -d 'public URL, e.g. https://pay.example.com'
 complete -c kwh -n '__kwh_at serve' -l insecure-cookies -d 'plain-HTTP cookies, for trials on loopback'
+
+# kwh hub
+complete -c kwh -n '__kwh_at ""' -a hub -d "the office's hub: make its schema, show this site's pushes"
+complete -c kwh -n '__kwh_at hub' -a init -d "create or migrate the hub's schema"
+complete -c kwh -n '__kwh_at hub' -a status -d "this site's pushes to the hub"
+complete -c kwh -n '__kwh_at hub' -a reset-epoch -d 'start a new epoch after a restore (not built yet)'
+complete -c kwh -n '__kwh_at "hub init"' -l url -x -d "the hub's PostgreSQL (default [hub] url)"

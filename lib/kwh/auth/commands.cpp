@@ -69,6 +69,10 @@ const std::vector<CommandRule>& command_rules() {
       {"operator list", Role::viewer, k_reads},
       {"log", Role::viewer, k_reads},
       {"check", Role::viewer, k_reads},
+      // The office's hub: making its schema is setting up; the site's push state is for anyone.
+      {"hub init", Role::admin, k_changes},
+      {"hub status", Role::viewer, k_reads},
+      {"hub reset-epoch", Role::admin, k_changes},
       {"sim", Role::viewer, k_reads, false},
       // A service like kwhd: the database file's permissions admit it, not an operator role,
       // and it writes the audit entry of each sale it makes itself.

@@ -363,6 +363,32 @@ const std::vector<Key>& keys() {
          c.hooks.warn_before = std::chrono::duration_cast<std::chrono::seconds>(
              as_duration(f, n, "hooks.warn_before", std::chrono::minutes(1), std::chrono::hours(24 * 7)));
        }},
+      {{"hub.url", "(none: off)", "the office hub's PostgreSQL: a libpq connection string or postgresql:// URI"},
+       [](Config& c, const toml::node& n, const std::string& f) { c.hub.url = as_string(f, n, "hub.url"); }},
+      {{"hub.site_id", "(none)", "this site's name at the hub: letters, digits, '.', '-' and '_' (at most 64)"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         c.hub.site_id = as_string(f, n, "hub.site_id");
+         if (c.hub.site_id.empty() || c.hub.site_id.size() > 64 ||
+             c.hub.site_id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") !=
+                 std::string::npos)
+           bad_value(f, n, "hub.site_id", "letters, digits, '.', '-' and '_', at most 64");
+       }},
+      {{"hub.batch", "1000", "outbox rows pushed in one hub transaction (1 .. 100000)"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         c.hub.batch = static_cast<int>(as_int(f, n, "hub.batch", 1, 100'000));
+       }},
+      {{"hub.interval", "2s", "how often kwhd looks for outbox rows to push (100ms .. 10m)"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         c.hub.interval = as_duration(f, n, "hub.interval", std::chrono::milliseconds(100), std::chrono::minutes(10));
+       }},
+      {{"hub.retry", "5s", "first wait after a failed push, doubled after each failure (100ms .. 1h)"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         c.hub.retry = as_duration(f, n, "hub.retry", std::chrono::milliseconds(100), std::chrono::hours(1));
+       }},
+      {{"hub.retry_max", "5m", "longest wait between failed pushes (1s .. 1h)"},
+       [](Config& c, const toml::node& n, const std::string& f) {
+         c.hub.retry_max = as_duration(f, n, "hub.retry_max", std::chrono::seconds(1), std::chrono::hours(1));
+       }},
   };
   return k_keys;
 }
@@ -406,7 +432,7 @@ void read_providers(Config& c, const toml::node& node, const std::string& file) 
 }
 
 const std::set<std::string>& table_names() {
-  static const std::set<std::string> k_tables = {"poll", "billing", "metrics", "retention", "serve", "hooks"};
+  static const std::set<std::string> k_tables = {"poll", "billing", "metrics", "retention", "serve", "hooks", "hub"};
   return k_tables;
 }
 
@@ -467,6 +493,9 @@ Config parse(std::string_view text, const std::string& source) {
     if (const toml::node* n = root.at_path(k.info.key).node()) k.set(c, *n, source);
   }
   if (const toml::node* n = root.at_path("serve.providers").node()) read_providers(c, *n, source);
+  if (c.hub.enabled() && c.hub.site_id.empty())
+    fail(Exit::config, "{}: [hub] url is set but site_id is not; name this site with [hub] site_id", source);
+  if (c.hub.retry_max < c.hub.retry) c.hub.retry_max = c.hub.retry;
   return c;
 }
 

@@ -107,6 +107,18 @@ struct Hooks {
   bool any() const { return !programs.empty(); }
 };
 
+// [hub]: the office's PostgreSQL hub that kwhd pushes the site's outbox to (lib/kwh/hub/,
+// kwh-hub(1)). Off while url is empty.
+struct Hub {
+  std::string url;     // a libpq connection string or URI; several hosts fail over as libpq does
+  std::string site_id; // this site's name at the hub
+  int batch = 1000;    // outbox rows per hub transaction
+  std::chrono::milliseconds retry{5000};       // first wait after a failed push; doubles up to retry_max
+  std::chrono::milliseconds retry_max{300'000};
+  std::chrono::milliseconds interval{2000};    // how often kwhd looks for new outbox rows
+  bool enabled() const { return !url.empty(); }
+};
+
 // The kinds of [hooks], in the order the man page lists them.
 const std::vector<std::string>& hook_kinds();
 
@@ -123,6 +135,7 @@ struct Config {
   Retention retention;
   Serve serve;
   Hooks hooks;
+  Hub hub;
   std::string source; // the file it came from; empty for built-in defaults
 };
 

@@ -11,6 +11,7 @@
 #include <kwh/daemon/schedule.hpp>
 #include <kwh/daemon/upkeep.hpp>
 #include <kwh/daemon/writer.hpp>
+#include <kwh/hub/pusher.hpp>
 #include <kwh/storage/database.hpp>
 #include <kwh/util/time.hpp>
 
@@ -24,6 +25,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <future>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -85,6 +87,8 @@ private:
   void flush_held_events();
   void arm_watchdog();
   void start_metrics();
+  // The hub's pusher ([hub] url), on a thread of its own; none while the url is empty.
+  void start_pusher();
   PollSettings settings() const;
 
   asio::io_context m_io;
@@ -96,6 +100,7 @@ private:
   std::unique_ptr<Writer> m_writer;
   std::unique_ptr<Upkeep> m_upkeep;
   std::unique_ptr<HookRunner> m_hooks;
+  std::unique_ptr<hub::Pusher> m_pusher;
   Notifier m_notifier = Notifier::from_environment();
   std::unique_ptr<MetricsServer> m_metrics_server;
   asio::signal_set m_signals;
@@ -182,15 +187,42 @@ int Daemon::Impl::run() {
     m_upkeep->start();
     m_hooks = std::make_unique<HookRunner>(m_io, *m_writer, m_metrics, m_cfg);
     m_hooks->start();
+    start_pusher();
     update_status();
     m_notifier.ready();
   }
   m_io.run();
   // The hooks running finish (within [hooks] timeout) and their outcomes are written.
   if (m_hooks) m_hooks->stop();
+  // Its last writes go through the writer, which stops after it.
+  m_pusher.reset();
   m_writer->stop();
   if (!m_options.once) log("stopped");
   return 0;
+}
+
+void Daemon::Impl::start_pusher() {
+  m_pusher.reset();
+  if (!m_cfg.hub.enabled()) return;
+  // The pusher's few writes (its cursors in settings) go through the writer thread, like every
+  // other write of kwhd; it waits for each, on its own thread.
+  auto write = [this](const std::function<void(storage::Database&)>& job) {
+    auto done = std::make_shared<std::promise<void>>();
+    auto result = done->get_future();
+    m_writer->post_outside_billing([job, done](storage::Database& db) {
+      try {
+        job(db);
+        done->set_value();
+      } catch (...) {
+        done->set_exception(std::current_exception());
+      }
+    });
+    result.get();
+  };
+  m_pusher = std::make_unique<hub::Pusher>(m_options.database, m_cfg.hub, write, m_metrics.hub,
+                                           [](const std::string& line) { log("{}", line); });
+  m_pusher->start();
+  log("hub: pushing to the hub as site {} in batches of {}", m_cfg.hub.site_id, m_cfg.hub.batch);
 }
 
 void Daemon::Impl::start_metrics() {
@@ -511,11 +543,15 @@ void Daemon::Impl::reload() {
     cfg.timezone = m_cfg.timezone;
   }
   const bool metrics_changed = cfg.metrics.listen != m_cfg.metrics.listen;
+  const bool hub_changed = cfg.hub.url != m_cfg.hub.url || cfg.hub.site_id != m_cfg.hub.site_id ||
+                           cfg.hub.batch != m_cfg.hub.batch || cfg.hub.retry != m_cfg.hub.retry ||
+                           cfg.hub.retry_max != m_cfg.hub.retry_max || cfg.hub.interval != m_cfg.hub.interval;
   m_cfg = cfg;
   m_writer->set_config(cfg);
   if (m_upkeep) m_upkeep->set_config(cfg);
   if (m_hooks) m_hooks->set_config(cfg);
   if (metrics_changed) start_metrics();
+  if (hub_changed) start_pusher();
   m_writer->post([this, cfg](storage::Database& db) {
     auto roster = std::make_shared<Roster>(load_roster(db, cfg));
     asio::post(m_io, [this, roster] {

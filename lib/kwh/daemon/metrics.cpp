@@ -113,6 +113,17 @@ std::string Metrics::render() const {
   out += fmt::format("kwh_hooks_retried_total {}\n", hooks_retried.load());
   out += "# HELP kwh_hooks_pending Hook deliveries waiting to be sent or retried.\n# TYPE kwh_hooks_pending gauge\n";
   out += fmt::format("kwh_hooks_pending {}\n", hooks_pending.load());
+  out += "# HELP kwh_hub_rows_waiting Outbox rows not yet at the hub ([hub]).\n# TYPE kwh_hub_rows_waiting gauge\n";
+  out += fmt::format("kwh_hub_rows_waiting {}\n", hub.rows_waiting.load());
+  out += "# HELP kwh_hub_rows_pushed_total Outbox rows the hub took (duplicates not counted).\n"
+         "# TYPE kwh_hub_rows_pushed_total counter\n";
+  out += fmt::format("kwh_hub_rows_pushed_total {}\n", hub.rows_pushed.load());
+  out += "# HELP kwh_hub_push_errors_total Pushes to the hub that failed and are tried again.\n"
+         "# TYPE kwh_hub_push_errors_total counter\n";
+  out += fmt::format("kwh_hub_push_errors_total {}\n", hub.push_errors.load());
+  out += "# HELP kwh_hub_alarm 1 while pushes to the hub are stopped by an alarm (kwh hub status).\n"
+         "# TYPE kwh_hub_alarm gauge\n";
+  out += fmt::format("kwh_hub_alarm {}\n", hub.alarm.load());
   return out;
 }
 

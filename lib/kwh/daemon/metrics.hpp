@@ -4,6 +4,8 @@
 // locks. Names follow Prometheus practice: kwh_ prefix, base units, _total for counters, and
 // no label per meter (a site has thousands).
 
+#include <kwh/hub/pusher.hpp>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
@@ -55,6 +57,8 @@ struct Metrics {
   std::atomic<std::uint64_t> readings_pruned{0}, events_pruned{0};
   // Event hooks: deliveries sent, given up, attempts failed that are tried again; pending now.
   std::atomic<std::uint64_t> hooks_sent{0}, hooks_failed{0}, hooks_retried{0}, hooks_pending{0};
+  // The hub's pusher ([hub]): rows waiting, rows the hub took, failed attempts, alarm.
+  hub::PushCounters hub;
 
   void count_poll(PollResult r) { polls[static_cast<std::size_t>(r)].fetch_add(1, std::memory_order_relaxed); }
   void count_command(CommandResult r) {

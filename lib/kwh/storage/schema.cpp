@@ -592,6 +592,83 @@ CREATE INDEX hook_deliveries_created ON hook_deliveries(created);
       R"sql(
 ALTER TABLE accounts ADD COLUMN language TEXT;
 )sql",
+      // 12: the outbox that kwhd pushes to the office's hub (lib/kwh/hub/, kwh-hub(1)). Triggers give
+      // every ledger entry, event, day of usage and account change a row here, numbered (seq) in
+      // the transaction that writes it, without the write paths knowing. Ledger entries and
+      // events carry their columns as JSON from the trigger. A day of usage and an account are
+      // state, not history, and a day of usage changes with every reading: their rows are marks
+      // (payload NULL) that the pusher fills from the current row when it takes them
+      // (hub::claim), and a change while a mark is not yet taken (seq above settings
+      // 'hub.claimed') adds nothing. An account's balance moves with every reading and is not a
+      // change here (the ledger carries the money); its other columns are. The pusher's state is
+      // in settings ('hub.site_epoch', made here; 'hub.claimed', 'hub.pushed', 'hub.last_push',
+      // 'hub.last_error', 'hub.last_error_time', 'hub.alarm').
+      R"sql(
+CREATE TABLE outbox (
+  seq     INTEGER PRIMARY KEY AUTOINCREMENT, -- the site's sequence number, never reused
+  kind    TEXT NOT NULL CHECK (kind = 'ledger' OR kind = 'event' OR kind = 'daily_usage' OR kind = 'account'),
+  key     TEXT NOT NULL,                     -- the row: its id, or day:meter_id:account_id
+  payload TEXT,                              -- the row's columns as a JSON object; NULL: not yet taken
+  time    INTEGER NOT NULL                   -- when the row was first written (UTC seconds)
+);
+CREATE INDEX outbox_daily_usage ON outbox(key) WHERE kind = 'daily_usage';
+CREATE INDEX outbox_account ON outbox(key) WHERE kind = 'account';
+INSERT OR IGNORE INTO settings(key, value) VALUES ('hub.site_epoch', lower(hex(randomblob(16))));
+
+CREATE TRIGGER outbox_ledger AFTER INSERT ON ledger BEGIN
+  INSERT INTO outbox(kind, key, payload, time) VALUES ('ledger', NEW.id, json_object(
+    'id', NEW.id, 'account_id', NEW.account_id,
+    'account', (SELECT name FROM accounts WHERE id = NEW.account_id), 'time', NEW.time, 'kind', NEW.kind,
+    'amount', NEW.amount, 'balance', NEW.balance, 'receipt', NEW.receipt, 'method', NEW.method, 'ref', NEW.ref,
+    'operator', NEW.operator, 'meter_id', NEW.meter_id, 'meter', (SELECT name FROM meters WHERE id = NEW.meter_id),
+    't0', NEW.t0, 't1', NEW.t1, 'quantity', NEW.quantity, 'band', NEW.band, 'reverses', NEW.reverses,
+    'note', NEW.note, 'hash', lower(hex(NEW.hash)), 'accrued', NEW.accrued, 'debt_id', NEW.debt_id),
+    unixepoch());
+END;
+CREATE TRIGGER outbox_event_insert AFTER INSERT ON events BEGIN
+  INSERT INTO outbox(kind, key, payload, time) VALUES ('event', NEW.id, json_object(
+    'id', NEW.id, 'time', NEW.time, 'kind', NEW.kind, 'gateway_id', NEW.gateway_id, 'meter_id', NEW.meter_id,
+    'account_id', NEW.account_id, 'detail', NEW.detail, 'ended', NEW.ended),
+    unixepoch());
+END;
+CREATE TRIGGER outbox_event_update AFTER UPDATE ON events BEGIN
+  INSERT INTO outbox(kind, key, payload, time) VALUES ('event', NEW.id, json_object(
+    'id', NEW.id, 'time', NEW.time, 'kind', NEW.kind, 'gateway_id', NEW.gateway_id, 'meter_id', NEW.meter_id,
+    'account_id', NEW.account_id, 'detail', NEW.detail, 'ended', NEW.ended),
+    unixepoch());
+END;
+CREATE TRIGGER outbox_daily_usage_insert AFTER INSERT ON daily_usage BEGIN
+  INSERT INTO outbox(kind, key, time)
+    SELECT 'daily_usage', NEW.day || ':' || NEW.meter_id || ':' || NEW.account_id, unixepoch()
+    WHERE NOT EXISTS (SELECT 1 FROM outbox WHERE kind = 'daily_usage'
+      AND key = NEW.day || ':' || NEW.meter_id || ':' || NEW.account_id
+      AND seq > coalesce((SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'hub.claimed'), 0));
+END;
+CREATE TRIGGER outbox_daily_usage_update AFTER UPDATE ON daily_usage BEGIN
+  INSERT INTO outbox(kind, key, time)
+    SELECT 'daily_usage', NEW.day || ':' || NEW.meter_id || ':' || NEW.account_id, unixepoch()
+    WHERE NOT EXISTS (SELECT 1 FROM outbox WHERE kind = 'daily_usage'
+      AND key = NEW.day || ':' || NEW.meter_id || ':' || NEW.account_id
+      AND seq > coalesce((SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'hub.claimed'), 0));
+END;
+CREATE TRIGGER outbox_account_insert AFTER INSERT ON accounts BEGIN
+  INSERT INTO outbox(kind, key, time)
+    SELECT 'account', CAST(NEW.id AS TEXT), unixepoch()
+    WHERE NOT EXISTS (SELECT 1 FROM outbox WHERE kind = 'account' AND key = CAST(NEW.id AS TEXT)
+      AND seq > coalesce((SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'hub.claimed'), 0));
+END;
+CREATE TRIGGER outbox_account_update AFTER UPDATE ON accounts WHEN
+  OLD.name IS NOT NEW.name OR OLD.holder IS NOT NEW.holder OR OLD.phone IS NOT NEW.phone OR
+  OLD.building IS NOT NEW.building OR OLD.tariff_id IS NOT NEW.tariff_id OR OLD.alarm1 IS NOT NEW.alarm1 OR
+  OLD.alarm2 IS NOT NEW.alarm2 OR OLD.credit_limit IS NOT NEW.credit_limit OR OLD.status IS NOT NEW.status OR
+  OLD.closed IS NOT NEW.closed OR OLD.emergency_credit IS NOT NEW.emergency_credit OR
+  OLD.emergency_owed IS NOT NEW.emergency_owed OR OLD.language IS NOT NEW.language BEGIN
+  INSERT INTO outbox(kind, key, time)
+    SELECT 'account', CAST(NEW.id AS TEXT), unixepoch()
+    WHERE NOT EXISTS (SELECT 1 FROM outbox WHERE kind = 'account' AND key = CAST(NEW.id AS TEXT)
+      AND seq > coalesce((SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'hub.claimed'), 0));
+END;
+)sql",
   };
   return k_migrations;
 }

@@ -1,0 +1,198 @@
+#include <doctest/doctest.h>
+
+#include "test_billing_fixture.hpp"
+
+#include <kwh/crypto/sha256.hpp>
+#include <kwh/hub/outbox.hpp>
+#include <kwh/hub/pusher.hpp>
+
+using namespace kwh;
+
+namespace {
+
+std::int64_t outbox_count(test::BillingFixture& f, const std::string& kind) {
+  return f.count("SELECT count(*) FROM outbox WHERE kind = '" + kind + "'");
+}
+
+std::string text_of(test::BillingFixture& f, const std::string& sql) {
+  auto st = f.db->prepare(sql);
+  REQUIRE(st.step());
+  return st.get_text(0);
+}
+
+std::int64_t claim_all(storage::Database& db) {
+  storage::Transaction tx(db);
+  auto upto = hub::claim(db, 0, 1'000'000);
+  tx.commit();
+  return upto;
+}
+
+} // namespace
+
+TEST_CASE("Hub outbox: a sale's ledger entry gets its outbox row in the same transaction, with every column") {
+  test::BillingFixture f;
+  f.add_meter("M1");
+  f.add_flat("flat", "1.00");
+  f.open("A1", "flat", {"M1"});
+  CHECK(outbox_count(f, "account") == 1);
+  auto r = f.pay("A1", 12345, billing::PaymentKind::sale, std::string("till-1"));
+  REQUIRE(outbox_count(f, "ledger") == 1);
+  const std::string payload = text_of(f, "SELECT payload FROM outbox WHERE kind = 'ledger'");
+  CHECK(text_of(f, "SELECT json_extract(payload, '$.amount') FROM outbox WHERE kind = 'ledger'") == "12345");
+  CHECK(text_of(f, "SELECT json_extract(payload, '$.account') FROM outbox WHERE kind = 'ledger'") == "A1");
+  CHECK(text_of(f, "SELECT json_extract(payload, '$.ref') FROM outbox WHERE kind = 'ledger'") == "till-1");
+  // The entry's chain hash, as hex.
+  CHECK(text_of(f, "SELECT json_extract(o.payload, '$.hash') = lower(hex(l.hash)) FROM outbox o JOIN ledger l ON "
+                   "o.key = CAST(l.id AS TEXT) WHERE o.kind = 'ledger'") == "1");
+  CHECK(text_of(f, "SELECT key FROM outbox WHERE kind = 'ledger'") == text_of(f, "SELECT id FROM ledger"));
+  CHECK(r.receipt > 0);
+  // The epoch was made with the outbox: 32 hex digits.
+  CHECK(text_of(f, "SELECT length(value) FROM settings WHERE key = 'hub.site_epoch'") == "32");
+}
+
+TEST_CASE("Hub outbox: a transaction rolled back leaves no outbox row and no sequence number used") {
+  test::BillingFixture f;
+  f.add_meter("M1");
+  f.add_flat("flat", "1.00");
+  f.open("A1", "flat", {"M1"});
+  const auto before = f.count("SELECT count(*) FROM outbox");
+  claim_all(*f.db);
+  const auto seq_before = f.count("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'");
+  {
+    storage::Transaction tx(*f.db);
+    f.db->exec("INSERT INTO events(time, kind, detail) VALUES (1, 'meter_offline', 'x')");
+    f.db->exec("UPDATE accounts SET status = 'alarm1' WHERE name = 'A1'");
+    f.db->exec("INSERT INTO daily_usage(day, meter_id, account_id, quantity, cost) VALUES (0, 1, 1, 5, 5)");
+    CHECK(f.count("SELECT count(*) FROM outbox") == before + 3);
+    // No commit: rolled back.
+  }
+  CHECK(f.count("SELECT count(*) FROM outbox") == before);
+  CHECK(f.count("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'") == seq_before);
+  CHECK(f.count("SELECT count(*) FROM events WHERE kind = 'meter_offline'") == 0);
+}
+
+TEST_CASE("Hub outbox: a day's usage is one row until the pusher takes it; a later change is a new row") {
+  test::BillingFixture f;
+  auto m = f.add_meter("M1");
+  f.add_flat("flat", "1.00");
+  f.open("A1", "flat", {"M1"});
+  f.pay("A1", 100000);
+  const UnixTime t = 1'800'000'000;
+  f.ingest(m, t, 1000);
+  f.ingest(m, t + 60, 2000);
+  f.ingest(m, t + 120, 3000);
+  CHECK(outbox_count(f, "daily_usage") == 1);
+  // A mark, filled when the pusher takes it.
+  CHECK(f.count("SELECT count(*) FROM outbox WHERE kind = 'daily_usage' AND payload IS NULL") == 1);
+  // The account's balance moved with each reading: not a change of the account for the hub.
+  CHECK(outbox_count(f, "account") == 1);
+
+  claim_all(*f.db);
+  CHECK(text_of(f, "SELECT json_extract(payload, '$.quantity') FROM outbox WHERE kind = 'daily_usage'") == "2000");
+  CHECK(text_of(f, "SELECT json_extract(payload, '$.meter') FROM outbox WHERE kind = 'daily_usage'") == "M1");
+  f.ingest(m, t + 180, 4000);
+  f.ingest(m, t + 240, 5000);
+  CHECK(outbox_count(f, "daily_usage") == 2);
+  claim_all(*f.db);
+  // The row taken keeps what it had; the new one has the day's total so far.
+  CHECK(text_of(f, "SELECT group_concat(json_extract(payload, '$.quantity'), ' ') FROM (SELECT payload FROM outbox "
+                   "WHERE kind = 'daily_usage' ORDER BY seq)") == "2000 4000");
+}
+
+TEST_CASE("Hub outbox: an account's status or settings change is a row, folded while not taken") {
+  test::BillingFixture f;
+  f.add_meter("M1");
+  f.add_flat("flat", "1.00");
+  f.open("A1", "flat", {"M1"});
+  CHECK(outbox_count(f, "account") == 1);
+  f.db->exec("UPDATE accounts SET phone = '555' WHERE name = 'A1'");
+  f.db->exec("UPDATE accounts SET building = 'B' WHERE name = 'A1'");
+  CHECK(outbox_count(f, "account") == 1);
+  claim_all(*f.db);
+  CHECK(text_of(f, "SELECT json_extract(payload, '$.building') FROM outbox WHERE kind = 'account'") == "B");
+  CHECK(text_of(f, "SELECT json_extract(payload, '$.tariff') FROM outbox WHERE kind = 'account'") == "flat");
+  f.db->exec("UPDATE accounts SET balance = balance + 1 WHERE name = 'A1'");
+  CHECK(outbox_count(f, "account") == 1);
+  f.db->exec("UPDATE accounts SET status = 'alarm1' WHERE name = 'A1'");
+  CHECK(outbox_count(f, "account") == 2);
+}
+
+TEST_CASE("Hub outbox: events are rows when written and when they end") {
+  test::BillingFixture f;
+  f.db->exec("INSERT INTO events(time, kind, detail) VALUES (1, 'meter_offline', 'x')");
+  f.db->exec("UPDATE events SET ended = 2");
+  CHECK(outbox_count(f, "event") == 2);
+  CHECK(text_of(f, "SELECT json_extract(payload, '$.ended') FROM outbox WHERE kind = 'event' ORDER BY seq DESC") ==
+        "2");
+}
+
+TEST_CASE("Hub outbox: a row's hash is SHA-256 of site_id|epoch|seq|kind|payload") {
+  const std::string payload = R"({"id":1,"amount":100})";
+  const auto h = hub::row_hash("s1", "e0", 7, "ledger", payload);
+  CHECK(h == sha256_hex("s1|e0|7|ledger|" + payload));
+  CHECK(h.size() == 64);
+  CHECK(hub::row_hash("s2", "e0", 7, "ledger", payload) != h);
+  CHECK(hub::row_hash("s1", "e1", 7, "ledger", payload) != h);
+  CHECK(hub::row_hash("s1", "e0", 8, "ledger", payload) != h);
+  CHECK(hub::row_hash("s1", "e0", 7, "event", payload) != h);
+  CHECK(hub::row_hash("s1", "e0", 7, "ledger", R"({"id":1,"amount":101})") != h);
+}
+
+TEST_CASE("Hub outbox: claim, rows, pushed and the state kwh hub status shows") {
+  test::BillingFixture f;
+  f.add_meter("M1");
+  f.add_flat("flat", "1.00");
+  f.open("A1", "flat", {"M1"});
+  for (int i = 0; i < 5; ++i) f.pay("A1", 100 + i);
+  auto s = hub::read_state(*f.db);
+  // The account, its account_opened event and five sales.
+  CHECK(s.waiting == 7);
+  CHECK(s.max_seq == 7);
+  REQUIRE(s.oldest_waiting);
+  std::int64_t upto = 0;
+  {
+    storage::Transaction tx(*f.db);
+    upto = hub::claim(*f.db, 0, 4);
+    tx.commit();
+  }
+  CHECK(upto == 4);
+  auto batch = hub::rows(*f.db, 0, upto, "s1", s.epoch);
+  REQUIRE(batch.size() == 4);
+  CHECK(batch[0].kind == "account");
+  CHECK(batch[1].kind == "event");
+  CHECK(batch[2].kind == "ledger");
+  CHECK(batch[3].hash == hub::row_hash("s1", s.epoch, 4, "ledger", batch[3].payload));
+  {
+    storage::Transaction tx(*f.db);
+    hub::record_pushed(*f.db, upto, 2'000'000'000, std::chrono::hours(24 * 7));
+    tx.commit();
+  }
+  s = hub::read_state(*f.db);
+  CHECK(s.pushed == 4);
+  CHECK(s.waiting == 3);
+  CHECK(s.last_push == 2'000'000'000);
+  // Rows pushed long ago go, but the last one pushed stays for the next start's comparison.
+  CHECK(f.count("SELECT count(*) FROM outbox") == 4);
+  CHECK(hub::row_at(*f.db, 4, "s1", s.epoch).has_value());
+}
+
+TEST_CASE("Hub pusher: a hub that cannot be reached is an error the pusher records, and nothing moves") {
+  test::BillingFixture f;
+  f.add_meter("M1");
+  f.add_flat("flat", "1.00");
+  f.open("A1", "flat", {"M1"});
+  config::Hub cfg;
+  cfg.url = "postgresql://127.0.0.1:1/hub?connect_timeout=2";
+  cfg.site_id = "s1";
+  hub::PushCounters counters;
+  hub::Pusher pusher(
+      f.db->path(), cfg, [&](const std::function<void(storage::Database&)>& job) { job(*f.db); }, counters, {});
+  try {
+    pusher.push_all();
+    FAIL("expected an error");
+  } catch (const Error& e) {
+    CHECK(e.code() == Exit::unavailable);
+  }
+  CHECK(counters.rows_waiting == 2);
+  CHECK(hub::read_state(*f.db).pushed == 0);
+}
