@@ -28,11 +28,6 @@ constexpr Shown k_values[] = {
     {"current_c", "current_c"},   {"frequency", "frequency"}, {"pf", "power_factor"},
 };
 
-Json opt_int(const storage::Statement& st, int col) {
-  auto v = st.get_opt_int(col);
-  return v ? Json(*v) : Json();
-}
-
 } // namespace
 
 Table latest_readings(storage::Database& db, const Request&) {
