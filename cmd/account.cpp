@@ -45,8 +45,21 @@ output::Json account_json(Context& ctx, const billing::Account& a) {
   o.set("emergency_credit", ctx.money(billing::emergency_amount(ctx.config(), a.emergency_credit)));
   o.set("emergency_owed", ctx.money(a.emergency_owed));
   std::int64_t debt = 0;
-  for (const auto& d : billing::list_debts(ctx.db(), a.name, true)) debt += d.remaining;
+  auto debts = output::Json::array();
+  for (const auto& d : billing::list_debts(ctx.db(), a.name, true)) {
+    debt += d.remaining;
+    // Each debt still owed, with its schedule: a share of each sale and/or a fixed amount.
+    auto j = output::Json::object();
+    j.set("debt", d.id).set("remaining", ctx.money(d.remaining)).set("amount", ctx.money(d.amount));
+    j.set("recover_share", d.share ? output::Json(*d.share) : output::Json());
+    j.set("fixed", d.fixed ? output::Json(ctx.money(*d.fixed)) : output::Json());
+    j.set("every", d.fixed ? output::Json(billing::period_name(d.period)) : output::Json());
+    j.set("next_due", d.fixed && d.next_due ? output::Json(format_time(*d.next_due)) : output::Json());
+    j.set("note", d.note);
+    debts.push(std::move(j));
+  }
   o.set("debt", ctx.money(debt));
+  o.set("debts", std::move(debts));
   return o;
 }
 
@@ -156,6 +169,16 @@ void add_account(CLI::App& app, Context& ctx) {
         std::string meters;
         for (const auto& m : a.meters) meters += (meters.empty() ? "" : " ") + m;
         o.set("meters", meters);
+        // One line: "1: 50.00 left, 25% of each sale (old arrears); 2: ...".
+        std::string debts;
+        for (const auto& d : billing::list_debts(ctx.db(), a.name, true)) {
+          std::string how = d.share ? fmt::format("{}% of each sale", *d.share) : std::string();
+          if (d.fixed)
+            how += fmt::format("{}{} a {}", how.empty() ? "" : " and ", ctx.money(*d.fixed), billing::period_name(d.period));
+          debts += fmt::format("{}{}: {} left, {} ({})", debts.empty() ? "" : "; ", d.id, ctx.money(d.remaining), how,
+                               d.note);
+        }
+        o.set("debts", debts);
       }
       ctx.print(o);
       return 0;

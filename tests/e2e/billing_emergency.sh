@@ -140,6 +140,9 @@ equals "$(echo "$OUT" | grep -c '^A2,')" "2"
 contains "$OUT" "A2,Shop Two,1,"
 contains "$OUT" ",100.00,60.00,40.00,30%,"
 equals "$(kwh account show A2 --json | json 'd["debt"]')" "45.00"
+equals "$(kwh account show A2 --json | json '[(x["debt"], x["remaining"], x["recover_share"], x["fixed"], x["every"]) for x in d["debts"]]')" \
+  '[[1, "40.00", 30, null, null], [3, "5.00", null, "1.00", "week"]]'
+contains "$(kwh account show A2)" "1: 40.00 left, 30% of each sale (arrears from 2025); 3: 5.00 left, 1.00 a week (meter seal)"
 expect_exit 0 kwh account debt list A2 --all --json
 equals "$(echo "$OUT" | json 'len(d)')" "3"
 expect_exit 0 kwh account debt list --json
