@@ -69,3 +69,104 @@ _hub_exit() {
   cleanup
 }
 trap _hub_exit EXIT
+
+# start_pg_standby: a synchronous standby of the server start_pg made, from pg_basebackup -R,
+# on a free loopback port of its own (PG2_DATA, PG2_PORT, PG2_URL), its log in
+# $PG_DIR/run/standby.log. The primary then names it in synchronous_standby_names (set after the
+# copy, so that the standby, once promoted, does not wait for a standby of its own): a commit
+# the primary reports was flushed on both.
+start_pg_standby() {
+  PG2_DATA=$PG_DIR/standby
+  mkdir "$PG2_DATA"
+  if [ "$(id -u)" = 0 ]; then chown nobody "$PG2_DATA"; fi
+  chmod 0700 "$PG2_DATA"
+  PG2_PORT=$(free_port)
+  as_pg "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$PG_PORT" -U postgres -D "$PG2_DATA" -R -X stream -c fast \
+    >"$T/basebackup.log" 2>&1 || { cat "$T/basebackup.log" >&2; fail "pg_basebackup failed"; }
+  PG2_URL="postgresql://postgres@127.0.0.1:$PG2_PORT/postgres"
+  trap _hub_standby_exit EXIT
+  as_pg "$PG_BIN/pg_ctl" -D "$PG2_DATA" -l "$PG_DIR/run/standby.log" -w -t 30 \
+    -o "-p $PG2_PORT -k $PG_DIR/run -c listen_addresses=127.0.0.1 -c fsync=off -c cluster_name=standby1" start \
+    >/dev/null || { cat "$PG_DIR/run/standby.log" >&2; fail "the standby did not start"; }
+  psql_q "ALTER SYSTEM SET synchronous_standby_names = 'standby1'" >/dev/null
+  psql_q "SELECT pg_reload_conf()" >/dev/null
+  _pg_sync() { [ "$(psql_q "SELECT sync_state FROM pg_stat_replication WHERE application_name = 'standby1'")" = sync ]; }
+  wait_for 20 _pg_sync || { cat "$PG_DIR/run/standby.log" >&2; fail "the standby is not synchronous"; }
+}
+
+# pg_crash: the primary's postmaster and every process of it killed with -9 (a crash; its
+# clients' connections are reset), not stopped.
+pg_crash() {
+  local pm kids
+  pm=$(head -1 "$PG_DATA/postmaster.pid")
+  kids=$(ps -o pid= --ppid "$pm" || true)
+  kill -9 "$pm" $kids 2>/dev/null || true
+  while kill -0 "$pm" 2>/dev/null; do sleep 0.02; done
+}
+
+# pg_promote_standby: the standby becomes the primary (pg_ctl promote, waiting until it is).
+pg_promote_standby() {
+  as_pg "$PG_BIN/pg_ctl" -D "$PG2_DATA" -w -t 30 promote >/dev/null || fail "the standby was not promoted"
+}
+
+# errexit off first: `(exit $rc)` with rc > 0 under set -e would end the trap there, before the
+# servers are stopped and cleanup runs.
+_hub_standby_exit() {
+  local rc=$?
+  set +e
+  if [ -n "${PG2_DATA:-}" ] && [ -f "$PG2_DATA/postmaster.pid" ]; then
+    as_pg "$PG_BIN/pg_ctl" -D "$PG2_DATA" -m immediate stop >/dev/null 2>&1
+  fi
+  (exit $rc)
+  _hub_exit
+}
+
+# start_forwarder LISTEN_PORT TARGET_PORT NAME: a TCP forwarder on loopback (python3 asyncio), a
+# WAN the test controls: kill -STOP black-holes it, kill -9 cuts it (then start it again on the
+# same port). Sets FWD_PID.
+start_forwarder() {
+  if [ ! -f "$T/forward.py" ]; then
+    cat >"$T/forward.py" <<'PY'
+import asyncio, sys
+
+listen, target = int(sys.argv[1]), int(sys.argv[2])
+
+async def pipe(r, w):
+    try:
+        while True:
+            data = await r.read(65536)
+            if not data:
+                break
+            w.write(data)
+            await w.drain()
+    except Exception:
+        pass
+    finally:
+        try:
+            w.close()
+        except Exception:
+            pass
+
+async def handle(cr, cw):
+    try:
+        ur, uw = await asyncio.open_connection("127.0.0.1", target)
+    except OSError:
+        cw.close()
+        return
+    await asyncio.gather(pipe(cr, uw), pipe(ur, cw))
+
+async def main():
+    srv = await asyncio.start_server(handle, "127.0.0.1", listen, reuse_address=True)
+    print("ready", flush=True)
+    async with srv:
+        await srv.serve_forever()
+
+asyncio.run(main())
+PY
+  fi
+  : >"$T/$3.out"
+  /usr/bin/python3 "$T/forward.py" "$1" "$2" >"$T/$3.out" 2>"$T/$3.err" &
+  FWD_PID=$!
+  track $FWD_PID
+  wait_for 10 grep -q ready "$T/$3.out" || { cat "$T/$3.err" >&2; fail "the forwarder $3 did not start"; }
+}
