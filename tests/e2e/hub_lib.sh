@@ -62,6 +62,7 @@ psql_q() { psql "$PG_URL" -X -A -t -q -v ON_ERROR_STOP=1 -c "$1"; }
 # The server stops with the test, whatever happens.
 _hub_exit() {
   local rc=$?
+  set +e # a failing test exits nonzero: cleanup must still run
   if [ -n "${PG_DATA:-}" ] && [ -f "$PG_DATA/postmaster.pid" ]; then
     as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate stop >/dev/null 2>&1 || true
   fi
