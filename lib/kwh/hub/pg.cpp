@@ -3,7 +3,9 @@
 #include <libpq-fe.h>
 
 #include <dlfcn.h>
+#include <poll.h>
 
+#include <cerrno>
 #include <cstdlib>
 
 namespace kwh::hub {
@@ -31,6 +33,16 @@ struct PqApi {
   decltype(&::PQgetvalue) PQgetvalue;
   decltype(&::PQgetlength) PQgetlength;
   decltype(&::PQcmdTuples) PQcmdTuples;
+  decltype(&::PQsendQueryParams) PQsendQueryParams;
+  decltype(&::PQsendQuery) PQsendQuery;
+  decltype(&::PQgetResult) PQgetResult;
+  decltype(&::PQisBusy) PQisBusy;
+  decltype(&::PQconsumeInput) PQconsumeInput;
+  decltype(&::PQflush) PQflush;
+  decltype(&::PQsocket) PQsocket;
+  decltype(&::PQsetnonblocking) PQsetnonblocking;
+  decltype(&::PQconninfoParse) PQconninfoParse;
+  decltype(&::PQconninfoFree) PQconninfoFree;
 };
 
 const PqApi& pq() {
@@ -62,6 +74,16 @@ const PqApi& pq() {
     get(a.PQgetvalue, "PQgetvalue");
     get(a.PQgetlength, "PQgetlength");
     get(a.PQcmdTuples, "PQcmdTuples");
+    get(a.PQsendQueryParams, "PQsendQueryParams");
+    get(a.PQsendQuery, "PQsendQuery");
+    get(a.PQgetResult, "PQgetResult");
+    get(a.PQisBusy, "PQisBusy");
+    get(a.PQconsumeInput, "PQconsumeInput");
+    get(a.PQflush, "PQflush");
+    get(a.PQsocket, "PQsocket");
+    get(a.PQsetnonblocking, "PQsetnonblocking");
+    get(a.PQconninfoParse, "PQconninfoParse");
+    get(a.PQconninfoFree, "PQconninfoFree");
     return a;
   }();
   return api;
@@ -74,6 +96,25 @@ std::string one_line(const char* msg) {
   for (auto& c : s)
     if (c == '\n') c = ' ';
   return s;
+}
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t from = 0;
+  for (;;) {
+    auto comma = s.find(',', from);
+    out.push_back(s.substr(from, comma == std::string::npos ? std::string::npos : comma - from));
+    if (comma == std::string::npos) return out;
+    from = comma + 1;
+  }
+}
+
+// One connection attempt: our defaults, then the given keywords (later ones win, as in libpq).
+pg_conn* connect_with(const std::vector<std::pair<std::string, std::string>>& options, bool expand) {
+  std::vector<const char*> keys, values;
+  for (const auto& [k, v] : options) keys.push_back(k.c_str()), values.push_back(v.c_str());
+  keys.push_back(nullptr), values.push_back(nullptr);
+  return pq().PQconnectdbParams(keys.data(), values.data(), expand ? 1 : 0);
 }
 
 } // namespace
@@ -104,22 +145,119 @@ std::unique_ptr<PgConnection> PgConnection::connect(const std::string& url, int 
   const std::string timeout = std::to_string(timeout_s);
   // Keepalives and a TCP user timeout, so that a WAN that drops packets fails a call within
   // about half a minute instead of TCP's quarter of an hour.
-  const char* keys[] = {"connect_timeout", "application_name", "keepalives_idle", "keepalives_interval",
-                        "keepalives_count", "tcp_user_timeout", "dbname", nullptr};
-  const char* values[] = {timeout.c_str(), "kwh", "10", "5", "3", "30000", url.c_str(), nullptr};
-  pg_conn* conn = pq().PQconnectdbParams(keys, values, 1);
+  const std::vector<std::pair<std::string, std::string>> defaults = {
+      {"connect_timeout", timeout}, {"application_name", "kwh"}, {"keepalives_idle", "10"},
+      {"keepalives_interval", "5"}, {"keepalives_count", "3"}, {"tcp_user_timeout", "30000"}};
+  auto options = defaults;
+  options.emplace_back("dbname", url);
+  pg_conn* conn = connect_with(options, true);
   if (!conn) fail(Exit::unavailable, "hub: out of memory connecting");
+  std::string msg;
   if (pq().PQstatus(conn) != CONNECTION_OK) {
-    std::string msg = one_line(pq().PQerrorMessage(conn));
+    msg = one_line(pq().PQerrorMessage(conn));
     pq().PQfinish(conn);
-    fail(Exit::unavailable, "hub unreachable: {}", msg);
+    conn = nullptr;
+    // libpq gives up on a list of hosts when one accepts the connection and then drops it (a
+    // proxy or port forward in front of a dead primary): then each host is tried on its own.
+    char* err = nullptr;
+    PQconninfoOption* parsed = pq().PQconninfoParse(url.c_str(), &err);
+    if (err) std::free(err);
+    std::vector<std::string> hosts, ports;
+    std::vector<std::pair<std::string, std::string>> rest;
+    for (auto* o = parsed; o && o->keyword; ++o) {
+      if (!o->val) continue;
+      const std::string key = o->keyword;
+      if (key == "host") hosts = split_commas(o->val);
+      else if (key == "port") ports = split_commas(o->val);
+      else if (key != "hostaddr") rest.emplace_back(key, o->val);
+    }
+    if (parsed) pq().PQconninfoFree(parsed);
+    for (std::size_t i = 0; hosts.size() > 1 && i < hosts.size() && !conn; ++i) {
+      auto one = defaults;
+      one.insert(one.end(), rest.begin(), rest.end());
+      one.emplace_back("host", hosts[i]);
+      if (!ports.empty()) one.emplace_back("port", ports.size() == hosts.size() ? ports[i] : ports.front());
+      conn = connect_with(one, false);
+      if (conn && pq().PQstatus(conn) != CONNECTION_OK) {
+        msg += "; " + one_line(pq().PQerrorMessage(conn));
+        pq().PQfinish(conn);
+        conn = nullptr;
+      }
+    }
+    if (!conn) fail(Exit::unavailable, "hub unreachable: {}", msg);
+  }
+  if (pq().PQsetnonblocking(conn, 1) != 0) {
+    msg = one_line(pq().PQerrorMessage(conn));
+    pq().PQfinish(conn);
+    fail(Exit::unavailable, "hub: {}", msg);
   }
   return std::unique_ptr<PgConnection>(new PgConnection(conn));
 }
 
 PgConnection::~PgConnection() { pq().PQfinish(m_conn); }
 
-bool PgConnection::ok() const { return pq().PQstatus(m_conn) == CONNECTION_OK; }
+bool PgConnection::ok() const { return !m_broken && pq().PQstatus(m_conn) == CONNECTION_OK; }
+
+void PgConnection::wait_socket(short events, std::chrono::steady_clock::time_point deadline, std::string_view what) {
+  using namespace std::chrono;
+  for (;;) {
+    if (m_interrupt && m_interrupt->load()) {
+      m_broken = true;
+      fail(Exit::unavailable, "hub: {} given up: stopping", what);
+    }
+    const auto left = duration_cast<milliseconds>(deadline - steady_clock::now());
+    if (left.count() <= 0) {
+      // Not cancelled: a cancel request needs a connection of its own, which a black-holed
+      // WAN would hold for minutes. The server rolls back when it sees this one closed.
+      m_broken = true;
+      fail(Exit::unavailable, "hub unreachable: no answer to {} within {} s", what,
+           duration_cast<seconds>(m_timeout).count());
+    }
+    pollfd p{pq().PQsocket(m_conn), events, 0};
+    const int n = ::poll(&p, 1, static_cast<int>(std::min<std::int64_t>(left.count(), 200)));
+    if (n > 0) return;
+    if (n < 0 && errno != EINTR) {
+      m_broken = true;
+      fail(Exit::unavailable, "hub unreachable ({}): poll failed", what);
+    }
+  }
+}
+
+pg_result* PgConnection::await(std::string_view what) {
+  const auto deadline = std::chrono::steady_clock::now() + m_timeout;
+  for (;;) {
+    const int f = pq().PQflush(m_conn);
+    if (f == 0) break;
+    if (f < 0) fail_with(nullptr, what);
+    wait_socket(POLLOUT | POLLIN, deadline, what);
+    if (!pq().PQconsumeInput(m_conn)) fail_with(nullptr, what);
+  }
+  pg_result* kept = nullptr;
+  auto failed = [](pg_result* r) {
+    const auto s = pq().PQresultStatus(r);
+    return s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK;
+  };
+  try {
+    for (;;) {
+      while (pq().PQisBusy(m_conn)) {
+        wait_socket(POLLIN, deadline, what);
+        if (!pq().PQconsumeInput(m_conn)) fail_with(nullptr, what);
+      }
+      pg_result* r = pq().PQgetResult(m_conn);
+      if (!r) break;
+      if (kept && failed(kept)) {
+        pq().PQclear(r);
+        continue;
+      }
+      if (kept) pq().PQclear(kept);
+      kept = r;
+    }
+  } catch (...) {
+    if (kept) pq().PQclear(kept);
+    throw;
+  }
+  return kept;
+}
 
 std::string PgConnection::where() const {
   const char* host = pq().PQhost(m_conn);
@@ -145,18 +283,19 @@ PgResult PgConnection::exec(std::string_view sql, const PgParams& params) {
   values.reserve(params.size());
   for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
   const std::string text(sql);
-  pg_result* res = pq().PQexecParams(m_conn, text.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
-                                nullptr, nullptr, 0);
+  auto first = text.substr(0, text.find_first_of("\n("));
+  if (!pq().PQsendQueryParams(m_conn, text.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
+                              nullptr, 0))
+    fail_with(nullptr, first);
+  pg_result* res = await(first);
   const auto status = res ? pq().PQresultStatus(res) : PGRES_FATAL_ERROR;
-  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-    auto first = text.substr(0, text.find_first_of("\n("));
-    fail_with(res, first);
-  }
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) fail_with(res, first);
   return PgResult(res);
 }
 
 void PgConnection::exec_script(const std::string& sql) {
-  pg_result* res = pq().PQexec(m_conn, sql.c_str());
+  if (!pq().PQsendQuery(m_conn, sql.c_str())) fail_with(nullptr, "schema script");
+  pg_result* res = await("schema script");
   const auto status = res ? pq().PQresultStatus(res) : PGRES_FATAL_ERROR;
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) fail_with(res, "schema script");
   pq().PQclear(res);

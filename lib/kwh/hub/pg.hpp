@@ -6,6 +6,8 @@
 
 #include <kwh/util/error.hpp>
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -49,18 +51,31 @@ public:
   PgConnection(const PgConnection&) = delete;
   PgConnection& operator=(const PgConnection&) = delete;
 
-  // One statement with $1.. parameters (NULL for nullopt).
+  // One statement with $1.. parameters (NULL for nullopt). Every call waits at most timeout()
+  // for the hub's answer: a hub that accepts and never answers (a stopped proxy, a lock, a
+  // primary whose synchronous standby is gone) fails it with Exit::unavailable and leaves the
+  // connection broken (ok() false), as does the interrupt flag when it is set.
   PgResult exec(std::string_view sql, const PgParams& params = {});
   // A fixed script of several statements without parameters (the hub's schema files).
   void exec_script(const std::string& sql);
   bool ok() const;
+  void set_timeout(std::chrono::milliseconds t) { m_timeout = t; }
+  std::chrono::milliseconds timeout() const { return m_timeout; }
+  // A flag another thread sets to make a call in progress give up within a fifth of a second.
+  void set_interrupt(const std::atomic<bool>* flag) { m_interrupt = flag; }
   // The host and port it is connected to, for log lines.
   std::string where() const;
 
 private:
   explicit PgConnection(pg_conn* conn) : m_conn(conn) {}
   [[noreturn]] void fail_with(pg_result* res, std::string_view what);
+  // Sends what PQsend* queued and collects the results: the first failed one, else the last.
+  pg_result* await(std::string_view what);
+  void wait_socket(short events, std::chrono::steady_clock::time_point deadline, std::string_view what);
   pg_conn* m_conn;
+  bool m_broken = false;
+  std::chrono::milliseconds m_timeout{30'000};
+  const std::atomic<bool>* m_interrupt = nullptr;
 };
 
 // A transaction on a connection: BEGIN now, ROLLBACK when it goes without commit().
