@@ -119,10 +119,9 @@ SELLER=$!
 sleep 0.5
 killed=$(date +%s%N)
 pg_crash
-# The primary's host is gone with it: its address refuses connections. (The forwarder left
-# accepting while its upstream refuses would stop the failover: libpq does not try the next
-# host after one that accepted the connection and closed it during the start-up.)
-kill -9 "$WAN_PID"
+# The forwarder stays, accepting connections and dropping them as its upstream refuses (a
+# proxy or port forward in front of the dead primary): libpq gives up on the whole list then,
+# and kwh tries the hosts one by one, so the failover still happens.
 # What the standby had at the crash, once it has replayed what it received: every row the
 # pusher saw committed (synchronous), so at least the site's hub.pushed.
 q2() { psql "$PG2_URL" -X -A -t -q -v ON_ERROR_STOP=1 -c "$1"; }
