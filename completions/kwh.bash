@@ -24,7 +24,8 @@ _kwh_words() {
     reading) echo "import list accept reject prune" ;;
     report) echo "sales energy balances alarms offline gateways readings reconcile statement debts emergency" ;;
     operator) echo "add list remove" ;;
-    hub) echo "init status reset-epoch" ;;
+    hub) echo "init status sell report check reset-epoch" ;;
+    "hub report") echo "sales balances energy" ;;
   esac
 }
 
@@ -64,6 +65,9 @@ _kwh_options() {
     sim) echo "--meters= --gateways= --listen= --profile= --protocol= --password= --speed= --load-w= --faults= --rtu-over-tcp --seed= --clock-drift=" ;;
     serve) echo "--listen= --base-url= --insecure-cookies" ;;
     "hub init") echo "--url=" ;;
+    "hub sell") echo "--ref= --method= --wait= --operator= --url=" ;; # --json is global
+    "hub report") echo "--site= --all --from= --to= --by= --url=" ;;
+    "hub check") echo "--site= --all --url=" ;;
   esac
 }
 

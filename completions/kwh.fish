@@ -29,7 +29,9 @@ function __kwh_words
         case operator
             echo add list remove
         case hub
-            echo init status reset-epoch
+            echo init status sell report check reset-epoch
+        case "hub report"
+            echo sales balances energy
     end
 end
 
@@ -40,7 +42,7 @@ set -g __kwh_value_options --url --note --recover --fixed --every --db --config 
     --relay-mode --overload-w --status --flat --file --name --tariff --meter --alarm1 --alarm2 \
     --credit-limit --phone --language --opened --time --effective --ref --method --receipt --receipts --account --wait --from --to --by \
     --output --role --since --expect-head --meters --gateways --listen --speed --load-w --faults \
-    --seed --ttl --base-url --protocol --clock-drift
+    --seed --ttl --base-url --protocol --clock-drift --site --operator
 
 # Prints the command path of the command line (e.g. "meter add"), then the number of
 # positional arguments after it.
@@ -347,3 +349,21 @@ complete -c kwh -n '__kwh_at hub' -a init -d "create or migrate the hub's schema
 complete -c kwh -n '__kwh_at hub' -a status -d "this site's pushes to the hub"
 complete -c kwh -n '__kwh_at hub' -a reset-epoch -d 'start a new epoch after a restore (not built yet)'
 complete -c kwh -n '__kwh_at "hub init"' -l url -x -d "the hub's PostgreSQL (default [hub] url)"
+complete -c kwh -n '__kwh_at hub' -a sell -d 'sell a top-up at the office for a site to apply'
+complete -c kwh -n '__kwh_at hub' -a report -d 'sales, balances or energy from the hub'
+complete -c kwh -n '__kwh_at hub' -a check -d "prove the hub's copy of sites"
+complete -c kwh -n '__kwh_at "hub sell"' -l ref -x -d 'idempotency key, unique per site'
+complete -c kwh -n '__kwh_at "hub sell"' -l method -x -a 'cash card transfer online' -d 'payment method'
+complete -c kwh -n '__kwh_at "hub sell"' -l wait -x -d "seconds to wait for the site's receipt"
+complete -c kwh -n '__kwh_at "hub sell"' -l operator -x -d 'who sold it (default: the PostgreSQL user)'
+complete -c kwh -n '__kwh_at "hub sell"' -l url -x -d "the hub's PostgreSQL"
+complete -c kwh -n '__kwh_at "hub report"' -a 'sales balances energy' -d 'report'
+complete -c kwh -n '__kwh_at "hub report"' -l site -x -d 'one site'
+complete -c kwh -n '__kwh_at "hub report"' -l all -d 'every site'
+complete -c kwh -n '__kwh_at "hub report"' -l from -x -d 'first date'
+complete -c kwh -n '__kwh_at "hub report"' -l to -x -d 'last date'
+complete -c kwh -n '__kwh_at "hub report"' -l by -x -a 'day month year operator account meter' -d 'group by'
+complete -c kwh -n '__kwh_at "hub report"' -l url -x -d "the hub's PostgreSQL"
+complete -c kwh -n '__kwh_at "hub check"' -l site -x -d 'one site'
+complete -c kwh -n '__kwh_at "hub check"' -l all -d 'every site'
+complete -c kwh -n '__kwh_at "hub check"' -l url -x -d "the hub's PostgreSQL"

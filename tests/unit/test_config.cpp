@@ -57,7 +57,7 @@ TEST_CASE("Config: every key has a default") {
   CHECK(c.serve.link_ttl == std::chrono::hours(48));
   CHECK(c.serve.session_ttl == std::chrono::hours(24 * 7));
   CHECK(c.serve.providers.empty());
-  CHECK(config::known_keys().size() == 58);
+  CHECK(config::known_keys().size() == 59);
 }
 
 TEST_CASE("Config: [serve] and its payment providers") {

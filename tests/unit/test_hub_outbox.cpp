@@ -74,6 +74,8 @@ TEST_CASE("Hub outbox: a transaction rolled back leaves no outbox row and no seq
 TEST_CASE("Hub outbox: a day's usage is one row until the pusher takes it; a later change is a new row") {
   test::BillingFixture f;
   auto m = f.add_meter("M1");
+  // Every change may make a mark here ([hub] usage_every = 0s); the default is below.
+  f.db->exec("INSERT INTO settings(key, value) VALUES ('hub.usage_every', '0')");
   f.add_flat("flat", "1.00");
   f.open("A1", "flat", {"M1"});
   f.pay("A1", 100000);
@@ -195,4 +197,47 @@ TEST_CASE("Hub pusher: a hub that cannot be reached is an error the pusher recor
   }
   CHECK(counters.rows_waiting == 2);
   CHECK(hub::read_state(*f.db).pushed == 0);
+}
+
+TEST_CASE("Hub outbox: a day's usage gets a mark at most every usage_every, and its last value still follows") {
+  test::BillingFixture f;
+  auto m = f.add_meter("M1");
+  f.add_flat("flat", "1.00");
+  f.open("A1", "flat", {"M1"});
+  f.pay("A1", 100000);
+  const UnixTime t = 1'800'000'000;
+  auto sweep = [&](UnixTime now) {
+    storage::Transaction tx(*f.db);
+    hub::set_usage_every(*f.db, std::chrono::seconds(900));
+    auto n = hub::sweep_usage(*f.db, now, std::chrono::seconds(900));
+    tx.commit();
+    return n;
+  };
+  auto quantities = [&] {
+    return text_of(f, "SELECT group_concat(coalesce(json_extract(payload, '$.quantity'), 'waiting'), ' ') FROM "
+                      "(SELECT payload FROM outbox WHERE kind = 'daily_usage' ORDER BY seq)");
+  };
+  f.ingest(m, t, 1000);
+  f.ingest(m, t + 60, 2000);
+  claim_all(*f.db);
+  // Taken a moment ago: the next readings make no mark (the default, 15 minutes).
+  for (int i = 2; i < 10; ++i) f.ingest(m, t + 60 * i, 1000 * (i + 1));
+  CHECK(outbox_count(f, "daily_usage") == 1);
+  const UnixTime wall = kwh::now();
+  CHECK(!hub::usage_sweep_due(*f.db, wall, std::chrono::seconds(900)));
+  CHECK(sweep(wall) == 0);
+  // Once the mark is older than usage_every, the pusher's sweep sees the row moved on since and
+  // adds a mark, which carries the day's value as it is when taken.
+  CHECK(hub::usage_sweep_due(*f.db, wall + 901, std::chrono::seconds(900)));
+  CHECK(sweep(wall + 901) == 1);
+  claim_all(*f.db);
+  CHECK(quantities() == "1000 9000");
+  // Each mark is looked at once; a day that did not change since its mark gets none.
+  CHECK(sweep(wall + 1802) == 0);
+  CHECK(sweep(wall + 5000) == 0);
+  CHECK(outbox_count(f, "daily_usage") == 2);
+  // A change after the last mark is older than usage_every is a mark at once, from the trigger.
+  f.db->exec("UPDATE outbox SET time = time - 2000 WHERE kind = 'daily_usage'");
+  f.ingest(m, t + 600, 11000);
+  CHECK(outbox_count(f, "daily_usage") == 3);
 }

@@ -69,8 +69,12 @@ const std::vector<CommandRule>& command_rules() {
       {"operator list", Role::viewer, k_reads},
       {"log", Role::viewer, k_reads},
       {"check", Role::viewer, k_reads},
-      // The office's hub: making its schema is setting up; the site's push state is for anyone.
-      {"hub init", Role::admin, k_changes},
+      // The office's hub: its commands need no site database; PostgreSQL authorizes them (the
+      // connection's role and pg_hba.conf). The site's push state is for anyone.
+      {"hub init", Role::admin, k_changes, false},
+      {"hub sell", Role::cashier, k_changes, false},
+      {"hub report", Role::viewer, k_reads, false},
+      {"hub check", Role::viewer, k_reads, false},
       {"hub status", Role::viewer, k_reads},
       {"hub reset-epoch", Role::admin, k_changes},
       {"sim", Role::viewer, k_reads, false},

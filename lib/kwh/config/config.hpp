@@ -116,6 +116,8 @@ struct Hub {
   std::chrono::milliseconds retry{5000};       // first wait after a failed push; doubles up to retry_max
   std::chrono::milliseconds retry_max{300'000};
   std::chrono::milliseconds interval{2000};    // how often kwhd looks for new outbox rows
+  // A day of usage gets a new outbox mark at most this often (the last value always follows).
+  std::chrono::milliseconds usage_every{900'000};
   bool enabled() const { return !url.empty(); }
 };
 

@@ -3,6 +3,7 @@
 #include <kwh/daemon/commands.hpp>
 #include <kwh/daemon/health.hpp>
 #include <kwh/daemon/hooks.hpp>
+#include <kwh/daemon/intents.hpp>
 #include <kwh/daemon/log.hpp>
 #include <kwh/daemon/metrics.hpp>
 #include <kwh/daemon/notify.hpp>
@@ -221,6 +222,20 @@ void Daemon::Impl::start_pusher() {
   };
   m_pusher = std::make_unique<hub::Pusher>(m_options.database, m_cfg.hub, write, m_metrics.hub,
                                            [](const std::string& line) { log("{}", line); });
+  // Office top-ups are sales: they go through the writer as billing's own jobs do, so that
+  // billing sees the new balance (post, not post_outside_billing).
+  m_pusher->set_sell([this, cfg = m_cfg](const hub::Intent& intent) {
+    auto sale = std::make_shared<std::promise<hub::Pusher::Sale>>();
+    auto result = sale->get_future();
+    m_writer->post([sale, cfg, intent](storage::Database& db) {
+      try {
+        sale->set_value(apply_intent(db, cfg, intent, now()));
+      } catch (...) {
+        sale->set_exception(std::current_exception());
+      }
+    });
+    return result.get();
+  });
   m_pusher->start();
   log("hub: pushing to the hub as site {} in batches of {}", m_cfg.hub.site_id, m_cfg.hub.batch);
 }
@@ -545,7 +560,8 @@ void Daemon::Impl::reload() {
   const bool metrics_changed = cfg.metrics.listen != m_cfg.metrics.listen;
   const bool hub_changed = cfg.hub.url != m_cfg.hub.url || cfg.hub.site_id != m_cfg.hub.site_id ||
                            cfg.hub.batch != m_cfg.hub.batch || cfg.hub.retry != m_cfg.hub.retry ||
-                           cfg.hub.retry_max != m_cfg.hub.retry_max || cfg.hub.interval != m_cfg.hub.interval;
+                           cfg.hub.retry_max != m_cfg.hub.retry_max || cfg.hub.interval != m_cfg.hub.interval ||
+                           cfg.hub.usage_every != m_cfg.hub.usage_every;
   m_cfg = cfg;
   m_writer->set_config(cfg);
   if (m_upkeep) m_upkeep->set_config(cfg);

@@ -89,7 +89,7 @@ std::int64_t claim(storage::Database& db, std::int64_t after, int batch) {
   // is deleted today) is sent as its key alone.
   auto usage = db.prepare(
       "UPDATE outbox SET payload = coalesce((SELECT json_object('day', u.day, 'meter_id', u.meter_id, 'meter', "
-      "(SELECT name FROM meters WHERE id = u.meter_id), 'account_id', u.account_id, 'account', (SELECT name FROM "
+      "(SELECT name FROM meters WHERE id = u.meter_id), 'meter_kind', (SELECT kind FROM meters WHERE id = u.meter_id), 'account_id', u.account_id, 'account', (SELECT name FROM "
       "accounts WHERE id = u.account_id), 'quantity', u.quantity, 'cost', u.cost) FROM daily_usage u WHERE "
       "u.day || ':' || u.meter_id || ':' || u.account_id = outbox.key AND u.day = CAST(outbox.key AS INTEGER) "
       "AND u.meter_id = CAST(substr(outbox.key, instr(outbox.key, ':') + 1) AS INTEGER)), json_object('key', key, "
@@ -105,6 +105,49 @@ std::int64_t claim(storage::Database& db, std::int64_t after, int batch) {
       "'account'");
   accounts.bind_all(after, last).run();
   return last;
+}
+
+void set_usage_every(storage::Database& db, std::chrono::seconds every) {
+  const std::string value = std::to_string(every.count());
+  if (setting(db, "hub.usage_every") != value) set_setting(db, "hub.usage_every", value);
+}
+
+bool usage_sweep_due(storage::Database& db, UnixTime now, std::chrono::seconds every) {
+  auto& st = db.cached("SELECT EXISTS (SELECT 1 FROM outbox WHERE seq > ?1 AND seq <= ?2 AND kind = 'daily_usage' "
+                       "AND time <= ?3)");
+  st.bind_all(setting_int(db, "hub.usage_swept"), setting_int(db, "hub.claimed"), now - every.count());
+  st.step();
+  const bool due = st.get_int(0) != 0;
+  st.reset();
+  return due;
+}
+
+std::int64_t sweep_usage(storage::Database& db, UnixTime now, std::chrono::seconds every) {
+  const std::int64_t claimed = setting_int(db, "hub.claimed");
+  std::int64_t swept = setting_int(db, "hub.usage_swept");
+  std::int64_t added = 0;
+  // Marks in seq order were written in time order: the first one too young ends the pass.
+  auto marks = db.prepare("SELECT seq, key, time, "
+                          "NOT EXISTS (SELECT 1 FROM outbox n WHERE n.kind = 'daily_usage' AND n.key = o.key "
+                          "AND n.seq > o.seq) AND EXISTS (SELECT 1 FROM daily_usage u WHERE "
+                          "u.day || ':' || u.meter_id || ':' || u.account_id = o.key "
+                          "AND u.day = CAST(o.key AS INTEGER) AND (u.quantity IS NOT json_extract(o.payload, "
+                          "'$.quantity') OR u.cost IS NOT json_extract(o.payload, '$.cost'))) "
+                          "FROM outbox o WHERE o.seq > ?1 AND o.seq <= ?2 AND o.kind = 'daily_usage' ORDER BY o.seq");
+  marks.bind_all(swept, claimed);
+  std::vector<std::string> again;
+  while (marks.step()) {
+    if (marks.get_int(2) > now - every.count()) break;
+    swept = marks.get_int(0);
+    if (marks.get_int(3) != 0) again.push_back(marks.get_text(1));
+  }
+  marks = storage::Statement();
+  for (const auto& key : again) {
+    db.cached("INSERT INTO outbox(kind, key, time) VALUES ('daily_usage', ?1, ?2)").bind_all(key, now).run();
+    ++added;
+  }
+  set_setting(db, "hub.usage_swept", std::to_string(swept));
+  return added;
 }
 
 std::vector<OutboxRow> rows(storage::Database& db, std::int64_t after, std::int64_t upto, std::string_view site_id,

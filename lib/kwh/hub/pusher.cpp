@@ -108,6 +108,15 @@ std::int64_t Pusher::push_batch_once() {
     return 0;
   }
   m_counters.alarm = 0;
+  // A day of usage whose last change got no mark of its own (usage_every) gets one now.
+  const auto every = std::chrono::duration_cast<std::chrono::seconds>(m_cfg.usage_every);
+  if (usage_sweep_due(*m_read, now(), every)) {
+    m_write([&](storage::Database& db) {
+      storage::Transaction tx(db);
+      sweep_usage(db, now(), every);
+      tx.commit();
+    });
+  }
   if (m_verified && state.waiting == 0 && m_cursor >= state.pushed) return 0;
   if (!m_conn || !m_conn->ok()) {
     m_conn.reset();
@@ -122,6 +131,7 @@ std::int64_t Pusher::push_batch_once() {
   std::int64_t upto = m_cursor;
   m_write([&](storage::Database& db) {
     storage::Transaction tx(db);
+    set_usage_every(db, every);
     upto = claim(db, m_cursor, m_cfg.batch);
     tx.commit();
   });
@@ -168,8 +178,28 @@ std::int64_t Pusher::push_all() {
   for (;;) {
     const auto n = push_batch_once();
     total += n;
-    if (n < m_cfg.batch) return total;
+    if (n < m_cfg.batch) break;
   }
+  apply_intents();
+  return total;
+}
+
+std::int64_t Pusher::apply_intents() {
+  if (!m_sell || !m_conn || !m_verified || m_counters.alarm != 0) return 0;
+  std::int64_t answered = 0;
+  for (const auto& intent : pending_intents(*m_conn, m_cfg.site_id, 100)) {
+    try {
+      const Sale sale = m_sell(intent);
+      intent_done(*m_conn, intent.id, sale.receipt, sale.balance);
+      note(fmt::format("hub: office top-up {} applied: receipt {} to {}", intent.ref, sale.receipt, intent.account));
+    } catch (const Error& e) {
+      if (e.code() != Exit::data && e.code() != Exit::no_input) throw;
+      intent_refused(*m_conn, intent.id, e.what());
+      note(fmt::format("hub: office top-up {} refused: {}", intent.ref, e.what()));
+    }
+    ++answered;
+  }
+  return answered;
 }
 
 void Pusher::run() {
@@ -179,6 +209,7 @@ void Pusher::run() {
     std::chrono::milliseconds delay = m_cfg.interval;
     try {
       const auto n = push_batch_once();
+      apply_intents();
       if (failures > 0) note(fmt::format("hub: pushing again after {} failed attempts", failures));
       failures = 0;
       backoff = m_cfg.retry;

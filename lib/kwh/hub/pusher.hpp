@@ -13,8 +13,14 @@
 // on the hub and in settings (hub.alarm) and stops pushing until an operator acts (kwh-hub(1)).
 // A row the hub holds with another hash is the same alarm. Failures to reach the hub are
 // retried after [hub] retry, doubling to [hub] retry_max.
+//
+// With set_sell(), each cycle also takes the site's pending top-ups sold at the office
+// (`kwh hub sell`, hub/intent.hpp), applies each through `Sell` (kwhd: a sale on its writer
+// thread, ledger ref hub:REF, so that a retried intent replays) and writes the receipt, or the
+// refusal, back to the hub. Not while an alarm stops the pushes.
 
 #include <kwh/config/config.hpp>
+#include <kwh/hub/intent.hpp>
 #include <kwh/hub/outbox.hpp>
 #include <kwh/hub/pg.hpp>
 #include <kwh/storage/database.hpp>
@@ -49,6 +55,18 @@ public:
   Pusher(const Pusher&) = delete;
   Pusher& operator=(const Pusher&) = delete;
 
+  // What an office top-up became at the site.
+  struct Sale {
+    std::int64_t receipt = 0;
+    std::int64_t balance = 0; // minor units, after the sale
+  };
+  // Applies an intent as a sale and returns its receipt; throws kwh::Error. Exit::data and
+  // Exit::no_input (closed or unknown account, a ref used for another sale) are refusals,
+  // written to the intent; anything else leaves it pending for the next cycle.
+  using Sell = std::function<Sale(const Intent&)>;
+  // Before start(): take the site's pending intents in each cycle.
+  void set_sell(Sell sell) { m_sell = std::move(sell); }
+
   void start();
   // Asks the thread to stop and joins it (a call to the hub in flight is finished first).
   void stop();
@@ -56,6 +74,9 @@ public:
   // One pass on the caller's thread: connects when needed and pushes until the outbox is
   // empty. Returns the rows sent; throws what failed (tests).
   std::int64_t push_all();
+  // Applies the site's pending intents (after a push has verified the hub); returns how many
+  // were answered. Throws what failed to reach the hub.
+  std::int64_t apply_intents();
 
 private:
   // Pushes at most one batch; returns the rows sent (0: nothing to send, or stopped).
@@ -71,6 +92,7 @@ private:
   Write m_write;
   PushCounters& m_counters;
   Log m_log;
+  Sell m_sell;
   std::unique_ptr<storage::Database> m_read;
   std::unique_ptr<PgConnection> m_conn;
   bool m_verified = false;

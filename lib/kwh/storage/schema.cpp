@@ -669,6 +669,33 @@ CREATE TRIGGER outbox_account_update AFTER UPDATE ON accounts WHEN
       AND seq > coalesce((SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'hub.claimed'), 0));
 END;
 )sql",
+      // 13: fewer marks for a day of usage ([hub] usage_every, which kwhd writes to settings
+      // 'hub.usage_every' in seconds; 900 until it has): a change adds a mark only when none is
+      // waiting and the key's last mark is older than that. The pusher adds the mark a change
+      // left out once the last one is old enough (hub::sweep_usage), so the day's last value
+      // always follows.
+      R"sql(
+DROP TRIGGER outbox_daily_usage_insert;
+DROP TRIGGER outbox_daily_usage_update;
+CREATE TRIGGER outbox_daily_usage_insert AFTER INSERT ON daily_usage BEGIN
+  INSERT INTO outbox(kind, key, time)
+    SELECT 'daily_usage', NEW.day || ':' || NEW.meter_id || ':' || NEW.account_id, unixepoch()
+    WHERE NOT EXISTS (SELECT 1 FROM outbox WHERE kind = 'daily_usage'
+      AND key = NEW.day || ':' || NEW.meter_id || ':' || NEW.account_id
+      AND (seq > coalesce((SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'hub.claimed'), 0)
+        OR time > unixepoch() - coalesce((SELECT CAST(value AS INTEGER) FROM settings
+                                           WHERE key = 'hub.usage_every'), 900)));
+END;
+CREATE TRIGGER outbox_daily_usage_update AFTER UPDATE ON daily_usage BEGIN
+  INSERT INTO outbox(kind, key, time)
+    SELECT 'daily_usage', NEW.day || ':' || NEW.meter_id || ':' || NEW.account_id, unixepoch()
+    WHERE NOT EXISTS (SELECT 1 FROM outbox WHERE kind = 'daily_usage'
+      AND key = NEW.day || ':' || NEW.meter_id || ':' || NEW.account_id
+      AND (seq > coalesce((SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'hub.claimed'), 0)
+        OR time > unixepoch() - coalesce((SELECT CAST(value AS INTEGER) FROM settings
+                                           WHERE key = 'hub.usage_every'), 900)));
+END;
+)sql",
   };
   return k_migrations;
 }
