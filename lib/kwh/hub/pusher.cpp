@@ -25,6 +25,7 @@ void Pusher::start() {
 }
 
 void Pusher::stop() {
+  m_interrupt = true;
   {
     std::lock_guard lock(m_mutex);
     m_stopping = true;
@@ -122,6 +123,7 @@ std::int64_t Pusher::push_batch_once() {
     m_conn.reset();
     m_verified = false;
     m_conn = PgConnection::connect(m_cfg.url, 5);
+    m_conn->set_interrupt(&m_interrupt);
   }
   if (!m_verified) {
     verify(state);

@@ -102,6 +102,8 @@ private:
   std::mutex m_mutex;
   std::condition_variable m_wake;
   bool m_stopping = false;
+  // Set by stop(): a hub call in progress gives up (PgConnection::set_interrupt).
+  std::atomic<bool> m_interrupt{false};
 };
 
 } // namespace kwh::hub

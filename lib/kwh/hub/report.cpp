@@ -102,8 +102,8 @@ Table sales(PgConnection& conn, const ReportRequest& r) {
       "FROM ledger l LEFT JOIN accounts a ON a.site_id = l.site_id AND a.id = l.account_id "
       "WHERE l.kind IN ('sale', 'refund') AND l.time >= $1::bigint AND l.time < $2::bigint "
       "AND ($3::text IS NULL OR l.site_id = $3) GROUP BY 1, 2";
-  auto cells = [mu](Json key, const Takings& s) {
-    return std::vector<Json>{std::move(key), report::money_text(s.sales, mu), report::money_text(s.refunds, mu),
+  auto cells = [mu](Json group, const Takings& s) {
+    return std::vector<Json>{std::move(group), report::money_text(s.sales, mu), report::money_text(s.refunds, mu),
                              report::money_text(s.sales - s.refunds, mu), s.count};
   };
   Takings total;
@@ -142,8 +142,8 @@ Table energy(PgConnection& conn, const ReportRequest& r) {
       "FROM daily_usage d LEFT JOIN accounts a ON a.site_id = d.site_id AND a.id = d.account_id "
       "WHERE d.day >= $1::bigint AND d.day < $2::bigint AND ($3::text IS NULL OR d.site_id = $3) "
       "GROUP BY 1, 2";
-  auto cells = [mu](Json key, const Usage& u) {
-    return std::vector<Json>{std::move(key), u.electricity ? Json(report::thousandths(u.wh)) : Json(),
+  auto cells = [mu](Json group, const Usage& u) {
+    return std::vector<Json>{std::move(group), u.electricity ? Json(report::thousandths(u.wh)) : Json(),
                              u.water ? Json(report::thousandths(u.litres)) : Json(), report::money_text(u.cost, mu)};
   };
   Usage total;
