@@ -4,7 +4,8 @@
 # directly, with one multi-host URL and target_session_attrs=read-write: a WAN black-holed then
 # cut while the site sells and bills, kwhd killed with -9 mid-push, and the primary killed with
 # -9 mid-push and the standby promoted. After each, the hub holds every ledger entry of the
-# site exactly once, and no alarm. Prints the failover time (kill -9 of the primary to the
+# site exactly once, and no alarm; cut-off and top-up at the site go on with the WAN cut.
+# Prints the failover time (kill -9 of the primary to the
 # first row committed on the promoted standby).
 source "$KWH_SOURCE/tests/e2e/lib.sh"
 source "$KWH_SOURCE/tests/e2e/daemon_lib.sh"
@@ -22,8 +23,8 @@ start_forwarder "$FWD_PORT" "$PG_PORT" wan
 WAN_PID=$FWD_PID
 
 kwh init >/dev/null
-start_sim 2 1 --speed 3600 --load-w 1000
-add_site 1 2
+start_sim 3 1 --speed 3600 --load-w 1000
+add_site 1 3
 kwh tariff add flat --flat 1.0000 >/dev/null
 kwh account open A1 --name "Tea House" --tariff flat --meter M1_1 >/dev/null
 kwh account open A2 --name "Book Shop" --tariff flat --meter M1_2 >/dev/null
@@ -95,6 +96,13 @@ start_kwhd
 kill -9 "$WAN_PID"
 wait "$WAN_PID" 2>/dev/null || true
 sell_fast 21 25 A1
+# Cut-off and top-up at the site go on with the WAN cut: an account opened on M1_3 with nothing
+# paid falls into arrears and its relay is opened; a sale closes it again.
+kwh account open A3 --name "Noodle Bar" --tariff flat --meter M1_3 >/dev/null
+relay() { echo "SELECT count(*) FROM commands c JOIN meters m ON m.id = c.meter_id WHERE m.name = 'M1_3' AND c.action = '$1' AND c.reason = '$2' AND c.state = 'done'"; }
+wait_for 20 is "$(relay relay_off arrears)" 1 || { cat "$T/kwhd.err" >&2; fail "no cut-off with the WAN cut"; }
+expect_exit 0 kwh sell A3 100 --ref desk-a3
+wait_for 20 is "$(relay relay_on topup)" 1 || { cat "$T/kwhd.err" >&2; fail "no reconnection after a top-up with the WAN cut"; }
 has_error() { [ "$(kwh hub status --json | json 'd["last_error"] is not None')" = True ]; }
 wait_for 15 has_error || fail "kwh hub status shows no error while the WAN is cut: $(kwh hub status)"
 equals "$(hub_rows)" "$before"
