@@ -5,8 +5,8 @@
 # cut while the site sells and bills, kwhd killed with -9 mid-push, and the primary killed with
 # -9 mid-push and the standby promoted. After each, the hub holds every ledger entry of the
 # site exactly once, and no alarm; cut-off and top-up at the site go on with the WAN cut.
-# Prints the failover time (kill -9 of the primary to the
-# first row committed on the promoted standby).
+# Prints the failover time (kill -9 of the primary to the first row committed on the promoted
+# standby).
 source "$KWH_SOURCE/tests/e2e/lib.sh"
 source "$KWH_SOURCE/tests/e2e/daemon_lib.sh"
 source "$KWH_SOURCE/tests/e2e/hub_lib.sh"
