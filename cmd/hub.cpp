@@ -108,6 +108,7 @@ int sell(Context& ctx, const SellOptions& o) {
   want.ref = o.ref;
   want.method = o.method;
   auto conn = hub::PgConnection::connect(hub_url(ctx, o.url));
+  hub::require_current_schema(*conn);
   want.operator_name = o.operator_name ? *o.operator_name : conn->exec("SELECT current_user").text(0, 0);
   const hub::Placed placed = hub::place_intent(*conn, want);
   hub::Intent intent = placed.intent;
@@ -163,6 +164,7 @@ int hub_report(Context& ctx, const ReportArgs& a) {
   hub::ReportRequest r{report::prepare(o), a.site};
   if (ctx.format() == output::Format::xlsx) fail(Exit::usage, "kwh hub report prints table, csv or json");
   auto conn = hub::PgConnection::connect(hub_url(ctx, a.url));
+  hub::require_current_schema(*conn);
   ctx.print(hub::hub_report(*conn, r));
   return 0;
 }
@@ -170,6 +172,7 @@ int hub_report(Context& ctx, const ReportArgs& a) {
 int hub_check(Context& ctx, const std::optional<std::string>& site, bool all, const std::optional<std::string>& url) {
   if (site && all) fail(Exit::usage, "kwh hub check takes --site S or --all, not both");
   auto conn = hub::PgConnection::connect(hub_url(ctx, url));
+  hub::require_current_schema(*conn);
   std::vector<std::string> sites;
   if (site) {
     sites.push_back(*site);

@@ -37,8 +37,8 @@ export KWH_CONFIG="$T/kwh.toml"
 expect_exit 0 kwhd --config "$T/kwh.toml" --check-config
 # kwh hub init through the same URL: it lands on the primary (the standby is read-only).
 expect_exit 0 kwh hub init
-contains "$OUT" "schema version 2"
-equals "$(psql_q "SELECT max(version) FROM hub_schema_version")" 2
+contains "$OUT" "schema version 3"
+equals "$(psql_q "SELECT max(version) FROM hub_schema_version")" 3
 
 site_ledger() { sql "SELECT id, kind, amount, balance, coalesce(ref, '') FROM ledger ORDER BY id"; }
 hub_ledger() { psql_q "SELECT id, kind, amount, balance, coalesce(ref, '') FROM ledger WHERE site_id = 'north' ORDER BY id"; }

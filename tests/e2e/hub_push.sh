@@ -30,10 +30,10 @@ expect_exit 0 kwhd --config "$T/kwh.toml" --check-config
 
 # The schema, twice: the second time it is current.
 expect_exit 0 kwh hub init
-contains "$OUT" "schema version 2"
+contains "$OUT" "schema version 3"
 expect_exit 0 kwh hub init
 contains "$OUT" "current"
-equals "$(psql_q "SELECT max(version) FROM hub_schema_version")" 2
+equals "$(psql_q "SELECT max(version) FROM hub_schema_version")" 3
 expect_exit 0 kwh hub status --json
 equals "$(echo "$OUT" | json 'd["site_id"]')" north
 [ "$(echo "$OUT" | json 'd["rows_waiting"]')" -gt 0 ] || fail "no rows waiting before kwhd ran: $OUT"

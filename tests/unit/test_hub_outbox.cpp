@@ -86,7 +86,7 @@ TEST_CASE("Hub outbox: a day's usage is one row until the pusher takes it; a lat
   CHECK(outbox_count(f, "daily_usage") == 1);
   // A mark, filled when the pusher takes it.
   CHECK(f.count("SELECT count(*) FROM outbox WHERE kind = 'daily_usage' AND payload IS NULL") == 1);
-  // The account's balance moved with each reading: not a change of the account for the hub.
+  // The account's balance moved with each reading: folded into its mark not yet taken.
   CHECK(outbox_count(f, "account") == 1);
 
   claim_all(*f.db);
@@ -113,10 +113,59 @@ TEST_CASE("Hub outbox: an account's status or settings change is a row, folded w
   claim_all(*f.db);
   CHECK(text_of(f, "SELECT json_extract(payload, '$.building') FROM outbox WHERE kind = 'account'") == "B");
   CHECK(text_of(f, "SELECT json_extract(payload, '$.tariff') FROM outbox WHERE kind = 'account'") == "flat");
+  // A balance moving within usage_every (15 minutes here) of the last mark makes none; the
+  // other columns do at once.
   f.db->exec("UPDATE accounts SET balance = balance + 1 WHERE name = 'A1'");
   CHECK(outbox_count(f, "account") == 1);
   f.db->exec("UPDATE accounts SET status = 'alarm1' WHERE name = 'A1'");
   CHECK(outbox_count(f, "account") == 2);
+}
+
+TEST_CASE("Hub outbox: a balance moved by readings reaches the outbox at most every usage_every, and its last value "
+          "follows") {
+  test::BillingFixture f;
+  auto m = f.add_meter("M1");
+  f.add_flat("flat", "1.00");
+  f.open("A1", "flat", {"M1"});
+  f.pay("A1", 100000);
+  const UnixTime t = 1'800'000'000;
+  const auto every = std::chrono::seconds(900);
+  auto sweep = [&](UnixTime now) {
+    storage::Transaction tx(*f.db);
+    hub::set_usage_every(*f.db, every);
+    auto n = hub::sweep_marks(*f.db, now, every);
+    tx.commit();
+    return n;
+  };
+  auto balances = [&] {
+    return text_of(f, "SELECT group_concat(coalesce(json_extract(payload, '$.balance'), 'waiting'), ' ') FROM "
+                      "(SELECT payload FROM outbox WHERE kind = 'account' ORDER BY seq)");
+  };
+  f.ingest(m, t, 1000);
+  claim_all(*f.db);
+  // Taken with the balance and the newest ledger entry of the account when it was read.
+  const std::string first = text_of(f, "SELECT balance FROM accounts WHERE name = 'A1'");
+  CHECK(balances() == first);
+  CHECK(text_of(f, "SELECT json_extract(payload, '$.ledger_id') FROM outbox WHERE kind = 'account'") ==
+        text_of(f, "SELECT max(id) FROM ledger"));
+  // Readings billed move the balance; the mark is younger than usage_every: no new one.
+  for (int i = 1; i < 10; ++i) f.ingest(m, t + 60 * i, 1000 * (i + 1));
+  const std::string last = text_of(f, "SELECT balance FROM accounts WHERE name = 'A1'");
+  REQUIRE(last != first);
+  CHECK(outbox_count(f, "account") == 1);
+  const UnixTime wall = kwh::now();
+  CHECK(sweep(wall) == 0);
+  // Once it is older, the sweep sees the balance moved and marks the account again (the day of
+  // usage's first mark is still waiting: nothing to sweep there).
+  CHECK(hub::sweep_due(*f.db, wall + 901, every));
+  CHECK(sweep(wall + 901) == 1);
+  claim_all(*f.db);
+  CHECK(balances() == first + " " + last);
+  CHECK(sweep(wall + 5000) == 0);
+  // With the last mark older than usage_every, a move marks the account at once.
+  f.db->exec("UPDATE outbox SET time = time - 2000 WHERE kind = 'account'");
+  f.ingest(m, t + 600, 11000);
+  CHECK(outbox_count(f, "account") == 3);
 }
 
 TEST_CASE("Hub outbox: events are rows when written and when they end") {
@@ -209,7 +258,7 @@ TEST_CASE("Hub outbox: a day's usage gets a mark at most every usage_every, and 
   auto sweep = [&](UnixTime now) {
     storage::Transaction tx(*f.db);
     hub::set_usage_every(*f.db, std::chrono::seconds(900));
-    auto n = hub::sweep_usage(*f.db, now, std::chrono::seconds(900));
+    auto n = hub::sweep_marks(*f.db, now, std::chrono::seconds(900));
     tx.commit();
     return n;
   };
@@ -224,12 +273,14 @@ TEST_CASE("Hub outbox: a day's usage gets a mark at most every usage_every, and 
   for (int i = 2; i < 10; ++i) f.ingest(m, t + 60 * i, 1000 * (i + 1));
   CHECK(outbox_count(f, "daily_usage") == 1);
   const UnixTime wall = kwh::now();
-  CHECK(!hub::usage_sweep_due(*f.db, wall, std::chrono::seconds(900)));
+  CHECK(!hub::sweep_due(*f.db, wall, std::chrono::seconds(900)));
   CHECK(sweep(wall) == 0);
   // Once the mark is older than usage_every, the pusher's sweep sees the row moved on since and
   // adds a mark, which carries the day's value as it is when taken.
-  CHECK(hub::usage_sweep_due(*f.db, wall + 901, std::chrono::seconds(900)));
-  CHECK(sweep(wall + 901) == 1);
+  CHECK(hub::sweep_due(*f.db, wall + 901, std::chrono::seconds(900)));
+  // (The account's balance, which the readings moved too, gets its mark again with it.)
+  CHECK(sweep(wall + 901) == 2);
+  CHECK(outbox_count(f, "daily_usage") == 2);
   claim_all(*f.db);
   CHECK(quantities() == "1000 9000");
   // Each mark is looked at once; a day that did not change since its mark gets none.

@@ -389,7 +389,7 @@ const std::vector<Key>& keys() {
        [](Config& c, const toml::node& n, const std::string& f) {
          c.hub.retry_max = as_duration(f, n, "hub.retry_max", std::chrono::seconds(1), std::chrono::hours(1));
        }},
-      {{"hub.usage_every", "15m", "a day of usage is pushed at most this often while it changes (0s .. 1d)"},
+      {{"hub.usage_every", "15m", "a day of usage or a balance is pushed at most this often while it changes (0s .. 1d)"},
        [](Config& c, const toml::node& n, const std::string& f) {
          c.hub.usage_every = as_duration(f, n, "hub.usage_every", std::chrono::seconds(0), std::chrono::hours(24));
        }},

@@ -45,6 +45,13 @@ int hub_schema_version(PgConnection& conn) {
   return static_cast<int>(v.integer(0, 0));
 }
 
+void require_current_schema(PgConnection& conn) {
+  const int version = hub_schema_version(conn);
+  if (version < hub_schema_latest())
+    fail(Exit::failed, "the hub {} has schema version {}; run 'kwh hub init' to bring it to {}", conn.where(), version,
+         hub_schema_latest());
+}
+
 int init_schema(PgConnection& conn) {
   int applied = 0;
   for (const auto& file : schema_files()) {

@@ -25,6 +25,8 @@ int hub_schema_latest();
 int init_schema(PgConnection& conn);
 // The hub's schema version; 0 when it has none.
 int hub_schema_version(PgConnection& conn);
+// Fails (1) unless the hub has this kwh's schema: the office's commands read its newest tables.
+void require_current_schema(PgConnection& conn);
 
 // A site as the hub knows it.
 struct HubSite {

@@ -100,8 +100,9 @@ std::int64_t claim(storage::Database& db, std::int64_t after, int batch) {
       "'phone', a.phone, 'building', a.building, 'tariff_id', a.tariff_id, 'tariff', (SELECT name FROM tariffs WHERE "
       "id = a.tariff_id), 'alarm1', a.alarm1, 'alarm2', a.alarm2, 'credit_limit', a.credit_limit, 'balance', "
       "a.balance, 'status', a.status, 'opened', a.opened, 'closed', a.closed, 'emergency_credit', "
-      "a.emergency_credit, 'emergency_owed', a.emergency_owed, 'language', a.language) FROM accounts a WHERE a.id = CAST(outbox.key AS "
-      "INTEGER)), json_object('key', key, 'gone', 1)) WHERE seq > ?1 AND seq <= ?2 AND payload IS NULL AND kind = "
+      "a.emergency_credit, 'emergency_owed', a.emergency_owed, 'language', a.language, 'ledger_id', coalesce((SELECT max(l.id) FROM "
+      "ledger l WHERE l.account_id = a.id), 0)) FROM accounts a WHERE a.id = CAST(outbox.key AS INTEGER)), "
+      "json_object('key', key, 'gone', 1)) WHERE seq > ?1 AND seq <= ?2 AND payload IS NULL AND kind = "
       "'account'");
   accounts.bind_all(after, last).run();
   return last;
@@ -112,9 +113,9 @@ void set_usage_every(storage::Database& db, std::chrono::seconds every) {
   if (setting(db, "hub.usage_every") != value) set_setting(db, "hub.usage_every", value);
 }
 
-bool usage_sweep_due(storage::Database& db, UnixTime now, std::chrono::seconds every) {
-  auto& st = db.cached("SELECT EXISTS (SELECT 1 FROM outbox WHERE seq > ?1 AND seq <= ?2 AND kind = 'daily_usage' "
-                       "AND time <= ?3)");
+bool sweep_due(storage::Database& db, UnixTime now, std::chrono::seconds every) {
+  auto& st = db.cached("SELECT EXISTS (SELECT 1 FROM outbox WHERE seq > ?1 AND seq <= ?2 AND kind IN ('daily_usage', "
+                       "'account') AND time <= ?3)");
   st.bind_all(setting_int(db, "hub.usage_swept"), setting_int(db, "hub.claimed"), now - every.count());
   st.step();
   const bool due = st.get_int(0) != 0;
@@ -122,28 +123,31 @@ bool usage_sweep_due(storage::Database& db, UnixTime now, std::chrono::seconds e
   return due;
 }
 
-std::int64_t sweep_usage(storage::Database& db, UnixTime now, std::chrono::seconds every) {
+std::int64_t sweep_marks(storage::Database& db, UnixTime now, std::chrono::seconds every) {
   const std::int64_t claimed = setting_int(db, "hub.claimed");
   std::int64_t swept = setting_int(db, "hub.usage_swept");
   std::int64_t added = 0;
-  // Marks in seq order were written in time order: the first one too young ends the pass.
-  auto marks = db.prepare("SELECT seq, key, time, "
-                          "NOT EXISTS (SELECT 1 FROM outbox n WHERE n.kind = 'daily_usage' AND n.key = o.key "
-                          "AND n.seq > o.seq) AND EXISTS (SELECT 1 FROM daily_usage u WHERE "
-                          "u.day || ':' || u.meter_id || ':' || u.account_id = o.key "
-                          "AND u.day = CAST(o.key AS INTEGER) AND (u.quantity IS NOT json_extract(o.payload, "
-                          "'$.quantity') OR u.cost IS NOT json_extract(o.payload, '$.cost'))) "
-                          "FROM outbox o WHERE o.seq > ?1 AND o.seq <= ?2 AND o.kind = 'daily_usage' ORDER BY o.seq");
+  // Marks in seq order were written in time order: the first one too young ends the pass. A
+  // mark is sent again when it is still its key's newest and what it carried moved on since: a
+  // day's quantity or cost, an account's balance (its other columns mark it at once).
+  auto marks = db.prepare(
+      "SELECT seq, kind, key, time, NOT EXISTS (SELECT 1 FROM outbox n WHERE n.kind = o.kind AND n.key = o.key "
+      "AND n.seq > o.seq) AND CASE o.kind WHEN 'daily_usage' THEN EXISTS (SELECT 1 FROM daily_usage u WHERE "
+      "u.day || ':' || u.meter_id || ':' || u.account_id = o.key AND u.day = CAST(o.key AS INTEGER) AND "
+      "(u.quantity IS NOT json_extract(o.payload, '$.quantity') OR u.cost IS NOT json_extract(o.payload, '$.cost'))) "
+      "ELSE EXISTS (SELECT 1 FROM accounts a WHERE a.id = CAST(o.key AS INTEGER) AND a.balance IS NOT "
+      "json_extract(o.payload, '$.balance')) END "
+      "FROM outbox o WHERE o.seq > ?1 AND o.seq <= ?2 AND o.kind IN ('daily_usage', 'account') ORDER BY o.seq");
   marks.bind_all(swept, claimed);
-  std::vector<std::string> again;
+  std::vector<std::pair<std::string, std::string>> again;
   while (marks.step()) {
-    if (marks.get_int(2) > now - every.count()) break;
+    if (marks.get_int(3) > now - every.count()) break;
     swept = marks.get_int(0);
-    if (marks.get_int(3) != 0) again.push_back(marks.get_text(1));
+    if (marks.get_int(4) != 0) again.emplace_back(marks.get_text(1), marks.get_text(2));
   }
   marks = storage::Statement();
-  for (const auto& key : again) {
-    db.cached("INSERT INTO outbox(kind, key, time) VALUES ('daily_usage', ?1, ?2)").bind_all(key, now).run();
+  for (const auto& [kind, key] : again) {
+    db.cached("INSERT INTO outbox(kind, key, time) VALUES (?1, ?2, ?3)").bind_all(kind, key, now).run();
     ++added;
   }
   set_setting(db, "hub.usage_swept", std::to_string(swept));

@@ -8,8 +8,9 @@
 //                   triggers fold a later change of the same day or account into a row above it)
 //   hub.pushed      rows up to this seq are committed at the hub
 //   hub.last_push, hub.last_error, hub.last_error_time, hub.alarm (pushes stopped, and why)
-//   hub.usage_every [hub] usage_every in seconds, which the daily_usage triggers read (schema 13)
-//   hub.usage_swept marks of days of usage up to this seq are compared by sweep_usage()
+//   hub.usage_every [hub] usage_every in seconds, which the triggers of days of usage (schema 13)
+//                   and of balances (schema 14) read
+//   hub.usage_swept marks of days of usage and accounts up to this seq are compared by sweep_marks()
 
 #include <kwh/storage/database.hpp>
 #include <kwh/util/time.hpp>
@@ -55,14 +56,15 @@ OutboxState read_state(storage::Database& db);
 std::int64_t claim(storage::Database& db, std::int64_t after, int batch);
 // In the caller's write transaction: [hub] usage_every for the triggers (written when it differs).
 void set_usage_every(storage::Database& db, std::chrono::seconds every);
-// Whether sweep_usage() has marks to look at: taken ones that became older than `every`.
-bool usage_sweep_due(storage::Database& db, UnixTime now, std::chrono::seconds every);
-// In the caller's write transaction: the day of usage that changed after its last mark was taken
-// and got no mark of its own (the last was younger than usage_every) gets one now. Each taken
-// mark older than `every` is looked at once, in seq order (hub.usage_swept): when it is still its
-// key's newest and the row differs from what it carried, a new mark follows it. With the
-// triggers, every change of a day is on the hub at most `every` after it. Returns marks added.
-std::int64_t sweep_usage(storage::Database& db, UnixTime now, std::chrono::seconds every);
+// Whether sweep_marks() has marks to look at: taken ones that became older than `every`.
+bool sweep_due(storage::Database& db, UnixTime now, std::chrono::seconds every);
+// In the caller's write transaction: the day of usage or the account's balance that changed
+// after its last mark was taken and got no mark of its own (the last was younger than
+// usage_every) gets one now. Each taken mark older than `every` is looked at once, in seq order
+// (hub.usage_swept): when it is still its key's newest and the row differs from what it carried
+// (a day's quantity or cost, an account's balance), a new mark follows it. With the triggers,
+// every change of a day or a balance is on the hub at most `every` after it. Returns marks added.
+std::int64_t sweep_marks(storage::Database& db, UnixTime now, std::chrono::seconds every);
 
 // The rows in (after, upto], in order, each with its hash.
 std::vector<OutboxRow> rows(storage::Database& db, std::int64_t after, std::int64_t upto, std::string_view site_id,

@@ -109,12 +109,12 @@ std::int64_t Pusher::push_batch_once() {
     return 0;
   }
   m_counters.alarm = 0;
-  // A day of usage whose last change got no mark of its own (usage_every) gets one now.
+  // A day of usage or a balance whose last change got no mark of its own (usage_every) gets one now.
   const auto every = std::chrono::duration_cast<std::chrono::seconds>(m_cfg.usage_every);
-  if (usage_sweep_due(*m_read, now(), every)) {
+  if (sweep_due(*m_read, now(), every)) {
     m_write([&](storage::Database& db) {
       storage::Transaction tx(db);
-      sweep_usage(db, now(), every);
+      sweep_marks(db, now(), every);
       tx.commit();
     });
   }

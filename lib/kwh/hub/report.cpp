@@ -165,10 +165,12 @@ Table balances(PgConnection& conn, const ReportRequest& r) {
                Column{"status", Kind::status}, Column{"balance", Kind::money}, Column{"credit_limit", Kind::money},
                Column{"alarm1", Kind::money},  Column{"alarm2", Kind::money},  Column{"meters"}};
   site_ids(conn, r.site);
+  // The balance the account's row carries, read at the site with its newest ledger entry then
+  // (ledger_id), unless a later entry has arrived since: then that entry's.
   auto res = conn.exec(
       "SELECT a.site_id, a.name, coalesce(a.holder, ''), coalesce(a.status, ''), "
       "coalesce((SELECT l.balance FROM ledger l WHERE l.site_id = a.site_id AND l.account_id = a.id "
-      "ORDER BY l.id DESC LIMIT 1), a.balance, 0), coalesce(a.credit_limit, 0), a.alarm1, a.alarm2, "
+      "AND l.id > coalesce(a.ledger_id, -1) ORDER BY l.id DESC LIMIT 1), a.balance, 0), coalesce(a.credit_limit, 0), a.alarm1, a.alarm2, "
       "coalesce((SELECT string_agg(DISTINCT d.meter, ' ' ORDER BY d.meter) FROM daily_usage d "
       "WHERE d.site_id = a.site_id AND d.account_id = a.id AND d.day = (SELECT max(day) FROM daily_usage u "
       "WHERE u.site_id = a.site_id AND u.account_id = a.id)), '') "

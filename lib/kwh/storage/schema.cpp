@@ -600,7 +600,7 @@ ALTER TABLE accounts ADD COLUMN language TEXT;
       // (payload NULL) that the pusher fills from the current row when it takes them
       // (hub::claim), and a change while a mark is not yet taken (seq above settings
       // 'hub.claimed') adds nothing. An account's balance moves with every reading and is not a
-      // change here (the ledger carries the money); its other columns are. The pusher's state is
+      // change here (schema 14 makes it one, throttled); its other columns are. The pusher's state is
       // in settings ('hub.site_epoch', made here; 'hub.claimed', 'hub.pushed', 'hub.last_push',
       // 'hub.last_error', 'hub.last_error_time', 'hub.alarm').
       R"sql(
@@ -672,7 +672,7 @@ END;
       // 13: fewer marks for a day of usage ([hub] usage_every, which kwhd writes to settings
       // 'hub.usage_every' in seconds; 900 until it has): a change adds a mark only when none is
       // waiting and the key's last mark is older than that. The pusher adds the mark a change
-      // left out once the last one is old enough (hub::sweep_usage), so the day's last value
+      // left out once the last one is old enough (hub::sweep_marks), so the day's last value
       // always follows.
       R"sql(
 DROP TRIGGER outbox_daily_usage_insert;
@@ -691,6 +691,21 @@ CREATE TRIGGER outbox_daily_usage_update AFTER UPDATE ON daily_usage BEGIN
     SELECT 'daily_usage', NEW.day || ':' || NEW.meter_id || ':' || NEW.account_id, unixepoch()
     WHERE NOT EXISTS (SELECT 1 FROM outbox WHERE kind = 'daily_usage'
       AND key = NEW.day || ':' || NEW.meter_id || ':' || NEW.account_id
+      AND (seq > coalesce((SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'hub.claimed'), 0)
+        OR time > unixepoch() - coalesce((SELECT CAST(value AS INTEGER) FROM settings
+                                           WHERE key = 'hub.usage_every'), 900)));
+END;
+)sql",
+      // 14: an account's balance reaches the hub as the site has it. The balance moves with
+      // every reading billed, between the ledger entries that carry money; a move now marks the
+      // account like a change of a day of usage does (at most every [hub] usage_every, and the
+      // pusher's sweep sends the last value, hub::sweep_marks). The other columns mark it at once
+      // (outbox_account_update, unchanged); when both fire, the first mark is the one.
+      R"sql(
+CREATE TRIGGER outbox_account_balance AFTER UPDATE OF balance ON accounts WHEN OLD.balance IS NOT NEW.balance BEGIN
+  INSERT INTO outbox(kind, key, time)
+    SELECT 'account', CAST(NEW.id AS TEXT), unixepoch()
+    WHERE NOT EXISTS (SELECT 1 FROM outbox WHERE kind = 'account' AND key = CAST(NEW.id AS TEXT)
       AND (seq > coalesce((SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'hub.claimed'), 0)
         OR time > unixepoch() - coalesce((SELECT CAST(value AS INTEGER) FROM settings
                                            WHERE key = 'hub.usage_every'), 900)));
