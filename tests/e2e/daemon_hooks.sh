@@ -6,16 +6,9 @@
 # restart neither repeats a delivery nor loses a pending one.
 source "$KWH_SOURCE/tests/e2e/lib.sh"
 source "$KWH_SOURCE/tests/e2e/daemon_lib.sh"
+source "$KWH_SOURCE/tests/e2e/hooks_lib.sh"
 need_sqlite3
-H="$T/hooks"
-mkdir -p "$H"
 
-# record.sh [KIND]: appends the event (one line of JSON) to $H/KIND.jsonl; KIND defaults to
-# what kwhd says in KWH_HOOK_KIND.
-cat >"$H/record.sh" <<SH
-#!/bin/sh
-{ cat; echo; } >>"$H/\${1:-\$KWH_HOOK_KIND}.jsonl"
-SH
 # flaky.sh KIND: fails its first two runs, then records.
 cat >"$H/flaky.sh" <<SH
 #!/bin/sh
@@ -34,10 +27,6 @@ if [ "\$n" -eq 1 ]; then echo "sending slowly"; sleep 30; fi
 exec "$H/record.sh" payment
 SH
 chmod 755 "$H"/*.sh
-lines() { if [ -e "$H/$1.jsonl" ]; then wc -l <"$H/$1.jsonl"; else echo 0; fi; }
-has_lines() { [ "$(lines "$1")" -ge "$2" ]; }
-# field KIND N EXPR: a Python expression over the N-th (from 1) event of KIND as d.
-field() { sed -n "$2p" "$H/$1.jsonl" | json "$3"; }
 
 kwh init >/dev/null
 # 2 kW at 3600x: 2 kWh, 2.00 at 1.00 a kWh, each second.

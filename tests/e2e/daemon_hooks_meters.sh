@@ -6,17 +6,8 @@
 # see the condition; kwh log --hooks lists them as sent.
 source "$KWH_SOURCE/tests/e2e/lib.sh"
 source "$KWH_SOURCE/tests/e2e/daemon_lib.sh"
+source "$KWH_SOURCE/tests/e2e/hooks_lib.sh"
 need_sqlite3
-H="$T/hooks"
-mkdir -p "$H"
-cat >"$H/record.sh" <<SH
-#!/bin/sh
-{ cat; echo; } >>"$H/\$KWH_HOOK_KIND.jsonl"
-SH
-chmod 755 "$H/record.sh"
-lines() { if [ -e "$H/$1.jsonl" ]; then wc -l <"$H/$1.jsonl"; else echo 0; fi; }
-has_lines() { [ "$(lines "$1")" -ge "$2" ]; }
-field() { sed -n "$2p" "$H/$1.jsonl" | json "$3"; }
 
 kwh init >/dev/null
 # Two meters at 2 kW and 3600x (2.00 a second each at 1.00 a kWh) for the accounts.

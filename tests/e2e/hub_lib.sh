@@ -1,5 +1,6 @@
 # Helpers for the hub's end-to-end tests (sourced after lib.sh): a PostgreSQL server of the
-# test's own, on a free loopback port, with its data and socket in a folder of its own.
+# test's own, on a free loopback port, with its data and socket in a folder of its own; and, at
+# the end, a site pushing to it and the office reading it (those need daemon_lib.sh too).
 #
 # PostgreSQL refuses to run as root, and CI runs as root: there the server runs as the
 # unprivileged user nobody, in a folder under /tmp that it may enter (the checkout and $T may
@@ -171,3 +172,40 @@ PY
   track $FWD_PID
   wait_for 10 grep -q ready "$T/$3.out" || { cat "$T/$3.err" >&2; fail "the forwarder $3 did not start"; }
 }
+
+# hub_site SITE URL METERS [KEY = VALUE...]: a site in $KWH_DB that pushes to the hub at URL as
+# SITE: the simulator with METERS meters on one gateway, 1 kW each at 3600x (1.00 a second at
+# 1.00 a kWh), accounts A1 on M1_1 and A2 on M1_2 with 500 each (the sales' refs name the site,
+# so that two sites' first entries differ at the hub), and $T/kwh.toml with [hub] pushing every
+# 200ms plus the test's own [hub] keys (retry, batch, usage_every: TOML takes no key twice). The
+# caller points KWH_CONFIG at the file, or moves it.
+hub_site() {
+  local site=$1 url=$2 meters=$3
+  shift 3
+  kwh init >/dev/null
+  start_sim "$meters" 1 --speed 3600 --load-w 1000
+  add_site 1 "$meters"
+  kwh tariff add flat --flat 1.0000 >/dev/null
+  kwh account open A1 --name "Tea House $site" --tariff flat --meter M1_1 >/dev/null
+  kwh account open A2 --name "Book Shop $site" --tariff flat --meter M1_2 >/dev/null
+  kwh sell A1 500 --ref "$site-open-1" >/dev/null
+  kwh sell A2 500 --ref "$site-open-2" >/dev/null
+  write_config '[billing]' 'max_power_w = 100000000' '[hub]' "url = \"$url\"" "site_id = \"$site\"" \
+    'interval = "200ms"' 'retry_max = "1s"' "$@"
+}
+
+# office ARGS...: kwh as the office runs it: no site database, no kwh.toml; the hub from the
+# environment, PostgreSQL decides.
+office() { env -u KWH_CONFIG KWH_DB="$T/no-such-site.db" KWH_HUB_URL="$PG_URL" "$KWH" "$@"; }
+
+# site_ledger, hub_ledger SITE: the site's ledger ($KWH_DB), and SITE's at the hub, in the same
+# columns: equal when the hub holds every entry of the site once, as the site has it.
+site_ledger() { sql "SELECT id, kind, amount, balance, coalesce(ref, '') FROM ledger ORDER BY id"; }
+hub_ledger() { psql_q "SELECT id, kind, amount, balance, coalesce(ref, '') FROM ledger WHERE site_id = '$1' ORDER BY id"; }
+ledgers_agree() { [ "$(site_ledger)" = "$(hub_ledger "$1")" ]; }
+# drained: the site ($KWH_DB, KWH_CONFIG) has no row waiting for the hub.
+drained() { [ "$(kwh hub status --json | json 'd["rows_waiting"]')" = 0 ]; }
+# in_step SITE: the hub holds every ledger entry of the site, once, with the same columns.
+in_step() { drained && ledgers_agree "$1"; }
+# has_error: kwh hub status shows the last push's error (the hub is away).
+has_error() { [ "$(kwh hub status --json | json 'd["last_error"] is not None')" = True ]; }

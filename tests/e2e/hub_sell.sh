@@ -14,23 +14,13 @@ need_sqlite3
 need_pg
 start_pg
 
-kwh init >/dev/null
-start_sim 2 1 --speed 3600 --load-w 1000
-add_site 1 2
-kwh tariff add flat --flat 1.0000 >/dev/null
-kwh account open A1 --name "Tea House" --tariff flat --meter M1_1 >/dev/null
-kwh account open A2 --name "Book Shop" --tariff flat --meter M1_2 >/dev/null
+hub_site north "$PG_URL" 2 'usage_every = "1s"' 'retry = "300ms"'
 kwh account open A3 --name "Closed Shop" --tariff flat >/dev/null
 kwh account close A3 >/dev/null
-kwh sell A1 500 --ref first-1 >/dev/null
-kwh sell A2 500 --ref first-2 >/dev/null
-write_config '[billing]' 'max_power_w = 100000000' '[hub]' "url = \"$PG_URL\"" 'site_id = "north"' 'interval = "200ms"' 'usage_every = "1s"' \
-  'retry = "300ms"' 'retry_max = "1s"'
 export KWH_CONFIG="$T/kwh.toml"
 
-# The office: no site database, no kwh.toml; the hub from the environment, PostgreSQL decides.
-office() { env -u KWH_CONFIG KWH_DB="$T/no-such-site.db" KWH_HUB_URL="$PG_URL" "$KWH" "$@"; }
-# A hub without kwh's schema (or with an older one): the office's commands say what to run.
+# A hub without kwh's schema (or with an older one): the office's commands say what to run
+# (office: no site database, no kwh.toml).
 expect_exit 1 office hub report sales --all
 expect_one_line_error
 contains "$ERR" "run 'kwh hub init'"
@@ -115,10 +105,7 @@ equals "$(psql_q "SELECT receipt FROM intents WHERE ref = 'office-6'")" \
 # The hub's reports: once the hub holds the site's ledger, sales agree to the minor unit.
 for i in $(seq 1 5); do kwh sell A$((i % 2 + 1)) "0.0$i" --ref "small-$i" >/dev/null; done
 kwh refund A1 0.50 --ref back-1 >/dev/null
-site_ledger() { sql "SELECT id, kind, amount, balance, coalesce(ref, '') FROM ledger ORDER BY id"; }
-hub_ledger() { psql_q "SELECT id, kind, amount, balance, coalesce(ref, '') FROM ledger WHERE site_id = 'north' ORDER BY id"; }
-in_step() { [ "$(site_ledger)" = "$(hub_ledger)" ]; }
-wait_for 30 in_step || { cat "$T/kwhd.err" >&2; fail "the hub did not get the site's ledger"; }
+wait_for 30 ledgers_agree north || { cat "$T/kwhd.err" >&2; fail "the hub did not get the site's ledger"; }
 for by in day account operator; do
   expect_exit 0 office hub report sales --all --by "$by" --format csv
   hub_csv=$OUT

@@ -11,22 +11,12 @@ need_sqlite3
 need_pg
 start_pg
 
-office() { env -u KWH_CONFIG KWH_DB="$T/no-such-site.db" KWH_HUB_URL="$PG_URL" "$KWH" "$@"; }
 expect_exit 0 office hub init
 
 # site N: its database, simulator, config and kwhd (pid in KWHD_N).
 for s in north south; do
   export KWH_DB="$T/$s.db"
-  kwh init >/dev/null
-  start_sim 2 1 --speed 3600 --load-w 1000
-  add_site 1 2
-  kwh tariff add flat --flat 1.0000 >/dev/null
-  kwh account open A1 --name "Tea House $s" --tariff flat --meter M1_1 >/dev/null
-  kwh account open A2 --name "Book Shop $s" --tariff flat --meter M1_2 >/dev/null
-  kwh sell A1 500 --ref "$s-open-1" >/dev/null
-  kwh sell A2 500 --ref "$s-open-2" >/dev/null
-  write_config '[billing]' 'max_power_w = 100000000' '[hub]' "url = \"$PG_URL\"" "site_id = \"$s\"" \
-    'interval = "200ms"' 'usage_every = "1s"' 'retry = "300ms"' 'retry_max = "1s"'
+  hub_site $s "$PG_URL" 2 'usage_every = "1s"' 'retry = "300ms"'
   mv "$T/kwh.toml" "$T/$s.toml"
   "$KWHD" --config "$T/$s.toml" 2>"$T/kwhd-$s.err" &
   track $!
@@ -47,9 +37,8 @@ expect_exit 0 office hub sell south A2 8.88 --ref office-s --wait 20
 wait "${sellers[@]}" || fail "a sale at a site failed"
 
 # Stop the sites (their ledgers then stand still) once each has pushed everything.
-drained() { [ "$(at "$1" "$KWH" hub status --json | json 'd["rows_waiting"]')" = 0 ]; }
 for s in north south; do
-  wait_for 30 drained $s || { cat "$T/kwhd-$s.err" >&2; fail "site $s did not push its backlog"; }
+  wait_for 30 at $s drained || { cat "$T/kwhd-$s.err" >&2; fail "site $s did not push its backlog"; }
 done
 stop_sim "$SIM_PID" "$SIM_OUT"
 sleep 1.5
@@ -59,9 +48,9 @@ for s in north south; do
 done
 
 for s in north south; do
-  site_ledger=$(KWH_DB="$T/$s.db" sql "SELECT id, kind, amount, balance, coalesce(ref, '') FROM ledger ORDER BY id")
-  hub_ledger=$(psql_q "SELECT id, kind, amount, balance, coalesce(ref, '') FROM ledger WHERE site_id = '$s' ORDER BY id")
-  equals "$hub_ledger" "$site_ledger"
+  at_site=$(at $s site_ledger)
+  at_hub=$(hub_ledger $s)
+  equals "$at_hub" "$at_site"
   equals "$(KWH_DB="$T/$s.db" sql "SELECT count(*) FROM ledger WHERE ref LIKE '$s-till-%'")" 15
   equals "$(KWH_DB="$T/$s.db" sql "SELECT count(*) FROM ledger WHERE ref LIKE 'hub:office-%'")" 1
   # The office's sales report, this site's rows: the site's own report to the minor unit.
@@ -69,7 +58,7 @@ for s in north south; do
   theirs=$(office hub report sales --site $s --by account --format csv | tail -n +2 | grep -v '^total' | cut -d, -f2- | sort)
   [ "$(printf '%s\n' "$mine" | wc -l)" = 2 ] || fail "site $s's sales report has not its two accounts: $mine"
   equals "$theirs" "$mine"
-  echo "$s: $(printf '%s\n' "$hub_ledger" | wc -l) ledger entries at the hub as at the site; sales by account $(echo $mine)"
+  echo "$s: $(printf '%s\n' "$at_hub" | wc -l) ledger entries at the hub as at the site; sales by account $(echo $mine)"
 done
 expect_exit 0 office hub report sales --all --by account --format csv
 equals "$(printf '%s\n' "$OUT" | tail -n +2 | cut -d, -f1 | grep -v '^total' | sort -u | tr '\n' ' ')" "north south "
