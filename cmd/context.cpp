@@ -90,15 +90,4 @@ CLI::Validator within(double lo, double hi) {
       fmt::format("{} to {}", lo, hi));
 }
 
-void add_unbuilt(CLI::App& app, Context& ctx, const std::string& name, const std::string& description) {
-  auto* sub = app.add_subcommand(name, description + " (not built yet)");
-  sub->allow_extras();
-  sub->callback([&ctx, name] {
-    ctx.action = [name] {
-      std::cerr << "kwh: 'kwh " << name << "' is not built yet in this version\n";
-      return 1;
-    };
-  });
-}
-
 } // namespace kwh::cli

@@ -74,10 +74,6 @@ private:
 // ("--wait: 'abc' is not a number", "--meters: 0 is outside 1 to 100000").
 CLI::Validator within(double lo, double hi);
 
-// Registers a subcommand that is documented but not built yet: visible in --help, and it says
-// so and exits 1.
-void add_unbuilt(CLI::App& app, Context& ctx, const std::string& name, const std::string& description);
-
 // The subcommand that parsing chose: its path ("relay off") and its positional arguments (the
 // subject of its audit entry). Implemented with authorize() and record_audit() in operator.cpp.
 struct ChosenCommand {

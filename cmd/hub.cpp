@@ -76,6 +76,35 @@ int status(Context& ctx) {
   return 0;
 }
 
+// A new epoch for this site's database, after it was restored from an older copy and the hub
+// refused it (an alarm); kwhd's next push has the hub keep the old epoch's rows apart.
+int reset_epoch(Context& ctx) {
+  const auto& cfg = ctx.config().hub;
+  auto& db = ctx.db();
+  storage::Transaction tx(db);
+  const hub::OutboxState before = hub::read_state(db);
+  if (!before.alarm && !ctx.yes)
+    fail(Exit::usage, "the hub has no alarm for this site; a new epoch pushes its whole ledger again and the hub "
+                      "keeps the old rows apart: add --yes to start one anyway");
+  const hub::EpochReset r = hub::reset_epoch(db, now());
+  tx.commit();
+  const std::string site = cfg.site_id.empty() ? std::string("SITE") : cfg.site_id;
+  const std::string kept = fmt::format("{}@{}", site, r.previous.substr(0, 8));
+  if (ctx.format() == output::Format::json) {
+    ctx.print(output::Json::object()
+                  .set("site_id", cfg.site_id.empty() ? output::Json() : output::Json(cfg.site_id))
+                  .set("epoch", r.epoch)
+                  .set("previous_epoch", r.previous)
+                  .set("rows_waiting", r.rows)
+                  .set("kept_as", kept));
+  } else if (!ctx.quiet) {
+    ctx.out() << fmt::format("new epoch {} (was {}): {} rows to push from seq 1; the hub keeps the rows of the old "
+                             "epoch apart as site {} when kwhd next pushes\n",
+                             r.epoch, r.previous, r.rows, kept);
+  }
+  return 0;
+}
+
 struct SellOptions {
   std::optional<std::string> url, operator_name;
   std::string site, account, amount, ref, method = "cash";
@@ -252,7 +281,9 @@ void add_hub(CLI::App& app, Context& ctx) {
     };
   });
 
-  add_unbuilt(*hub, ctx, "reset-epoch", "start a new epoch after a restore, which the hub keeps apart");
+  auto* reset_cmd = hub->add_subcommand(
+      "reset-epoch", "start a new epoch after a restore: the site pushes anew, the hub keeps the old rows apart");
+  reset_cmd->callback([&ctx] { ctx.action = [&ctx] { return reset_epoch(ctx); }; });
 }
 
 } // namespace kwh::cli

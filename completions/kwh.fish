@@ -347,7 +347,7 @@ complete -c kwh -n '__kwh_at serve' -l insecure-cookies -d 'plain-HTTP cookies, 
 complete -c kwh -n '__kwh_at ""' -a hub -d "the office's hub: make its schema, show this site's pushes"
 complete -c kwh -n '__kwh_at hub' -a init -d "create or migrate the hub's schema"
 complete -c kwh -n '__kwh_at hub' -a status -d "this site's pushes to the hub"
-complete -c kwh -n '__kwh_at hub' -a reset-epoch -d 'start a new epoch after a restore (not built yet)'
+complete -c kwh -n '__kwh_at hub' -a reset-epoch -d 'start a new epoch after a restore, the old rows kept apart at the hub'
 complete -c kwh -n '__kwh_at "hub init"' -l url -x -d "the hub's PostgreSQL (default [hub] url)"
 complete -c kwh -n '__kwh_at hub' -a sell -d 'sell a top-up at the office for a site to apply'
 complete -c kwh -n '__kwh_at hub' -a report -d 'sales, balances or energy from the hub'

@@ -29,8 +29,8 @@ export KWH_CONFIG="$T/kwh.toml"
 expect_exit 0 kwhd --config "$T/kwh.toml" --check-config
 # kwh hub init through the same URL: it lands on the primary (the standby is read-only).
 expect_exit 0 kwh hub init
-contains "$OUT" "schema version 3"
-equals "$(psql_q "SELECT max(version) FROM hub_schema_version")" 3
+contains "$OUT" "schema version $HUB_SCHEMA"
+equals "$(psql_q "SELECT max(version) FROM hub_schema_version")" "$HUB_SCHEMA"
 
 hub_rows() { psql_q "SELECT count(*) FROM site_rows WHERE site_id = 'north'"; }
 # once: every row at the hub once (by seq, and every ledger entry by its id), no alarm.

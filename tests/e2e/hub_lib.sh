@@ -173,6 +173,9 @@ PY
   wait_for 10 grep -q ready "$T/$3.out" || { cat "$T/$3.err" >&2; fail "the forwarder $3 did not start"; }
 }
 
+# The hub's schema version that kwh hub init brings a hub to: one per file in lib/kwh/hub/sql.
+HUB_SCHEMA=$(find "$KWH_SOURCE/lib/kwh/hub/sql" -name '[0-9]*.sql' | wc -l)
+
 # hub_site SITE URL METERS [KEY = VALUE...]: a site in $KWH_DB that pushes to the hub at URL as
 # SITE: the simulator with METERS meters on one gateway, 1 kW each at 3600x (1.00 a second at
 # 1.00 a kWh), accounts A1 on M1_1 and A2 on M1_2 with 500 each (the sales' refs name the site,

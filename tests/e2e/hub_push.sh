@@ -20,10 +20,10 @@ expect_exit 0 kwhd --config "$T/kwh.toml" --check-config
 
 # The schema, twice: the second time it is current.
 expect_exit 0 kwh hub init
-contains "$OUT" "schema version 3"
+contains "$OUT" "schema version $HUB_SCHEMA"
 expect_exit 0 kwh hub init
 contains "$OUT" "current"
-equals "$(psql_q "SELECT max(version) FROM hub_schema_version")" 3
+equals "$(psql_q "SELECT max(version) FROM hub_schema_version")" "$HUB_SCHEMA"
 expect_exit 0 kwh hub status --json
 equals "$(echo "$OUT" | json 'd["site_id"]')" north
 [ "$(echo "$OUT" | json 'd["rows_waiting"]')" -gt 0 ] || fail "no rows waiting before kwhd ran: $OUT"
@@ -113,3 +113,32 @@ equals "$(psql_q "SELECT count(*) FROM site_rows WHERE site_id = 'north'")" "$hu
 equals "$(psql_q "SELECT count(*) FROM ledger WHERE ref = 'after-restore'")" 0
 # The site sells on.
 expect_exit 0 kwh sell A1 1 --ref after-alarm
+
+# kwh hub reset-epoch: the restored database starts a new epoch and pushes its whole ledger
+# again; the hub keeps the old epoch's rows apart as a site of their own, which --all leaves out.
+old_epoch=$(kwh hub status --json | json 'd["epoch"]')
+expect_exit 0 kwh hub reset-epoch --json
+new_epoch=$(printf '%s' "$OUT" | json 'd["epoch"]')
+kept=$(printf '%s' "$OUT" | json 'd["kept_as"]')
+equals "$kept" "north@${old_epoch:0:8}"
+[ "$new_epoch" != "$old_epoch" ] || fail "the epoch did not change"
+wait_for 30 in_step north || { cat "$T/kwhd.err" >&2; fail "the new epoch did not reach the hub"; }
+grep -q "keeps the rows of epoch $old_epoch apart as site $kept" "$T/kwhd.err" || fail "kwhd did not log the new epoch"
+equals "$(psql_q "SELECT epoch FROM sites WHERE site_id = 'north'")" "$new_epoch"
+equals "$(psql_q "SELECT min(seq) FROM site_rows WHERE site_id = 'north'")" 1
+equals "$(psql_q "SELECT replaced_by FROM sites WHERE site_id = '$kept'")" north
+# The old epoch's rows, untouched: among them the sales the restored copy lost.
+equals "$(psql_q "SELECT count(*) FROM site_rows WHERE site_id = '$kept'")" "$hub_rows"
+equals "$(psql_q "SELECT count(*) FROM ledger WHERE site_id = '$kept' AND ref LIKE 'till-%'")" 40
+equals "$(psql_q "SELECT count(*) FROM ledger WHERE site_id = 'north' AND ref IN ('after-restore', 'after-alarm')")" 2
+equals "$(psql_q "SELECT count(*) FROM alarms WHERE resolved IS NULL")" 0
+equals "$(kwh hub status --json | json 'd["alarm"]')" None
+# The office's reports over --all are the site's: the kept epoch is not counted twice.
+expect_exit 0 office hub report sales --all --by account --format csv
+equals "$(printf '%s\n' "$OUT" | tail -n +2 | cut -d, -f2-)" "$(kwh report sales --by account --format csv | tail -n +2)"
+expect_exit 0 office hub report sales --site "$kept" --format csv
+expect_exit 0 office hub check --all
+# Without an alarm, a new epoch takes --yes.
+expect_exit 64 kwh hub reset-epoch
+expect_one_line_error
+contains "$ERR" "--yes"

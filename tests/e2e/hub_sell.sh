@@ -25,9 +25,9 @@ expect_exit 1 office hub report sales --all
 expect_one_line_error
 contains "$ERR" "run 'kwh hub init'"
 expect_exit 0 office hub init
-contains "$OUT" "schema version 3"
+contains "$OUT" "schema version $HUB_SCHEMA"
 [ ! -e "$T/no-such-site.db" ] || fail "the office's kwh hub init made a site database"
-equals "$(psql_q "SELECT max(version) FROM hub_schema_version")" 3
+equals "$(psql_q "SELECT max(version) FROM hub_schema_version")" "$HUB_SCHEMA"
 
 # A site the hub does not know yet.
 expect_exit 66 office hub sell north A1 10 --ref too-early

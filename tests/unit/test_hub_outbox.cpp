@@ -29,7 +29,8 @@ std::int64_t claim_all(storage::Database& db) {
 
 } // namespace
 
-TEST_CASE("Hub outbox: a sale's ledger entry gets its outbox row in the same transaction, with every column") {
+TEST_CASE("Hub outbox: a sale's ledger entry gets its outbox row in the same transaction, with every column once "
+          "taken") {
   test::BillingFixture f;
   f.add_meter("M1");
   f.add_flat("flat", "1.00");
@@ -37,6 +38,9 @@ TEST_CASE("Hub outbox: a sale's ledger entry gets its outbox row in the same tra
   CHECK(outbox_count(f, "account") == 1);
   auto r = f.pay("A1", 12345, billing::PaymentKind::sale, std::string("till-1"));
   REQUIRE(outbox_count(f, "ledger") == 1);
+  // A mark in the sale's transaction (schema 15), filled with the entry when the pusher takes it.
+  CHECK(f.count("SELECT count(*) FROM outbox WHERE kind = 'ledger' AND payload IS NULL") == 1);
+  claim_all(*f.db);
   const std::string payload = text_of(f, "SELECT payload FROM outbox WHERE kind = 'ledger'");
   CHECK(text_of(f, "SELECT json_extract(payload, '$.amount') FROM outbox WHERE kind = 'ledger'") == "12345");
   CHECK(text_of(f, "SELECT json_extract(payload, '$.account') FROM outbox WHERE kind = 'ledger'") == "A1");
@@ -291,4 +295,57 @@ TEST_CASE("Hub outbox: a day's usage gets a mark at most every usage_every, and 
   f.db->exec("UPDATE outbox SET time = time - 2000 WHERE kind = 'daily_usage'");
   f.ingest(m, t + 600, 11000);
   CHECK(outbox_count(f, "daily_usage") == 3);
+}
+
+TEST_CASE("Hub outbox: a new epoch empties the outbox and fills it again with every account, entry and day, from seq 1") {
+  test::BillingFixture f;
+  auto m = f.add_meter("M1");
+  f.add_flat("flat", "1.00");
+  f.open("A1", "flat", {"M1"});
+  f.open("A2", "flat", {});
+  f.pay("A1", 100000);
+  f.pay("A2", 5000);
+  f.ingest(m, 1'800'000'000, 1000);
+  f.ingest(m, 1'800'000'060, 2000);
+  const std::int64_t upto = claim_all(*f.db);
+  {
+    storage::Transaction tx(*f.db);
+    hub::record_pushed(*f.db, upto, kwh::now(), std::chrono::hours(1));
+    hub::record_alarm(*f.db, "restored", kwh::now());
+    tx.commit();
+  }
+  const auto before = hub::read_state(*f.db);
+  REQUIRE(before.alarm);
+  hub::EpochReset r;
+  {
+    storage::Transaction tx(*f.db);
+    r = hub::reset_epoch(*f.db, 1'900'000'000);
+    tx.commit();
+  }
+  CHECK(r.previous == before.epoch);
+  CHECK(r.epoch.size() == 32);
+  CHECK(r.epoch != before.epoch);
+  const auto after = hub::read_state(*f.db);
+  CHECK(after.epoch == r.epoch);
+  CHECK(after.previous_epoch == before.epoch);
+  CHECK(!after.alarm);
+  CHECK(after.pushed == 0);
+  CHECK(after.claimed == 0);
+  // The two accounts, every ledger entry and the day of usage, numbered from 1 in that order.
+  const auto entries = f.count("SELECT count(*) FROM ledger");
+  CHECK(r.rows == 2 + entries + f.count("SELECT count(*) FROM daily_usage"));
+  CHECK(after.waiting == r.rows);
+  CHECK(f.count("SELECT min(seq) FROM outbox") == 1);
+  CHECK(f.count("SELECT max(seq) FROM outbox") == r.rows);
+  CHECK(text_of(f, "SELECT group_concat(kind, ' ') FROM (SELECT DISTINCT kind FROM outbox ORDER BY seq)") ==
+        "account ledger daily_usage");
+  // Taken, the marks carry the rows: every entry with its hash, as the site has it.
+  claim_all(*f.db);
+  CHECK(f.count("SELECT count(*) FROM outbox o JOIN ledger l ON o.key = CAST(l.id AS TEXT) WHERE o.kind = 'ledger' "
+                "AND json_extract(o.payload, '$.hash') = lower(hex(l.hash)) AND json_extract(o.payload, '$.amount') = "
+                "l.amount") == entries);
+  CHECK(text_of(f, "SELECT json_extract(payload, '$.balance') FROM outbox WHERE kind = 'account' AND key = "
+                   "(SELECT CAST(id AS TEXT) FROM accounts WHERE name = 'A2')") == "5000");
+  auto batch = hub::rows(*f.db, 0, r.rows, "s1", r.epoch);
+  CHECK(batch.front().hash == hub::row_hash("s1", r.epoch, 1, batch.front().kind, batch.front().payload));
 }

@@ -84,6 +84,14 @@ void register_site(PgConnection& conn, const std::string& site_id, const std::st
   conn.exec("INSERT INTO sites(site_id, epoch) VALUES ($1, $2) ON CONFLICT (site_id) DO NOTHING", {site_id, epoch});
 }
 
+std::optional<std::string> new_epoch(PgConnection& conn, const std::string& site_id, const std::string& old_epoch,
+                                     const std::string& epoch) {
+  PgTransaction tx(conn);
+  auto r = conn.exec("SELECT hub_new_epoch($1, $2, $3)", {site_id, old_epoch, epoch});
+  tx.commit();
+  return r.opt_text(0, 0);
+}
+
 std::optional<std::string> row_hash_at(PgConnection& conn, const std::string& site_id, std::int64_t seq) {
   auto r = conn.exec("SELECT encode(hash, 'hex') FROM site_rows WHERE site_id = $1 AND seq = $2::bigint",
                      {site_id, std::to_string(seq)});

@@ -37,6 +37,12 @@ struct HubSite {
 std::optional<HubSite> find_site(PgConnection& conn, const std::string& site_id);
 // Registers a site on its first push (nothing when it is known already).
 void register_site(PgConnection& conn, const std::string& site_id, const std::string& epoch);
+// A site's new epoch (kwh hub reset-epoch): the hub, holding `old_epoch` for the site, moves its
+// rows aside to a site of their own and takes the site's pushes anew from seq 1 (hub_new_epoch,
+// schema 4). Returns the name the old rows are kept under; nullopt when the hub has the new
+// epoch already.
+std::optional<std::string> new_epoch(PgConnection& conn, const std::string& site_id, const std::string& old_epoch,
+                                     const std::string& epoch);
 // The hash the hub holds for a site's row; nullopt when it has none.
 std::optional<std::string> row_hash_at(PgConnection& conn, const std::string& site_id, std::int64_t seq);
 

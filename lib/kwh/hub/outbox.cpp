@@ -1,5 +1,6 @@
 #include <kwh/hub/outbox.hpp>
 
+#include <kwh/crypto/hmac.hpp>
 #include <kwh/crypto/sha256.hpp>
 
 #include <fmt/format.h>
@@ -75,6 +76,7 @@ OutboxState read_state(storage::Database& db) {
   s.last_error = setting(db, "hub.last_error");
   if (auto v = setting(db, "hub.last_error_time")) s.last_error_time = std::strtoll(v->c_str(), nullptr, 10);
   s.alarm = setting(db, "hub.alarm");
+  s.previous_epoch = setting(db, "hub.previous_epoch");
   return s;
 }
 
@@ -85,8 +87,17 @@ std::int64_t claim(storage::Database& db, std::int64_t after, int batch) {
   const std::int64_t last = st.is_null(0) ? after : st.get_int(0);
   st = storage::Statement();
   if (last > setting_int(db, "hub.claimed")) set_setting(db, "hub.claimed", std::to_string(last));
-  // The marks of days of usage and accounts get the row as it is now. A row that is gone (none
-  // is deleted today) is sent as its key alone.
+  // The marks get the row as it is now: a ledger entry (which never changes), a day of usage, an
+  // account. A row that is gone (none is deleted today) is sent as its key alone.
+  auto ledger = db.prepare(
+      "UPDATE outbox SET payload = coalesce((SELECT json_object('id', l.id, 'account_id', l.account_id, 'account', "
+      "(SELECT name FROM accounts WHERE id = l.account_id), 'time', l.time, 'kind', l.kind, 'amount', l.amount, "
+      "'balance', l.balance, 'receipt', l.receipt, 'method', l.method, 'ref', l.ref, 'operator', l.operator, "
+      "'meter_id', l.meter_id, 'meter', (SELECT name FROM meters WHERE id = l.meter_id), 't0', l.t0, 't1', l.t1, "
+      "'quantity', l.quantity, 'band', l.band, 'reverses', l.reverses, 'note', l.note, 'hash', lower(hex(l.hash)), "
+      "'accrued', l.accrued, 'debt_id', l.debt_id) FROM ledger l WHERE l.id = CAST(outbox.key AS INTEGER)), "
+      "json_object('key', key, 'gone', 1)) WHERE seq > ?1 AND seq <= ?2 AND payload IS NULL AND kind = 'ledger'");
+  ledger.bind_all(after, last).run();
   auto usage = db.prepare(
       "UPDATE outbox SET payload = coalesce((SELECT json_object('day', u.day, 'meter_id', u.meter_id, 'meter', "
       "(SELECT name FROM meters WHERE id = u.meter_id), 'meter_kind', (SELECT kind FROM meters WHERE id = u.meter_id), 'account_id', u.account_id, 'account', (SELECT name FROM "
@@ -152,6 +163,31 @@ std::int64_t sweep_marks(storage::Database& db, UnixTime now, std::chrono::secon
   }
   set_setting(db, "hub.usage_swept", std::to_string(swept));
   return added;
+}
+
+EpochReset reset_epoch(storage::Database& db, UnixTime now) {
+  EpochReset r;
+  r.previous = setting(db, "hub.site_epoch").value_or("");
+  r.epoch = crypto::to_hex(crypto::random_bytes(16));
+  db.exec("DELETE FROM outbox");
+  db.exec("DELETE FROM sqlite_sequence WHERE name = 'outbox'");
+  for (const char* key : {"hub.claimed", "hub.pushed", "hub.usage_swept", "hub.alarm", "hub.last_error",
+                          "hub.last_error_time", "hub.last_push"})
+    set_setting(db, key, std::nullopt);
+  set_setting(db, "hub.site_epoch", r.epoch);
+  if (!r.previous.empty()) set_setting(db, "hub.previous_epoch", r.previous);
+  // In the order the hub applies them: accounts before the entries that name them.
+  auto fill = [&](const char* sql) {
+    auto st = db.prepare(sql);
+    st.bind(1, now);
+    st.run();
+    r.rows += db.changes();
+  };
+  fill("INSERT INTO outbox(kind, key, time) SELECT 'account', CAST(id AS TEXT), ?1 FROM accounts ORDER BY id");
+  fill("INSERT INTO outbox(kind, key, time) SELECT 'ledger', CAST(id AS TEXT), ?1 FROM ledger ORDER BY id");
+  fill("INSERT INTO outbox(kind, key, time) SELECT 'daily_usage', day || ':' || meter_id || ':' || account_id, ?1 "
+       "FROM daily_usage ORDER BY day, meter_id, account_id");
+  return r;
 }
 
 std::vector<OutboxRow> rows(storage::Database& db, std::int64_t after, std::int64_t upto, std::string_view site_id,

@@ -8,6 +8,7 @@
 //                   triggers fold a later change of the same day or account into a row above it)
 //   hub.pushed      rows up to this seq are committed at the hub
 //   hub.last_push, hub.last_error, hub.last_error_time, hub.alarm (pushes stopped, and why)
+//   hub.previous_epoch the epoch before the last kwh hub reset-epoch (reset_epoch())
 //   hub.usage_every [hub] usage_every in seconds, which the triggers of days of usage (schema 13)
 //                   and of balances (schema 14) read
 //   hub.usage_swept marks of days of usage and accounts up to this seq are compared by sweep_marks()
@@ -47,6 +48,7 @@ struct OutboxState {
   std::optional<std::string> last_error;
   std::optional<std::int64_t> last_error_time;
   std::optional<std::string> alarm;
+  std::optional<std::string> previous_epoch; // the epoch before kwh hub reset-epoch
 };
 OutboxState read_state(storage::Database& db);
 
@@ -65,6 +67,18 @@ bool sweep_due(storage::Database& db, UnixTime now, std::chrono::seconds every);
 // (a day's quantity or cost, an account's balance), a new mark follows it. With the triggers,
 // every change of a day or a balance is on the hub at most `every` after it. Returns marks added.
 std::int64_t sweep_marks(storage::Database& db, UnixTime now, std::chrono::seconds every);
+
+// kwh hub reset-epoch, in the caller's write transaction: the database starts a new epoch (a
+// restored copy whose old epoch the hub refuses): the outbox is emptied and numbered from 1
+// again, then holds a mark for every account, ledger entry and day of usage in the database
+// (events are not sent again), and the push state starts over (hub.claimed, hub.pushed, the
+// alarm and errors cleared). hub.previous_epoch keeps the old epoch: the pusher shows it to the
+// hub, which moves the rows it holds of that epoch aside (hub_new_epoch, hub schema 4).
+struct EpochReset {
+  std::string previous, epoch;
+  std::int64_t rows = 0; // marks in the new outbox
+};
+EpochReset reset_epoch(storage::Database& db, UnixTime now);
 
 // The rows in (after, upto], in order, each with its hash.
 std::vector<OutboxRow> rows(storage::Database& db, std::int64_t after, std::int64_t upto, std::string_view site_id,

@@ -63,6 +63,14 @@ void Pusher::verify(const OutboxState& state) {
     if (!site) fail(Exit::failed, "hub: site {} could not be registered", m_cfg.site_id);
     note(fmt::format("hub: site {} registered at {} (epoch {})", m_cfg.site_id, m_conn->where(), state.epoch));
   }
+  if (site->epoch != state.epoch && state.previous_epoch == site->epoch) {
+    // kwh hub reset-epoch at this site: the hub keeps the old epoch's rows apart.
+    const auto kept = new_epoch(*m_conn, m_cfg.site_id, site->epoch, state.epoch);
+    note(fmt::format("hub: site {} has the new epoch {}; the hub keeps the rows of epoch {} apart as site {}",
+                     m_cfg.site_id, state.epoch, site->epoch, kept.value_or("(moved before)")));
+    site = find_site(*m_conn, m_cfg.site_id);
+    if (!site) fail(Exit::failed, "hub: site {} is gone from the hub", m_cfg.site_id);
+  }
   if (site->stopped) {
     // The hub has its alarm already: this site records it, and writes no second one there.
     alarm("restored", std::nullopt, "the hub refuses this site's pushes: " + *site->stopped, false);
@@ -96,6 +104,7 @@ void Pusher::verify(const OutboxState& state) {
   // After a crash between the hub's commit and ours, the hub is ahead: those rows go again
   // and are duplicates. The hub behind us (restored itself) gets what we still have.
   m_cursor = std::min(state.pushed, site->last_seq);
+  m_epoch = state.epoch;
   m_verified = true;
 }
 
@@ -109,6 +118,8 @@ std::int64_t Pusher::push_batch_once() {
     return 0;
   }
   m_counters.alarm = 0;
+  // A new epoch (kwh hub reset-epoch) since the last verification: the outbox starts over.
+  if (m_verified && state.epoch != m_epoch) m_verified = false;
   // A day of usage or a balance whose last change got no mark of its own (usage_every) gets one now.
   const auto every = std::chrono::duration_cast<std::chrono::seconds>(m_cfg.usage_every);
   if (sweep_due(*m_read, now(), every)) {

@@ -96,6 +96,7 @@ private:
   std::unique_ptr<storage::Database> m_read;
   std::unique_ptr<PgConnection> m_conn;
   bool m_verified = false;
+  std::string m_epoch; // the epoch verified
   std::int64_t m_cursor = 0;
   std::string m_last_line;
   std::thread m_thread;

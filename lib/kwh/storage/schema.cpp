@@ -711,6 +711,16 @@ CREATE TRIGGER outbox_account_balance AFTER UPDATE OF balance ON accounts WHEN O
                                            WHERE key = 'hub.usage_every'), 900)));
 END;
 )sql",
+      // 15: a ledger entry's outbox row is a mark too, filled with the entry when the pusher takes
+      // it (hub::claim): an entry never changes, so the payload is the same, and a sale's
+      // transaction no longer builds it. kwh hub reset-epoch fills a new epoch's outbox with a
+      // mark per entry the same way.
+      R"sql(
+DROP TRIGGER outbox_ledger;
+CREATE TRIGGER outbox_ledger AFTER INSERT ON ledger BEGIN
+  INSERT INTO outbox(kind, key, time) VALUES ('ledger', NEW.id, unixepoch());
+END;
+)sql",
   };
   return k_migrations;
 }
