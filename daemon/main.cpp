@@ -41,6 +41,7 @@ int run(int argc, char** argv) {
   if (auto config_path = config::resolve_config_path(config_option))
     auth::refuse_world_writable(*config_path, Exit::config);
   auto cfg = config::load(config_option);
+  config::check_for_daemon(cfg);
   set_site_timezone(cfg.timezone);
   if (check_config) {
     std::cout << "configuration " << (cfg.source.empty() ? "(defaults)" : cfg.source) << " is valid\n";

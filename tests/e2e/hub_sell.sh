@@ -27,6 +27,12 @@ contains "$ERR" "run 'kwh hub init'"
 expect_exit 0 office hub init
 contains "$OUT" "schema version $HUB_SCHEMA"
 [ ! -e "$T/no-such-site.db" ] || fail "the office's kwh hub init made a site database"
+# An office's kwh.toml may name the hub alone; kwhd refuses it (a site pushes under its site_id).
+printf '[hub]\nurl = "%s"\n' "$PG_URL" >"$T/office.toml"
+expect_exit 0 env -u KWH_HUB_URL KWH_CONFIG="$T/office.toml" KWH_DB="$T/no-such-site.db" "$KWH" hub report sales --all
+expect_exit 78 "$KWHD" --config "$T/office.toml" --check-config
+expect_one_line_error
+contains "$ERR" "site_id"
 equals "$(psql_q "SELECT max(version) FROM hub_schema_version")" "$HUB_SCHEMA"
 
 # A site the hub does not know yet.

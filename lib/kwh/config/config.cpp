@@ -497,10 +497,14 @@ Config parse(std::string_view text, const std::string& source) {
     if (const toml::node* n = root.at_path(k.info.key).node()) k.set(c, *n, source);
   }
   if (const toml::node* n = root.at_path("serve.providers").node()) read_providers(c, *n, source);
-  if (c.hub.enabled() && c.hub.site_id.empty())
-    fail(Exit::config, "{}: [hub] url is set but site_id is not; name this site with [hub] site_id", source);
   if (c.hub.retry_max < c.hub.retry) c.hub.retry_max = c.hub.retry;
   return c;
+}
+
+void check_for_daemon(const Config& c) {
+  if (c.hub.enabled() && c.hub.site_id.empty())
+    fail(Exit::config, "{}: [hub] url is set but site_id is not; name this site with [hub] site_id",
+         c.source.empty() ? std::string("the configuration") : c.source);
 }
 
 Config load_file(const std::string& path) {

@@ -151,6 +151,9 @@ Config load_file(const std::string& path);
 Config parse(std::string_view text, const std::string& source);
 // Loads the resolved file, or returns defaults when there is none.
 Config load(const std::optional<std::string>& cli_option);
+// What kwhd needs beyond a valid file: [hub] url pushes only with a site_id (78 otherwise). The
+// office's kwh.toml may name the hub alone, for its kwh hub commands.
+void check_for_daemon(const Config& config);
 
 // The database: --db, else $KWH_DB, else `database` in the config, else the default.
 std::string resolve_database_path(const std::optional<std::string>& cli_option, const Config& config);

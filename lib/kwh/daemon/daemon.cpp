@@ -548,6 +548,7 @@ void Daemon::Impl::reload() {
   config::Config cfg;
   try {
     cfg = config::load(m_options.config_path);
+    config::check_for_daemon(cfg);
   } catch (const Error& e) {
     log("configuration not reloaded, keeping the old one: {}", e.what());
     m_notifier.ready();
