@@ -9,8 +9,10 @@
 -- arrived, else that entry's (kwh hub report balances).
 ALTER TABLE accounts ADD COLUMN ledger_id bigint; -- NULL: pushed by a site before its schema 14
 
--- One function per kind, so that a later schema replaces only the kind it changes.
-CREATE FUNCTION site_rows_ledger(site text, row_seq bigint, p jsonb) RETURNS void LANGUAGE sql AS $$
+-- One function per kind, so that a later schema replaces only the kind it changes (PL/pgSQL,
+-- whose plans are kept for the session: an SQL function's would be made again for every row).
+CREATE FUNCTION site_rows_ledger(site text, row_seq bigint, p jsonb) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
   INSERT INTO ledger(site_id, id, seq, account_id, account, time, kind, amount, balance, receipt, method, ref,
                      operator, meter_id, meter, t0, t1, quantity, band, reverses, note, hash, accrued, debt_id)
   VALUES (site, (p->>'id')::bigint, row_seq, (p->>'account_id')::bigint, p->>'account',
@@ -19,9 +21,11 @@ CREATE FUNCTION site_rows_ledger(site text, row_seq bigint, p jsonb) RETURNS voi
           (p->>'t0')::bigint, (p->>'t1')::bigint, (p->>'quantity')::bigint, p->>'band', (p->>'reverses')::bigint,
           p->>'note', p->>'hash', (p->>'accrued')::bigint, (p->>'debt_id')::bigint)
   ON CONFLICT (site_id, id) DO NOTHING;
+END;
 $$;
 
-CREATE FUNCTION site_rows_account(site text, row_seq bigint, p jsonb) RETURNS void LANGUAGE sql AS $$
+CREATE FUNCTION site_rows_account(site text, row_seq bigint, p jsonb) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
   INSERT INTO accounts AS a(site_id, id, seq, name, holder, phone, building, tariff, alarm1, alarm2, credit_limit,
                             balance, status, opened, closed, emergency_credit, emergency_owed, language, ledger_id)
   VALUES (site, (p->>'id')::bigint, row_seq, p->>'name', p->>'holder', p->>'phone', p->>'building',
@@ -35,9 +39,11 @@ CREATE FUNCTION site_rows_account(site text, row_seq bigint, p jsonb) RETURNS vo
     opened = EXCLUDED.opened, closed = EXCLUDED.closed, emergency_credit = EXCLUDED.emergency_credit,
     emergency_owed = EXCLUDED.emergency_owed, language = EXCLUDED.language, ledger_id = EXCLUDED.ledger_id
   WHERE a.seq < EXCLUDED.seq;
+END;
 $$;
 
-CREATE FUNCTION site_rows_daily_usage(site text, row_seq bigint, p jsonb) RETURNS void LANGUAGE sql AS $$
+CREATE FUNCTION site_rows_daily_usage(site text, row_seq bigint, p jsonb) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
   INSERT INTO daily_usage AS u(site_id, day, meter_id, account_id, seq, meter, quantity, cost, meter_kind)
   VALUES (site, (p->>'day')::bigint, (p->>'meter_id')::bigint, (p->>'account_id')::bigint, row_seq,
           p->>'meter', (p->>'quantity')::bigint, (p->>'cost')::bigint, p->>'meter_kind')
@@ -45,9 +51,11 @@ CREATE FUNCTION site_rows_daily_usage(site text, row_seq bigint, p jsonb) RETURN
     seq = EXCLUDED.seq, meter = EXCLUDED.meter, quantity = EXCLUDED.quantity, cost = EXCLUDED.cost,
     meter_kind = EXCLUDED.meter_kind
   WHERE u.seq < EXCLUDED.seq;
+END;
 $$;
 
-CREATE FUNCTION site_rows_event(site text, row_seq bigint, p jsonb) RETURNS void LANGUAGE sql AS $$
+CREATE FUNCTION site_rows_event(site text, row_seq bigint, p jsonb) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
   INSERT INTO events AS e(site_id, id, seq, time, kind, gateway_id, meter_id, account_id, detail, ended)
   VALUES (site, (p->>'id')::bigint, row_seq, (p->>'time')::bigint, p->>'kind', (p->>'gateway_id')::bigint,
           (p->>'meter_id')::bigint, (p->>'account_id')::bigint, p->>'detail', (p->>'ended')::bigint)
@@ -55,6 +63,7 @@ CREATE FUNCTION site_rows_event(site text, row_seq bigint, p jsonb) RETURNS void
     seq = EXCLUDED.seq, time = EXCLUDED.time, kind = EXCLUDED.kind, gateway_id = EXCLUDED.gateway_id,
     meter_id = EXCLUDED.meter_id, account_id = EXCLUDED.account_id, detail = EXCLUDED.detail, ended = EXCLUDED.ended
   WHERE e.seq < EXCLUDED.seq;
+END;
 $$;
 
 CREATE OR REPLACE FUNCTION site_rows_apply() RETURNS trigger LANGUAGE plpgsql AS $$
