@@ -27,6 +27,22 @@ std::int64_t claim_all(storage::Database& db) {
   return upto;
 }
 
+// The pusher's sweep at `now` with usage_every at its default (15 minutes); marks added.
+std::int64_t sweep_at(storage::Database& db, UnixTime now) {
+  const auto every = std::chrono::seconds(900);
+  storage::Transaction tx(db);
+  hub::set_usage_every(db, every);
+  auto n = hub::sweep_marks(db, now, every);
+  tx.commit();
+  return n;
+}
+
+// What the outbox rows of `kind` carry in `field`, in seq order ("waiting" for a mark not taken).
+std::string carried(test::BillingFixture& f, const std::string& kind, const std::string& field) {
+  return text_of(f, "SELECT group_concat(coalesce(json_extract(payload, '$." + field + "'), 'waiting'), ' ') FROM "
+                    "(SELECT payload FROM outbox WHERE kind = '" + kind + "' ORDER BY seq)");
+}
+
 } // namespace
 
 TEST_CASE("Hub outbox: a sale's ledger entry gets its outbox row in the same transaction, with every column once "
@@ -134,17 +150,8 @@ TEST_CASE("Hub outbox: a balance moved by readings reaches the outbox at most ev
   f.pay("A1", 100000);
   const UnixTime t = 1'800'000'000;
   const auto every = std::chrono::seconds(900);
-  auto sweep = [&](UnixTime now) {
-    storage::Transaction tx(*f.db);
-    hub::set_usage_every(*f.db, every);
-    auto n = hub::sweep_marks(*f.db, now, every);
-    tx.commit();
-    return n;
-  };
-  auto balances = [&] {
-    return text_of(f, "SELECT group_concat(coalesce(json_extract(payload, '$.balance'), 'waiting'), ' ') FROM "
-                      "(SELECT payload FROM outbox WHERE kind = 'account' ORDER BY seq)");
-  };
+  auto sweep = [&](UnixTime now) { return sweep_at(*f.db, now); };
+  auto balances = [&] { return carried(f, "account", "balance"); };
   f.ingest(m, t, 1000);
   claim_all(*f.db);
   // Taken with the balance and the newest ledger entry of the account when it was read.
@@ -259,17 +266,8 @@ TEST_CASE("Hub outbox: a day's usage gets a mark at most every usage_every, and 
   f.open("A1", "flat", {"M1"});
   f.pay("A1", 100000);
   const UnixTime t = 1'800'000'000;
-  auto sweep = [&](UnixTime now) {
-    storage::Transaction tx(*f.db);
-    hub::set_usage_every(*f.db, std::chrono::seconds(900));
-    auto n = hub::sweep_marks(*f.db, now, std::chrono::seconds(900));
-    tx.commit();
-    return n;
-  };
-  auto quantities = [&] {
-    return text_of(f, "SELECT group_concat(coalesce(json_extract(payload, '$.quantity'), 'waiting'), ' ') FROM "
-                      "(SELECT payload FROM outbox WHERE kind = 'daily_usage' ORDER BY seq)");
-  };
+  auto sweep = [&](UnixTime now) { return sweep_at(*f.db, now); };
+  auto quantities = [&] { return carried(f, "daily_usage", "quantity"); };
   f.ingest(m, t, 1000);
   f.ingest(m, t + 60, 2000);
   claim_all(*f.db);
