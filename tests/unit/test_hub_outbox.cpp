@@ -344,6 +344,10 @@ TEST_CASE("Hub outbox: a new epoch empties the outbox and fills it again with ev
                 "l.amount") == entries);
   CHECK(text_of(f, "SELECT json_extract(payload, '$.balance') FROM outbox WHERE kind = 'account' AND key = "
                    "(SELECT CAST(id AS TEXT) FROM accounts WHERE name = 'A2')") == "5000");
+  // A pusher still on the old epoch reads nothing of the new one.
+  CHECK(hub::rows(*f.db, 0, r.rows, "s1", before.epoch).empty());
+  CHECK(hub::site_epoch(*f.db) == r.epoch);
   auto batch = hub::rows(*f.db, 0, r.rows, "s1", r.epoch);
+  REQUIRE(batch.size() == static_cast<std::size_t>(r.rows));
   CHECK(batch.front().hash == hub::row_hash("s1", r.epoch, 1, batch.front().kind, batch.front().payload));
 }

@@ -190,11 +190,14 @@ EpochReset reset_epoch(storage::Database& db, UnixTime now) {
   return r;
 }
 
+std::string site_epoch(storage::Database& db) { return setting(db, "hub.site_epoch").value_or(""); }
+
 std::vector<OutboxRow> rows(storage::Database& db, std::int64_t after, std::int64_t upto, std::string_view site_id,
                             std::string_view epoch) {
   std::vector<OutboxRow> out;
-  auto st = db.prepare("SELECT seq, kind, key, payload, time FROM outbox WHERE seq > ?1 AND seq <= ?2 ORDER BY seq");
-  st.bind_all(after, upto);
+  auto st = db.prepare("SELECT seq, kind, key, payload, time FROM outbox WHERE seq > ?1 AND seq <= ?2 AND EXISTS "
+                       "(SELECT 1 FROM settings WHERE key = 'hub.site_epoch' AND value = ?3) ORDER BY seq");
+  st.bind_all(after, upto, epoch);
   while (st.step()) out.push_back(read_row(st, site_id, epoch));
   return out;
 }

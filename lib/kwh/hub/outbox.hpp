@@ -80,7 +80,11 @@ struct EpochReset {
 };
 EpochReset reset_epoch(storage::Database& db, UnixTime now);
 
-// The rows in (after, upto], in order, each with its hash.
+// The database's epoch now (hub.site_epoch).
+std::string site_epoch(storage::Database& db);
+
+// The rows in (after, upto], in order, each with its hash; none when the database no longer
+// has `epoch` (kwh hub reset-epoch since), read in the same statement.
 std::vector<OutboxRow> rows(storage::Database& db, std::int64_t after, std::int64_t upto, std::string_view site_id,
                             std::string_view epoch);
 // The row at `seq` with its hash, when the site still has it.

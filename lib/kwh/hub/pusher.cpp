@@ -141,16 +141,31 @@ std::int64_t Pusher::push_batch_once() {
     if (!m_verified) return 0;
     note(fmt::format("hub: pushing to {} as site {} from seq {}", m_conn->where(), m_cfg.site_id, m_cursor + 1));
   }
+  // kwh hub reset-epoch may start a new epoch at any moment: each step below sees, in its own
+  // transaction or statement, that the epoch is still the one verified, else starts over.
   std::int64_t upto = m_cursor;
+  bool same_epoch = true;
   m_write([&](storage::Database& db) {
     storage::Transaction tx(db);
+    if (site_epoch(db) != state.epoch) {
+      same_epoch = false;
+      return;
+    }
     set_usage_every(db, every);
     upto = claim(db, m_cursor, m_cfg.batch);
     tx.commit();
   });
+  if (!same_epoch) {
+    m_verified = false;
+    return 0;
+  }
   if (upto <= m_cursor) return 0;
   auto batch = rows(*m_read, m_cursor, upto, m_cfg.site_id, state.epoch);
   if (batch.empty()) {
+    if (site_epoch(*m_read) != state.epoch) {
+      m_verified = false;
+      return 0;
+    }
     m_cursor = upto;
     return 0;
   }
@@ -176,9 +191,17 @@ std::int64_t Pusher::push_batch_once() {
   }
   m_write([&](storage::Database& db) {
     storage::Transaction tx(db);
+    if (site_epoch(db) != state.epoch) {
+      same_epoch = false;
+      return;
+    }
     record_pushed(db, upto, now(), k_keep_pushed);
     tx.commit();
   });
+  if (!same_epoch) {
+    m_verified = false;
+    return 0;
+  }
   m_cursor = upto;
   m_counters.rows_pushed += static_cast<std::uint64_t>(result.inserted);
   const auto left = state.waiting - static_cast<std::int64_t>(batch.size());
