@@ -13,10 +13,12 @@ start_pg
 
 expect_exit 0 office hub init
 
-# site N: its database, simulator, config and kwhd (pid in KWHD_N).
+# site N: its database, simulator (pid in SIM_N, output in SIMOUT_N), config and kwhd (pid in
+# KWHD_N).
 for s in north south; do
   export KWH_DB="$T/$s.db"
   hub_site $s "$PG_URL" 2 'usage_every = "1s"' 'retry = "300ms"'
+  eval "SIM_$s=$SIM_PID SIMOUT_$s=$SIM_OUT"
   mv "$T/kwh.toml" "$T/$s.toml"
   "$KWHD" --config "$T/$s.toml" 2>"$T/kwhd-$s.err" &
   track $!
@@ -40,7 +42,10 @@ wait "${sellers[@]}" || fail "a sale at a site failed"
 for s in north south; do
   wait_for 30 at $s drained || { cat "$T/kwhd-$s.err" >&2; fail "site $s did not push its backlog"; }
 done
-stop_sim "$SIM_PID" "$SIM_OUT"
+for s in north south; do
+  sim_var="SIM_$s" out_var="SIMOUT_$s"
+  stop_sim "${!sim_var}" "${!out_var}"
+done
 sleep 1.5
 for s in north south; do
   pid_var="KWHD_$s"
