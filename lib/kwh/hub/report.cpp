@@ -88,11 +88,6 @@ void grouped(Table& t, PgConnection& conn, const ReportRequest& r, const std::st
   }
 }
 
-struct Takings {
-  std::int64_t sales = 0, refunds = 0, count = 0;
-  void add(const Takings& o) { sales += o.sales, refunds += o.refunds, count += o.count; }
-};
-
 Table sales(PgConnection& conn, const ReportRequest& r) {
   const int mu = r.request.options.minor_units;
   const By by = *r.request.options.by;
@@ -111,27 +106,19 @@ Table sales(PgConnection& conn, const ReportRequest& r) {
       "FROM ledger l LEFT JOIN accounts a ON a.site_id = l.site_id AND a.id = l.account_id "
       "WHERE l.kind IN ('sale', 'refund') AND l.time >= $1::bigint AND l.time < $2::bigint "
       "AND l.site_id IN " + sites_of(3) + " GROUP BY 1, 2";
-  auto cells = [mu](Json group, const Takings& s) {
-    return std::vector<Json>{std::move(group), report::money_text(s.sales, mu), report::money_text(s.refunds, mu),
-                             report::money_text(s.sales - s.refunds, mu), s.count};
+  auto cells = [mu](Json group, const report::Takings& s) {
+    return row_of(std::move(group), report::takings_cells(s, mu));
   };
-  Takings total;
-  grouped<Takings>(
+  report::Takings total;
+  grouped<report::Takings>(
       t, conn, r, sql, key,
-      [](const PgResult& res, int i) { return Takings{res.integer(i, 2), res.integer(i, 3), res.integer(i, 4)}; },
+      [](const PgResult& res, int i) {
+        return report::Takings{res.integer(i, 2), res.integer(i, 3), res.integer(i, 4)};
+      },
       cells, total);
   t.totals = row_of("total", cells("", total));
   return t;
 }
-
-struct Usage {
-  std::int64_t wh = 0, litres = 0, cost = 0;
-  bool electricity = false, water = false;
-  void add(const Usage& u) {
-    wh += u.wh, litres += u.litres, cost += u.cost;
-    electricity |= u.electricity, water |= u.water;
-  }
-};
 
 Table energy(PgConnection& conn, const ReportRequest& r) {
   const int mu = r.request.options.minor_units;
@@ -151,15 +138,12 @@ Table energy(PgConnection& conn, const ReportRequest& r) {
       "FROM daily_usage d LEFT JOIN accounts a ON a.site_id = d.site_id AND a.id = d.account_id "
       "WHERE d.day >= $1::bigint AND d.day < $2::bigint AND d.site_id IN " + sites_of(3) + " "
       "GROUP BY 1, 2";
-  auto cells = [mu](Json group, const Usage& u) {
-    return std::vector<Json>{std::move(group), u.electricity ? Json(report::thousandths(u.wh)) : Json(),
-                             u.water ? Json(report::thousandths(u.litres)) : Json(), report::money_text(u.cost, mu)};
-  };
-  Usage total;
-  grouped<Usage>(
+  auto cells = [mu](Json group, const report::Usage& u) { return report::usage_cells(std::move(group), u, mu); };
+  report::Usage total;
+  grouped<report::Usage>(
       t, conn, r, sql, key,
       [](const PgResult& res, int i) {
-        return Usage{res.integer(i, 2), res.integer(i, 3), res.integer(i, 4), res.text(i, 5) == "t",
+        return report::Usage{res.integer(i, 2), res.integer(i, 3), res.integer(i, 4), res.text(i, 5) == "t",
                      res.text(i, 6) == "t"};
       },
       cells, total);

@@ -14,24 +14,10 @@ using output::Json;
 using output::Kind;
 using output::Table;
 
-namespace {
-
-struct Usage {
-  std::int64_t wh = 0, litres = 0, cost = 0;
-  bool electricity = false, water = false;
-
-  void add(const Usage& u) {
-    wh += u.wh, litres += u.litres, cost += u.cost;
-    electricity |= u.electricity, water |= u.water;
-  }
-};
-
 std::vector<Json> usage_cells(Json key, const Usage& u, int mu) {
   return {std::move(key), u.electricity ? Json(thousandths(u.wh)) : Json(),
           u.water ? Json(thousandths(u.litres)) : Json(), money_text(u.cost, mu)};
 }
-
-} // namespace
 
 Table energy(storage::Database& db, const Request& r) {
   const int mu = r.options.minor_units;

@@ -77,6 +77,38 @@ output::Table gateways(storage::Database& db, const Request& r);
 output::Table latest_readings(storage::Database& db, const Request& r);
 Built statement(storage::Database& db, const Request& r);
 
+// A sales row's sums, and its cells (sales, refunds, net, count): the site's sales and reconcile
+// reports and the hub's sales report (lib/kwh/hub/report.cpp) keep the same money rules.
+struct Takings {
+  std::int64_t sales = 0;
+  std::int64_t refunds = 0; // a positive amount: what was paid back
+  std::int64_t count = 0;
+
+  // A ledger row of kind sale or refund.
+  void add(const std::string& kind, std::int64_t amount) {
+    if (kind == "sale") sales += amount;
+    else refunds -= amount;
+    ++count;
+  }
+  void add(const Takings& o) { sales += o.sales, refunds += o.refunds, count += o.count; }
+  std::int64_t net() const { return sales - refunds; }
+  bool operator==(const Takings&) const = default;
+};
+std::vector<output::Json> takings_cells(const Takings& t, int minor_units);
+
+// An energy row's sums, and its cells after `key` (energy_kwh and volume_m3, each empty for a
+// group without a meter of that kind, and cost): the site's and the hub's energy reports.
+struct Usage {
+  std::int64_t wh = 0, litres = 0, cost = 0;
+  bool electricity = false, water = false;
+
+  void add(const Usage& u) {
+    wh += u.wh, litres += u.litres, cost += u.cost;
+    electricity |= u.electricity, water |= u.water;
+  }
+};
+std::vector<output::Json> usage_cells(output::Json key, const Usage& u, int minor_units);
+
 // Helpers shared by the builders.
 std::string money_text(std::int64_t minor, int minor_units);
 // Exact thousandths of an integer: 12345 Wh -> "12.345" (kWh), 12345 L -> "12.345" (m³).

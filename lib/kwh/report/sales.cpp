@@ -15,25 +15,11 @@ using output::Json;
 using output::Kind;
 using output::Table;
 
-namespace {
-
-struct Takings {
-  std::int64_t sales = 0;
-  std::int64_t refunds = 0; // a positive amount: what was paid back
-  std::int64_t count = 0;
-
-  void add(const std::string& kind, std::int64_t amount) {
-    if (kind == "sale") sales += amount;
-    else refunds -= amount;
-    ++count;
-  }
-  std::int64_t net() const { return sales - refunds; }
-  bool operator==(const Takings&) const = default;
-};
-
 std::vector<Json> takings_cells(const Takings& t, int mu) {
   return {money_text(t.sales, mu), money_text(t.refunds, mu), money_text(t.net(), mu), t.count};
 }
+
+namespace {
 
 std::vector<Json> joined(std::vector<Json> key, std::vector<Json> rest) {
   for (auto& v : rest) key.push_back(std::move(v));
@@ -79,7 +65,7 @@ Table sales(storage::Database& db, const Request& r) {
     }
     for (std::size_t i = 0; i < sums.size(); ++i) {
       t.add(joined({buckets.label(i)}, takings_cells(sums[i], mu)));
-      total.sales += sums[i].sales, total.refunds += sums[i].refunds, total.count += sums[i].count;
+      total.add(sums[i]);
     }
   } else {
     std::map<std::string, Takings> sums;
