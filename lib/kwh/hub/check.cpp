@@ -8,11 +8,6 @@ namespace kwh::hub {
 
 namespace {
 
-std::optional<std::int64_t> opt_int(const PgResult& r, int row, int col) {
-  if (r.is_null(row, col)) return std::nullopt;
-  return r.integer(row, col);
-}
-
 constexpr int k_page = 5000;
 
 } // namespace
@@ -80,22 +75,22 @@ std::vector<std::string> check_site(PgConnection& conn, const std::string& site_
       e.kind = r.text(i, 3);
       e.amount = r.integer(i, 4);
       e.balance = r.integer(i, 5);
-      e.receipt = opt_int(r, i, 6);
+      e.receipt = r.opt_integer(i, 6);
       e.method = r.opt_text(i, 7);
       e.ref = r.opt_text(i, 8);
       e.operator_name = r.opt_text(i, 9);
-      e.meter_id = opt_int(r, i, 10);
-      e.t0 = opt_int(r, i, 11);
-      e.t1 = opt_int(r, i, 12);
-      e.quantity = opt_int(r, i, 13);
+      e.meter_id = r.opt_integer(i, 10);
+      e.t0 = r.opt_integer(i, 11);
+      e.t1 = r.opt_integer(i, 12);
+      e.quantity = r.opt_integer(i, 13);
       e.band = r.opt_text(i, 14);
-      e.reverses = opt_int(r, i, 15);
+      e.reverses = r.opt_integer(i, 15);
       e.note = r.opt_text(i, 16);
       auto raw = crypto::from_hex(r.text(i, 17));
       if (!raw) problems.push_back(fmt::format("site {}: ledger entry {} has a hash that is not hex", site_id, e.id));
       e.hash = raw.value_or("");
-      e.accrued = opt_int(r, i, 18);
-      e.debt_id = opt_int(r, i, 19);
+      e.accrued = r.opt_integer(i, 18);
+      e.debt_id = r.opt_integer(i, 19);
       checker.add(e, problems);
       after = e.id;
     }

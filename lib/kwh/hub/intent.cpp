@@ -19,8 +19,8 @@ Intent read_intent(const PgResult& r, int row) {
   i.operator_name = r.text(row, 6);
   i.created = r.text(row, 7);
   i.state = r.text(row, 8);
-  if (!r.is_null(row, 9)) i.receipt = r.integer(row, 9);
-  if (!r.is_null(row, 10)) i.balance = r.integer(row, 10);
+  i.receipt = r.opt_integer(row, 9);
+  i.balance = r.opt_integer(row, 10);
   i.error = r.opt_text(row, 11);
   return i;
 }

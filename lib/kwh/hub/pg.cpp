@@ -134,6 +134,10 @@ std::optional<std::string> PgResult::opt_text(int row, int col) const {
   if (is_null(row, col)) return std::nullopt;
   return text(row, col);
 }
+std::optional<std::int64_t> PgResult::opt_integer(int row, int col) const {
+  if (is_null(row, col)) return std::nullopt;
+  return integer(row, col);
+}
 std::int64_t PgResult::affected() const {
   const char* n = pq().PQcmdTuples(m_res);
   return n && *n ? std::strtoll(n, nullptr, 10) : 0;

@@ -33,6 +33,7 @@ public:
   std::string text(int row, int col) const;
   std::int64_t integer(int row, int col) const;
   std::optional<std::string> opt_text(int row, int col) const;
+  std::optional<std::int64_t> opt_integer(int row, int col) const;
   // Rows an INSERT, UPDATE or DELETE touched.
   std::int64_t affected() const;
 
