@@ -224,12 +224,13 @@ void Daemon::Impl::start_pusher() {
                                            [](const std::string& line) { log("{}", line); });
   // Office top-ups are sales: they go through the writer as billing's own jobs do, so that
   // billing sees the new balance (post, not post_outside_billing).
-  m_pusher->set_sell([this, cfg = m_cfg](const hub::Intent& intent) {
+  // They bill with the configuration the writer has then (a SIGHUP may have changed it).
+  m_pusher->set_sell([this](const hub::Intent& intent) {
     auto sale = std::make_shared<std::promise<hub::Pusher::Sale>>();
     auto result = sale->get_future();
-    m_writer->post([sale, cfg, intent](storage::Database& db) {
+    m_writer->post([this, sale, intent](storage::Database& db) {
       try {
-        sale->set_value(apply_intent(db, cfg, intent, now()));
+        sale->set_value(apply_intent(db, m_writer->config(), intent, now()));
       } catch (...) {
         sale->set_exception(std::current_exception());
       }

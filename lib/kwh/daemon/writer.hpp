@@ -152,6 +152,8 @@ public:
   void stop();
   // Replaces the configuration the billing uses (SIGHUP), in order with the records.
   void set_config(config::Config cfg);
+  // That configuration, for a job: only on the writer thread, where set_config() replaces it.
+  const config::Config& config() const { return m_cfg; }
 
   // Records waiting to be written (for STATUS and tests).
   std::size_t backlog() const;
